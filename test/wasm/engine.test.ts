@@ -184,6 +184,16 @@ describe("cascade", () => {
     expect(psnr((await rgbOnWhite(cascaded.bytes)).data, (await rgbOnWhite(alone.bytes)).data)).toBeGreaterThanOrEqual(38);
   });
 
+  it("reuses the content for a same-size target in another format (WebP + its JPEG fallback)", async () => {
+    let plan: RenderReport["plan"] | undefined;
+    const [webp, jpeg] = await render(inputs.inputPng8, [
+      target({ width: 300, height: 200, format: "webp", quality: 90 }),
+      target({ width: 300, height: 200, format: "jpeg", quality: 90 }),
+    ], { report: (r) => (plan = r.plan) });
+    expect(plan!.steps.map((s) => s.from)).toEqual(["source", "same"]);
+    expect(psnr((await rgbOnWhite(webp.bytes)).data, (await rgbOnWhite(jpeg.bytes)).data)).toBeGreaterThanOrEqual(34);
+  });
+
   it("keeps the caller's order and uses the source when the intermediate is under 2×", async () => {
     let plan: RenderReport["plan"] | undefined;
     const outs = await render(inputs.inputPng8, [

@@ -39,9 +39,37 @@ const mb = (n: number) => `${Math.ceil(n / MB)} MB`;
 /** What one call did, for the bench and for logs. */
 export interface RenderReport {
   plan: RenderPlan;
-  /** Largest linear memory a decoder/encoder instance reached during the call. */
+  /**
+   * Accounted peak: the largest sum, at any step, of the input, live rasters, and the linear memory of the
+   * codec instance working at that moment (plus the copy it was handed). Compare with `plan.peakBytes`.
+   */
+  measuredPeakBytes: number;
+  /** Largest linear memory any single codec instance reached. */
   maxWasmHeapBytes: number;
 }
+
+/** Running account of what is alive, for RenderReport.measuredPeakBytes. */
+function memoryAccount() {
+  const live = new Map<string, number>();
+  let peak = 0, maxHeap = 0;
+  return {
+    set(name: string, bytes: number) {
+      live.set(name, bytes);
+      let sum = 0;
+      for (const b of live.values()) sum += b;
+      peak = Math.max(peak, sum);
+    },
+    heap(bytes: number) {
+      maxHeap = Math.max(maxHeap, bytes);
+    },
+    drop(name: string) {
+      live.delete(name);
+    },
+    get peak() { return peak; },
+    get maxHeap() { return maxHeap; },
+  };
+}
+const bufferBytes = (r: Raster) => r.data.buffer.byteLength;
 
 function checkTarget(t: RenderTarget, i: number, oriented: { width: number; height: number }): void {
   const bad = (what: string) => new CodecError("limit", `target ${i}: ${what}`);
@@ -154,10 +182,14 @@ export async function renderTargets(
     const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
   }
-  let maxWasmHeapBytes = 0;
+  const account = memoryAccount();
+  account.set("input", input.length);
 
   let decoded: DecodeResult | undefined = await decodeSource(input, source, plan, modules, maxPixels);
-  maxWasmHeapBytes = Math.max(maxWasmHeapBytes, decoded.decoderHeapBytes);
+  account.heap(decoded.decoderHeapBytes);
+  account.set("source", bufferBytes(decoded.raster));
+  account.set("codec", decoded.decoderHeapBytes);
+  account.drop("codec"); // the decoder instance is unreachable once decodeSource returned
   let sourceRaster: Raster | undefined = decoded.raster;
   decoded = undefined;
   if (sourceRaster.width !== plan.decodedWidth || sourceRaster.height !== plan.decodedHeight) {
@@ -173,7 +205,9 @@ export async function renderTargets(
     const { target, region } = step;
     let content: Raster;
     try {
-      if (step.from === "previous" && previous) {
+      if (step.from === "same" && previous) {
+        content = previous.content;
+      } else if (step.from === "previous" && previous) {
         const crop = mapRect(region, previous.region, previous.content.width, previous.content.height);
         content = await resizeOriented(previous.content, 1, target.width, target.height, crop, modules);
       } else {
@@ -183,17 +217,31 @@ export async function renderTargets(
     } catch (e) {
       throw e instanceof CodecError ? e : new CodecError("limit", `resize to ${target.width}×${target.height} failed: ${e instanceof Error ? e.message : e}`);
     }
+    account.set("content", bufferBytes(content));
     // Free big buffers as soon as nothing later needs them.
-    if (!step.sourceNeededAfter) sourceRaster = undefined;
-    previous = step.keepForNext ? { content, region } : undefined;
+    if (!step.sourceNeededAfter) {
+      sourceRaster = undefined;
+      account.drop("source");
+    }
+    if (step.from !== "source") account.drop("previous");
 
     let out = content;
     if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
     if (target.format === "jpeg") out = flattenAlpha(out, target.background ?? [255, 255, 255]);
+    if (out !== content) account.set("output raster", bufferBytes(out));
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
-    const bytes = await encodeRaster(out, target.format, target.quality, modules, carried);
-    outputs[step.index] = { bytes, width: out.width, height: out.height, format: target.format, contentType: CONTENT_TYPES[target.format] };
+    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried);
+    account.heap(encoded.workBytes);
+    account.set("codec", encoded.workBytes + encoded.bytes.length);
+    account.drop("codec");
+    account.drop("output raster");
+    account.set("outputs", (outputs.reduce((n, o) => n + o.bytes.length, 0)) + encoded.bytes.length);
+    outputs[step.index] = { bytes: encoded.bytes, width: out.width, height: out.height, format: target.format, contentType: CONTENT_TYPES[target.format] };
+
+    previous = step.keepForNext ? { content, region } : undefined;
+    account.drop("content");
+    if (previous) account.set("previous", bufferBytes(content));
   }
-  report?.({ plan, maxWasmHeapBytes });
+  report?.({ plan, measuredPeakBytes: account.peak, maxWasmHeapBytes: account.maxHeap });
   return outputs;
 }

@@ -19,8 +19,11 @@ export interface TargetStep {
   target: RenderTarget;
   /** The region of the oriented full-resolution source this output shows. */
   region: Rect;
-  /** Resize from the decoded source, or from the previous step's content (the cascade). */
-  from: "source" | "previous";
+  /**
+   * Where the content comes from: a resize of the decoded source, a resize of the previous step's content
+   * (the cascade), or the previous step's content as is (same region and size, e.g. a WebP and its JPEG fallback).
+   */
+  from: "source" | "previous" | "same";
   /** Whether the next step resizes from this step's content, so it must be kept. */
   keepForNext: boolean;
   /** Whether the decoded source is still needed after this step. */
@@ -67,6 +70,12 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
   for (let i = 1; i < steps.length; i++) {
     const prev = steps[i - 1], cur = steps[i];
     const p = prev.region, r = cur.region;
+    if (r.left === p.left && r.top === p.top && r.width === p.width && r.height === p.height &&
+      cur.target.width === prev.target.width && cur.target.height === prev.target.height) {
+      cur.from = "same";
+      prev.keepForNext = true;
+      continue;
+    }
     const inside = r.left >= p.left && r.top >= p.top && r.left + r.width <= p.left + p.width && r.top + r.height <= p.top + p.height;
     if (!inside) continue;
     const mappedW = (r.width * prev.target.width) / p.width;
@@ -104,22 +113,31 @@ function mozjpegHeap(input: number, w: number, h: number, frame?: JpegFrame): nu
   return 17 * MiB + input + 4 * w * h + coefficients;
 }
 
-/** Decoder linear memory (it dies with the instance after the decode) by decoder; calibrated in Node 22. */
+/**
+ * Decoder linear memory (it dies with the instance after the decode). Calibrated in Node 22 by reading
+ * `memory.buffer.byteLength` after decoding 1–12 MP images (mozjpeg 12 MP baseline: 65 MB = 17 MiB + 4·n;
+ * progressive 4:2:0: 100 MB, +3·n of coefficients; PNG ≤ 5.8·n; WebP 16 MiB + 6·n; AVIF 16 MiB + 34–44·n).
+ */
 function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number, frame?: JpegFrame): number {
+  const n = w * h;
   switch (decoder) {
     case "mozjpeg": return mozjpegHeap(input, w, h, frame);
-    case "png": return 2 * MiB + input + 8 * w * h;
-    case "webp": return 16 * MiB + input + 4 * w * h;
-    case "avif": return 16 * MiB + input + 8 * w * h;
-    case "gif": return 0;
+    case "png": return 1 * MiB + input + 6 * n;
+    case "webp": return 16 * MiB + input + 6 * n;
+    case "avif": return 16 * MiB + input + 44 * n;
+    case "gif": return input; // omggif works on the input in JS; only the raster is allocated
     case "jpeg-kernel": return 0; // replaced by the kernel's own estimate
   }
 }
 
-/** Encoder linear memory plus the RGBA copy handed to it and the output, for `n` output pixels. */
+/**
+ * Encoder linear memory, plus the RGBA copy handed to it and the output, for `n` output pixels. Calibrated on
+ * noise (the worst case: largest internal token buffers and outputs): WebP method 4 16 MiB + 35·n, mozjpeg
+ * 17 MiB + 21·n, AVIF (aom speed 8) 16 MiB + 34·n, PNG 24·n.
+ */
 export function encoderBytes(format: RenderTarget["format"], n: number): number {
-  const heap = format === "jpeg" ? 17 * MiB + 8 * n : format === "webp" ? 16 * MiB + 12 * n : format === "avif" ? 16 * MiB + 16 * n : 2 * MiB + 8 * n;
-  return heap + 4 * n + 4 * n;
+  const heap = format === "jpeg" ? 17 * MiB + 21 * n : format === "webp" ? 16 * MiB + 36 * n : format === "avif" ? 16 * MiB + 34 * n : 1 * MiB + 24 * n;
+  return heap + 4 * n;
 }
 
 /** Transient bytes of one resize from a `srcW × srcH` region to `w × h` (box stage, 8-bit intermediate, output, orient). */
@@ -150,7 +168,8 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
     const fromW = step.from === "source" ? (stored.width * dw) / source.width : Math.max(target.width, target.height) * 2;
     const fromH = step.from === "source" ? (stored.height * dh) / source.height : Math.max(target.width, target.height) * 2;
     const content = n * c;
-    const work = resizeBytes(fromW, fromH, target.width, target.height, c) + (target.canvas ? outCanvas * 4 : 0);
+    const resizing = step.from === "same" ? 0 : resizeBytes(fromW, fromH, target.width, target.height, c);
+    const work = resizing + (target.canvas ? outCanvas * 4 : 0) + (target.format === "jpeg" && c === 4 ? outCanvas * 3 : 0);
     const bytes = inputBytes + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
     phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
     sourceAlive = step.sourceNeededAfter;
