@@ -34,7 +34,11 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
   try {
     const db = database(env.DB);
     const [image] = await db.select().from(images).where(eq(images.id, job.imageId));
-    if (!image) return "skipped";
+    if (!image) {
+      // The coordinator outlived its record (deleted between the two): end it visibly rather than lease forever.
+      await coordinator.fail("the image record is missing");
+      return "failed";
+    }
     const object = await env.BUCKET.get(job.originalKey);
     if (!object) throw new CodecError("corrupt", "the original is missing from storage");
     const original = new Uint8Array(await object.arrayBuffer());
