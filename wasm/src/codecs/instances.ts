@@ -1,0 +1,164 @@
+/**
+ * Per-job instances of the jSquash codecs.
+ *
+ * Why per job: an emscripten or wasm-bindgen instance keeps its linear memory for as long as it lives, and
+ * wasm memory only ever grows. jSquash's own `init()` keeps one instance per codec for the life of the isolate,
+ * so one 50 MP decode would pin a ~250 MB heap forever. Instead we instantiate from the cached compiled
+ * `WebAssembly.Module` for each job and drop the instance when the call returns; the heap becomes garbage
+ * with it. Instantiation from a compiled module costs ~1–4 ms (measured in Node 22 for mozjpeg/webp), which
+ * is noise next to a decode.
+ *
+ * We call the emscripten factories directly (not jSquash's `decode`/`encode` wrappers, which hold a module-level
+ * singleton), and drive the PNG codec's wasm-bindgen exports through our own minimal glue, because its
+ * generated glue also refuses to re-instantiate.
+ */
+import mozjpegDecFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
+import mozjpegEncFactory from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
+import webpDecFactory from "@jsquash/webp/codec/dec/webp_dec.js";
+import webpEncFactory from "@jsquash/webp/codec/enc/webp_enc_simd.js";
+import avifDecFactory from "@jsquash/avif/codec/dec/avif_dec.js";
+import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
+
+/** Pixels as the jSquash codecs hand them over: RGBA, 8 bits per sample. */
+export interface CodecImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+export interface MozjpegDecoder {
+  /** `preserveOrientation = true` makes mozjpeg apply EXIF orientation itself; we always pass false. */
+  decode(data: Uint8Array, preserveOrientation: boolean): CodecImage | null;
+}
+export interface MozjpegEncoder {
+  encode(data: Uint8Array | Uint8ClampedArray, width: number, height: number, options: object): Uint8Array;
+}
+export interface WebpDecoder {
+  decode(data: Uint8Array): CodecImage | null;
+}
+export interface WebpEncoder {
+  encode(data: Uint8Array | Uint8ClampedArray, width: number, height: number, options: object): Uint8Array | null;
+}
+export interface AvifDecoder {
+  decode(data: Uint8Array, bitDepth: 8): CodecImage | null;
+}
+export interface AvifEncoder {
+  encode(data: Uint8Array, width: number, height: number, options: object): Uint8Array | null;
+}
+
+/** One live codec instance: its API, its linear memory (for accounting) and the messages it printed. */
+export interface CodecInstance<Api> {
+  api: Api;
+  memory: WebAssembly.Memory;
+  messages: string[];
+}
+
+type EmscriptenFactory = (options: object) => Promise<unknown>;
+
+async function instantiateEmscripten<Api>(factory: unknown, module: WebAssembly.Module): Promise<CodecInstance<Api>> {
+  let memory: WebAssembly.Memory | undefined;
+  const messages: string[] = [];
+  const api = await (factory as EmscriptenFactory)({
+    noInitialRun: true,
+    // Swallow the codecs' stdout/stderr; keep stderr lines to explain a failure.
+    print: () => {},
+    printErr: (line: string) => {
+      if (messages.length < 8) messages.push(String(line));
+    },
+    instantiateWasm: (imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void) => {
+      const instance = new WebAssembly.Instance(module, imports);
+      memory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
+      done(instance);
+      return instance.exports;
+    },
+  });
+  if (!memory) throw new Error("codec module exports no memory");
+  return { api: api as Api, memory, messages };
+}
+
+export const instantiateMozjpegDecoder = (m: WebAssembly.Module) => instantiateEmscripten<MozjpegDecoder>(mozjpegDecFactory, m);
+export const instantiateMozjpegEncoder = (m: WebAssembly.Module) => instantiateEmscripten<MozjpegEncoder>(mozjpegEncFactory, m);
+export const instantiateWebpDecoder = (m: WebAssembly.Module) => instantiateEmscripten<WebpDecoder>(webpDecFactory, m);
+export const instantiateWebpEncoder = (m: WebAssembly.Module) => instantiateEmscripten<WebpEncoder>(webpEncFactory, m);
+export const instantiateAvifDecoder = (m: WebAssembly.Module) => instantiateEmscripten<AvifDecoder>(avifDecFactory, m);
+export const instantiateAvifEncoder = (m: WebAssembly.Module) => instantiateEmscripten<AvifEncoder>(avifEncFactory, m);
+
+export interface PngCodec {
+  /** Decodes any PNG (palette, gray, 16-bit, interlaced) to 8-bit RGBA. */
+  decode(data: Uint8Array): CodecImage;
+  /** Encodes 8-bit RGBA. */
+  encode(data: Uint8Array, width: number, height: number): Uint8Array;
+}
+
+/**
+ * A fresh instance of @jsquash/png's Rust codec with our own wasm-bindgen glue. The imports are matched by
+ * prefix because wasm-bindgen suffixes them with a hash; an import we do not know fails loudly here.
+ */
+export function instantiatePngCodec(module: WebAssembly.Module): CodecInstance<PngCodec> {
+  const objects = new Map<number, unknown>();
+  let nextHandle = 1000; // wasm-bindgen reserves handles below 132 for constants
+  const hold = (value: unknown) => {
+    const handle = nextHandle++;
+    objects.set(handle, value);
+    return handle;
+  };
+  const take = (handle: number) => {
+    const value = objects.get(handle);
+    objects.delete(handle);
+    return value;
+  };
+  let exports: Record<string, any>;
+  const bytes = () => new Uint8Array((exports.memory as WebAssembly.Memory).buffer);
+
+  const shims: Array<[string, (...args: number[]) => unknown]> = [
+    ["__wbindgen_memory", () => hold(exports.memory)],
+    ["__wbg_buffer_", (h) => hold((objects.get(h) as WebAssembly.Memory).buffer)],
+    ["__wbg_newwithbyteoffsetandlength_", (h, offset, length) =>
+      hold(new Uint16Array(objects.get(h) as ArrayBuffer, offset >>> 0, length >>> 0))],
+    ["__wbindgen_object_drop_ref", (h) => void take(h)],
+    ["__wbg_newwithownedu8clampedarrayandsh_", (ptr, len, width, height) => {
+      const data = bytes().slice(ptr >>> 0, (ptr >>> 0) + len);
+      exports.__wbindgen_free(ptr, len, 1);
+      return hold({ data, width: width >>> 0, height: height >>> 0 });
+    }],
+    ["__wbindgen_throw", (ptr, len) => {
+      throw new Error(new TextDecoder().decode(bytes().subarray(ptr >>> 0, (ptr >>> 0) + len)));
+    }],
+  ];
+  const imports: Record<string, Record<string, unknown>> = {};
+  for (const { module: ns, name } of WebAssembly.Module.imports(module)) {
+    const shim = shims.find(([prefix]) => name.startsWith(prefix));
+    if (!shim) throw new Error(`@jsquash/png needs an import we do not provide: ${ns}.${name}`);
+    (imports[ns] ??= {})[name] = shim[1];
+  }
+  const instance = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
+  exports = instance.exports as Record<string, any>;
+
+  const pass = (data: Uint8Array) => {
+    const ptr = exports.__wbindgen_malloc(data.length, 1) >>> 0;
+    bytes().set(data, ptr);
+    return ptr;
+  };
+
+  const api: PngCodec = {
+    decode(data) {
+      const ptr = pass(data);
+      return take(exports.decode(ptr, data.length)) as CodecImage;
+    },
+    encode(data, width, height) {
+      const retptr = exports.__wbindgen_add_to_stack_pointer(-16);
+      try {
+        const ptr = pass(data);
+        exports.encode(retptr, ptr, data.length, width, height, 8);
+        const words = new Int32Array((exports.memory as WebAssembly.Memory).buffer, retptr, 2);
+        const [outPtr, outLen] = [words[0] >>> 0, words[1] >>> 0];
+        const out = bytes().slice(outPtr, outPtr + outLen);
+        exports.__wbindgen_free(outPtr, outLen, 1);
+        return out;
+      } finally {
+        exports.__wbindgen_add_to_stack_pointer(16);
+      }
+    },
+  };
+  return { api, memory: exports.memory as WebAssembly.Memory, messages: [] };
+}

@@ -1,0 +1,124 @@
+/**
+ * Decode step: the whole source, once, to an 8-bit raster in stored orientation.
+ * JPEG goes through our DCT-scaling decoder when the engine has it (see kernels.ts) and through mozjpeg
+ * otherwise; PNG, WebP and AVIF through jSquash; GIF's first frame through omggif.
+ * Every decoder failure becomes a CodecError: `corrupt` for a damaged stream, never a raw RuntimeError.
+ */
+import omggif from "omggif";
+import { CodecError } from "./errors.ts";
+import type { Raster } from "./raster.ts";
+import type { EngineModules } from "./modules.ts";
+import type { SourceFormat } from "./targets.ts";
+import {
+  instantiateAvifDecoder,
+  instantiateMozjpegDecoder,
+  instantiatePngCodec,
+  instantiateWebpDecoder,
+  type CodecImage,
+} from "./codecs/instances.ts";
+import { dropAlphaInPlace, isOpaque } from "./pixels.ts";
+import { readJpegMarkers } from "./jpeg-markers.ts";
+
+/** Which format the bytes are, by signature; undefined when none of ours. */
+export function sniffFormat(b: Uint8Array): SourceFormat | undefined {
+  const ascii = (at: number, s: string) => [...s].every((ch, i) => b[at + i] === ch.charCodeAt(0));
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
+  if (b.length >= 8 && b[0] === 0x89 && ascii(1, "PNG\r\n\x1a\n")) return "png";
+  if (b.length >= 12 && ascii(0, "RIFF") && ascii(8, "WEBP")) return "webp";
+  if (b.length >= 6 && (ascii(0, "GIF87a") || ascii(0, "GIF89a"))) return "gif";
+  if (b.length >= 12 && ascii(4, "ftyp") && (ascii(8, "avif") || ascii(8, "avis") || ascii(8, "mif1") || ascii(8, "miaf"))) return "avif";
+  return undefined;
+}
+
+/** Turns whatever a decoder threw into a CodecError that says what failed. */
+export function asCodecError(e: unknown, what: string, messages: string[] = []): CodecError {
+  if (e instanceof CodecError) return e;
+  // Emscripten throws RuntimeError on abort/trap, ExitStatus objects on exit(), numbers for C++ exceptions.
+  const reason = e instanceof Error ? `${e.name}: ${e.message}`
+    : typeof e === "object" && e !== null && "message" in e ? String((e as { message: unknown }).message)
+    : typeof e === "number" ? "native exception"
+    : String(e);
+  const detail = messages.length ? ` (${messages.join("; ")})` : "";
+  return new CodecError("corrupt", `${what} failed: ${reason}${detail}`);
+}
+
+export interface DecodeResult {
+  raster: Raster;
+  /** Linear memory the decoder instance had grown to, for the peak-memory record. */
+  decoderHeapBytes: number;
+}
+
+/** Keeps 4 channels only when the image really has alpha, so opaque images resize 25% faster. */
+function fromRgba(image: CodecImage, keepAlpha: boolean): Raster {
+  const data = image.data instanceof Uint8Array ? image.data : new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  if (data.length !== image.width * image.height * 4) throw new CodecError("corrupt", "decoder returned a short pixel buffer");
+  if (keepAlpha && !isOpaque(data)) return { data, width: image.width, height: image.height, channels: 4 };
+  return dropAlphaInPlace(data, image.width, image.height);
+}
+
+export async function decodeWithMozjpeg(input: Uint8Array, modules: EngineModules): Promise<DecodeResult> {
+  const markers = readJpegMarkers(input);
+  if (!markers.frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
+  if (!markers.complete) throw new CodecError("corrupt", "JPEG is truncated: no end-of-image marker");
+  if (markers.frame.components.length === 4) {
+    // jSquash's mozjpeg build decodes straight to RGBA, and libjpeg cannot convert CMYK/YCCK to RGB.
+    throw new CodecError("unsupported", "CMYK/YCCK JPEG: the mozjpeg fallback cannot convert it to RGB (needs our JPEG decoder)");
+  }
+  const codec = await instantiateMozjpegDecoder(modules.mozjpegDec);
+  let image: CodecImage | null;
+  try {
+    image = codec.api.decode(input, false);
+  } catch (e) {
+    throw asCodecError(e, "JPEG decode (mozjpeg)", codec.messages);
+  }
+  if (!image) throw new CodecError("corrupt", `JPEG decode (mozjpeg) failed${codec.messages.length ? `: ${codec.messages.join("; ")}` : ""}`);
+  return { raster: fromRgba(image, false), decoderHeapBytes: codec.memory.buffer.byteLength };
+}
+
+export async function decodePng(input: Uint8Array, modules: EngineModules, keepAlpha: boolean): Promise<DecodeResult> {
+  let codec;
+  try {
+    codec = instantiatePngCodec(modules.pngCodec);
+    const image = codec.api.decode(input);
+    return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
+  } catch (e) {
+    throw asCodecError(e, "PNG decode");
+  }
+}
+
+export async function decodeWebp(input: Uint8Array, modules: EngineModules, keepAlpha: boolean): Promise<DecodeResult> {
+  const codec = await instantiateWebpDecoder(modules.webpDec);
+  let image: CodecImage | null;
+  try {
+    image = codec.api.decode(input);
+  } catch (e) {
+    throw asCodecError(e, "WebP decode", codec.messages);
+  }
+  if (!image) throw new CodecError("corrupt", "WebP decode failed: libwebp rejected the stream");
+  return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
+}
+
+export async function decodeAvif(input: Uint8Array, modules: EngineModules, keepAlpha: boolean): Promise<DecodeResult> {
+  const codec = await instantiateAvifDecoder(modules.avifDec);
+  let image: CodecImage | null;
+  try {
+    image = codec.api.decode(input, 8);
+  } catch (e) {
+    throw asCodecError(e, "AVIF decode", codec.messages);
+  }
+  if (!image) throw new CodecError("corrupt", "AVIF decode failed: libavif rejected the stream");
+  return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
+}
+
+/** First frame of a GIF, composited on a transparent canvas of the logical screen size. */
+export function decodeGif(input: Uint8Array, keepAlpha: boolean): DecodeResult {
+  try {
+    const reader = new omggif.GifReader(input);
+    if (reader.numFrames() < 1) throw new CodecError("corrupt", "GIF has no frames");
+    const pixels = new Uint8Array(reader.width * reader.height * 4);
+    reader.decodeAndBlitFrameRGBA(0, pixels);
+    return { raster: fromRgba({ data: pixels, width: reader.width, height: reader.height }, keepAlpha), decoderHeapBytes: 0 };
+  } catch (e) {
+    throw asCodecError(e, "GIF decode");
+  }
+}

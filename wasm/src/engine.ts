@@ -1,0 +1,199 @@
+/**
+ * The codec engine: one call renders every variant of one original.
+ *
+ *   sniff → check limits → plan (DCT scale, cascade, memory) → decode once → for each target, largest first:
+ *   resize (from the source or the previous, larger result) + orient → pad → flatten → encode.
+ *
+ * Pipeline steps never touch WASM memory directly; codecs live behind decode.ts / encode.ts, kernels behind
+ * kernels.ts. The processor calls only `renderTargets`.
+ */
+import { CodecError } from "./errors.ts";
+import type { Orientation, Raster, Rect } from "./raster.ts";
+import type { EngineModules } from "./modules.ts";
+import {
+  CONTENT_TYPES,
+  type OutputFormat,
+  type RenderedOutput,
+  type RenderOptions,
+  type RenderTarget,
+  type SourceInfo,
+} from "./targets.ts";
+import { kernels, type JpegScale } from "./kernels.ts";
+import { readJpegMarkers } from "./jpeg-markers.ts";
+import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
+import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, sniffFormat, asCodecError, type DecodeResult } from "./decode.ts";
+import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
+import { flattenAlpha, orient, orientedSize, padTo, rectToStored, resize } from "./pixels.ts";
+import { exifForOutput, extractExif } from "./metadata.ts";
+
+export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
+export type { EngineModules } from "./modules.ts";
+export { AVIF_MAX_DIMENSION } from "./encode.ts";
+export { CodecError } from "./errors.ts";
+
+export const DEFAULT_MEMORY_BUDGET_BYTES = 96 * 1024 * 1024;
+
+const MB = 1024 * 1024;
+const mb = (n: number) => `${Math.ceil(n / MB)} MB`;
+
+/** What one call did, for the bench and for logs. */
+export interface RenderReport {
+  plan: RenderPlan;
+  /** Largest linear memory a decoder/encoder instance reached during the call. */
+  maxWasmHeapBytes: number;
+}
+
+function checkTarget(t: RenderTarget, i: number, oriented: { width: number; height: number }): void {
+  const bad = (what: string) => new CodecError("limit", `target ${i}: ${what}`);
+  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+  if (!positiveInt(t.width) || !positiveInt(t.height)) throw bad(`width and height must be positive integers, got ${t.width}×${t.height}`);
+  if (!(t.quality >= 1 && t.quality <= 100)) throw bad(`quality must be 1..100, got ${t.quality}`);
+  if (t.crop) {
+    const c = t.crop;
+    if (!(c.width > 0 && c.height > 0 && c.left >= 0 && c.top >= 0 && c.left + c.width <= oriented.width && c.top + c.height <= oriented.height)) {
+      throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
+    }
+  }
+  if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
+  const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
+  if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {
+    throw bad(`AVIF output ${outW}×${outH} is over the ${AVIF_MAX_DIMENSION} px AVIF_MAX_DIMENSION limit`);
+  }
+}
+
+/** Scales an oriented full-resolution rect into a raster of `rw × rh` oriented pixels covering `frame`. */
+function mapRect(r: Rect, frame: Rect, rw: number, rh: number): Rect {
+  const fx = rw / frame.width, fy = rh / frame.height;
+  const left = Math.max(0, Math.min(rw - 1, Math.round((r.left - frame.left) * fx)));
+  const top = Math.max(0, Math.min(rh - 1, Math.round((r.top - frame.top) * fy)));
+  const right = Math.max(left + 1, Math.min(rw, Math.round((r.left + r.width - frame.left) * fx)));
+  const bottom = Math.max(top + 1, Math.min(rh, Math.round((r.top + r.height - frame.top) * fy)));
+  return { left, top, width: right - left, height: bottom - top };
+}
+
+/** Resize the oriented `crop` of a stored-orientation raster to `w × h` oriented pixels. */
+async function resizeOriented(src: Raster, o: Orientation, w: number, h: number, crop: Rect, modules: EngineModules): Promise<Raster> {
+  if (kernels.resize && modules.resize) {
+    return kernels.resize.resizeOriented(modules.resize, src, o, w, h, { crop });
+  }
+  // Resize in stored orientation, then orient the (small) output.
+  const storedCrop = rectToStored(crop, o, src.width, src.height);
+  const stored = orientedSize(w, h, o);
+  return orient(resize(src, stored.width, stored.height, storedCrop), o);
+}
+
+async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderPlan, modules: EngineModules, maxPixels: number): Promise<DecodeResult> {
+  const keepAlpha = source.hasAlpha;
+  switch (plan.decoder) {
+    case "jpeg-kernel":
+      try {
+        const raster = await kernels.jpeg!.decodeJpeg(modules.jpeg!, input, plan.scale, { maxPixels });
+        return { raster, decoderHeapBytes: 0 };
+      } catch (e) {
+        throw asCodecError(e, "JPEG decode");
+      }
+    case "mozjpeg": return decodeWithMozjpeg(input, modules);
+    case "png": return decodePng(input, modules, keepAlpha);
+    case "webp": return decodeWebp(input, modules, keepAlpha);
+    case "avif": return decodeAvif(input, modules, keepAlpha);
+    case "gif": return decodeGif(input, keepAlpha);
+  }
+}
+
+/** Chooses decoder and scale, and refuses (by name) what would not fit the memory budget. */
+function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules, budget: number): RenderPlan {
+  const base: PlanInput = { inputBytes: input.length, source, targets };
+  if (source.format !== "jpeg") return planRender(base, 1, source.format as DecoderChoice);
+  const markers = readJpegMarkers(input);
+  const frame = markers.frame;
+  if (!frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
+  if (frame.width !== source.width || frame.height !== source.height) {
+    throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
+  }
+  const jpeg = kernels.jpeg;
+  if (jpeg && modules.jpeg) {
+    const header = jpeg.readJpegHeader(input);
+    if (header.supported) {
+      const scale = chooseJpegScale(base);
+      const plan = planRender({ ...base, jpegKernel: { estimate: (s: JpegScale) => jpeg.estimateJpegDecodeBytes(header, s) } }, scale, "jpeg-kernel");
+      if (plan.peakBytes <= budget) return plan;
+      // Over budget with our decoder: mozjpeg (full size) can only be worse, so refuse with this plan.
+      return plan;
+    }
+  }
+  return planRender({ ...base, frame }, 1, "mozjpeg");
+}
+
+/**
+ * Renders every target from one decode of `input`. Outputs come back in the order of `targets`.
+ * Throws CodecError: `unsupported` (not a format we decode), `corrupt` (damaged stream), `limit`
+ * (pixels, memory budget, AVIF size).
+ */
+export async function renderTargets(
+  input: Uint8Array,
+  source: SourceInfo,
+  targets: RenderTarget[],
+  options: RenderOptions,
+  report?: (r: RenderReport) => void,
+): Promise<RenderedOutput[]> {
+  const { modules, maxPixels } = options;
+  const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+
+  const sniffed = sniffFormat(input);
+  if (!sniffed) throw new CodecError("unsupported", "input is not a JPEG, PNG, WebP, AVIF or GIF image");
+  if (sniffed !== source.format) throw new CodecError("unsupported", `input is ${sniffed}, but the source info says ${source.format}`);
+  if (source.width * source.height > maxPixels) {
+    throw new CodecError("limit", `source is ${source.width}×${source.height} = ${(source.width * source.height / 1e6).toFixed(1)} MP, over the maxPixels limit of ${(maxPixels / 1e6).toFixed(1)} MP`);
+  }
+  const oriented = orientedSize(source.width, source.height, source.orientation);
+  targets.forEach((t, i) => checkTarget(t, i, oriented));
+  if (targets.length === 0) return [];
+
+  const plan = planCall(input, source, targets, modules, budget);
+  if (plan.peakBytes > budget) {
+    const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
+  }
+  let maxWasmHeapBytes = 0;
+
+  let decoded: DecodeResult | undefined = await decodeSource(input, source, plan, modules, maxPixels);
+  maxWasmHeapBytes = Math.max(maxWasmHeapBytes, decoded.decoderHeapBytes);
+  let sourceRaster: Raster | undefined = decoded.raster;
+  decoded = undefined;
+  if (sourceRaster.width !== plan.decodedWidth || sourceRaster.height !== plan.decodedHeight) {
+    throw new CodecError("corrupt", `decoded ${sourceRaster.width}×${sourceRaster.height}, expected ${plan.decodedWidth}×${plan.decodedHeight} from the header`);
+  }
+  const exif = extractExif(input, source.format);
+  const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
+  const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
+
+  const outputs: RenderedOutput[] = new Array(targets.length);
+  let previous: { content: Raster; region: Rect } | undefined;
+  for (const step of plan.steps) {
+    const { target, region } = step;
+    let content: Raster;
+    try {
+      if (step.from === "previous" && previous) {
+        const crop = mapRect(region, previous.region, previous.content.width, previous.content.height);
+        content = await resizeOriented(previous.content, 1, target.width, target.height, crop, modules);
+      } else {
+        const crop = mapRect(region, fullFrame, decodedOriented.width, decodedOriented.height);
+        content = await resizeOriented(sourceRaster!, source.orientation, target.width, target.height, crop, modules);
+      }
+    } catch (e) {
+      throw e instanceof CodecError ? e : new CodecError("limit", `resize to ${target.width}×${target.height} failed: ${e instanceof Error ? e.message : e}`);
+    }
+    // Free big buffers as soon as nothing later needs them.
+    if (!step.sourceNeededAfter) sourceRaster = undefined;
+    previous = step.keepForNext ? { content, region } : undefined;
+
+    let out = content;
+    if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
+    if (target.format === "jpeg") out = flattenAlpha(out, target.background ?? [255, 255, 255]);
+    const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
+    const bytes = await encodeRaster(out, target.format, target.quality, modules, carried);
+    outputs[step.index] = { bytes, width: out.width, height: out.height, format: target.format, contentType: CONTENT_TYPES[target.format] };
+  }
+  report?.({ plan, maxWasmHeapBytes });
+  return outputs;
+}

@@ -1,0 +1,179 @@
+/**
+ * Planning step, before any decode: which decoder and DCT scale, in which order the targets are produced and
+ * from what (the cascade), and the estimated peak memory of the whole call. "Check size before decode":
+ * a call that would not fit the budget is refused here, by name, instead of crashing the isolate.
+ */
+import type { Orientation, Rect } from "./raster.ts";
+import type { RenderTarget, SourceInfo } from "./targets.ts";
+import type { JpegFrame } from "./jpeg-markers.ts";
+import type { JpegScale } from "./kernels.ts";
+import { orientedSize, rectToStored } from "./pixels.ts";
+
+const MiB = 1024 * 1024;
+
+export type DecoderChoice = "jpeg-kernel" | "mozjpeg" | "png" | "webp" | "avif" | "gif";
+
+export interface TargetStep {
+  /** Index of the target in the caller's array (outputs keep that order). */
+  index: number;
+  target: RenderTarget;
+  /** The region of the oriented full-resolution source this output shows. */
+  region: Rect;
+  /** Resize from the decoded source, or from the previous step's content (the cascade). */
+  from: "source" | "previous";
+  /** Whether the next step resizes from this step's content, so it must be kept. */
+  keepForNext: boolean;
+  /** Whether the decoded source is still needed after this step. */
+  sourceNeededAfter: boolean;
+}
+
+export interface RenderPlan {
+  decoder: DecoderChoice;
+  scale: JpegScale;
+  /** Size of the decoded raster (stored orientation). */
+  decodedWidth: number;
+  decodedHeight: number;
+  steps: TargetStep[];
+  peakBytes: number;
+  /** Estimated bytes per phase, for the error message and the bench. */
+  phases: Array<{ phase: string; bytes: number }>;
+}
+
+export interface PlanInput {
+  inputBytes: number;
+  source: SourceInfo;
+  targets: RenderTarget[];
+  /** JPEG only: frame header from the marker walk, for the mozjpeg heap estimate. */
+  frame?: JpegFrame;
+  /** JPEG only: our decoder can take this stream (kernel present and header supported). */
+  jpegKernel?: { estimate(scale: JpegScale): number };
+}
+
+/** The oriented full-resolution region a target shows. */
+export function targetRegion(target: RenderTarget, source: SourceInfo): Rect {
+  const { width, height } = orientedSize(source.width, source.height, source.orientation);
+  return target.crop ?? { left: 0, top: 0, width, height };
+}
+
+/**
+ * Orders targets largest-first and links each to the previous one when the previous content covers its region
+ * at ≥ 2× its size in both directions (then resizing from it loses nothing visible and is much cheaper).
+ */
+export function planCascade(targets: RenderTarget[], source: SourceInfo): TargetStep[] {
+  const order = targets
+    .map((target, index) => ({ target, index, region: targetRegion(target, source) }))
+    .sort((a, b) => b.target.width * b.target.height - a.target.width * a.target.height || a.index - b.index);
+  const steps: TargetStep[] = order.map((o) => ({ ...o, from: "source", keepForNext: false, sourceNeededAfter: false }));
+  for (let i = 1; i < steps.length; i++) {
+    const prev = steps[i - 1], cur = steps[i];
+    const p = prev.region, r = cur.region;
+    const inside = r.left >= p.left && r.top >= p.top && r.left + r.width <= p.left + p.width && r.top + r.height <= p.top + p.height;
+    if (!inside) continue;
+    const mappedW = (r.width * prev.target.width) / p.width;
+    const mappedH = (r.height * prev.target.height) / p.height;
+    if (mappedW >= 2 * cur.target.width && mappedH >= 2 * cur.target.height) {
+      cur.from = "previous";
+      prev.keepForNext = true;
+    }
+  }
+  const lastSourceUse = steps.reduce((last, s, i) => (s.from === "source" ? i : last), -1);
+  steps.forEach((s, i) => (s.sourceNeededAfter = i < lastSourceUse));
+  return steps;
+}
+
+/** Decoded pixels needed, per stored axis, so that no target is upscaled from the decode. */
+function neededScale(steps: TargetStep[], source: SourceInfo, scale: number): boolean {
+  const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
+  return steps.every(({ target, region }) => {
+    const stored = rectToStored(region, source.orientation, source.width, source.height);
+    const out = orientedSize(target.width, target.height, source.orientation);
+    return (stored.width * dw) / source.width >= out.width && (stored.height * dh) / source.height >= out.height;
+  });
+}
+
+function mozjpegHeap(input: number, w: number, h: number, frame?: JpegFrame): number {
+  let coefficients = 0;
+  if (frame?.progressive) {
+    // Progressive decoding keeps every DCT coefficient of the image (2 bytes each) until the last scan.
+    const hmax = Math.max(1, ...frame.components.map((c) => c.h));
+    const vmax = Math.max(1, ...frame.components.map((c) => c.v));
+    for (const c of frame.components) {
+      coefficients += 2 * Math.ceil((w * c.h) / hmax / 8) * 8 * Math.ceil((h * c.v) / vmax / 8) * 8;
+    }
+  }
+  return 17 * MiB + input + 4 * w * h + coefficients;
+}
+
+/** Decoder linear memory (it dies with the instance after the decode) by decoder; calibrated in Node 22. */
+function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number, frame?: JpegFrame): number {
+  switch (decoder) {
+    case "mozjpeg": return mozjpegHeap(input, w, h, frame);
+    case "png": return 2 * MiB + input + 8 * w * h;
+    case "webp": return 16 * MiB + input + 4 * w * h;
+    case "avif": return 16 * MiB + input + 8 * w * h;
+    case "gif": return 0;
+    case "jpeg-kernel": return 0; // replaced by the kernel's own estimate
+  }
+}
+
+/** Encoder linear memory plus the RGBA copy handed to it and the output, for `n` output pixels. */
+export function encoderBytes(format: RenderTarget["format"], n: number): number {
+  const heap = format === "jpeg" ? 17 * MiB + 8 * n : format === "webp" ? 16 * MiB + 12 * n : format === "avif" ? 16 * MiB + 16 * n : 2 * MiB + 8 * n;
+  return heap + 4 * n + 4 * n;
+}
+
+/** Transient bytes of one resize from a `srcW × srcH` region to `w × h` (box stage, 8-bit intermediate, output, orient). */
+function resizeBytes(srcW: number, srcH: number, w: number, h: number, c: number): number {
+  const ky = Math.max(1, Math.floor(srcH / h / 2)), kx = Math.max(1, Math.floor(srcW / w / 2));
+  const box = kx > 1 || ky > 1 ? Math.ceil(srcW / kx) * Math.ceil(srcH / ky) * c : 0;
+  return box + w * Math.ceil(srcH / ky) * c + 2 * w * h * c;
+}
+
+export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoice): RenderPlan {
+  const { source, inputBytes } = p;
+  const steps = planCascade(p.targets, source);
+  const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
+  const c = source.hasAlpha ? 4 : 3;
+  // jSquash decoders hand back RGBA; we compact in place, so the buffer stays 4 bytes per pixel.
+  const rasterBytes = decoder === "jpeg-kernel" ? dw * dh * 3 : dw * dh * 4;
+  const heap = decoder === "jpeg-kernel" ? p.jpegKernel!.estimate(scale) : decoderHeap(decoder, inputBytes, dw, dh, p.frame);
+  const phases: Array<{ phase: string; bytes: number }> = [
+    { phase: `decode (${decoder}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: inputBytes + heap + rasterBytes },
+  ];
+  let sourceAlive = true;
+  let previous = 0;
+  for (const step of steps) {
+    const { target } = step;
+    const n = target.width * target.height;
+    const outCanvas = target.canvas ? target.canvas.width * target.canvas.height : n;
+    const stored = rectToStored(step.region, source.orientation, source.width, source.height);
+    const fromW = step.from === "source" ? (stored.width * dw) / source.width : Math.max(target.width, target.height) * 2;
+    const fromH = step.from === "source" ? (stored.height * dh) / source.height : Math.max(target.width, target.height) * 2;
+    const content = n * c;
+    const work = resizeBytes(fromW, fromH, target.width, target.height, c) + (target.canvas ? outCanvas * 4 : 0);
+    const bytes = inputBytes + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
+    phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
+    sourceAlive = step.sourceNeededAfter;
+    previous = step.keepForNext ? content : 0;
+  }
+  return {
+    decoder,
+    scale,
+    decodedWidth: dw,
+    decodedHeight: dh,
+    steps,
+    peakBytes: Math.max(...phases.map((x) => x.bytes)),
+    phases,
+  };
+}
+
+/** The largest DCT scale denominator (smallest decode) that still gives every target enough pixels. */
+export function chooseJpegScale(p: PlanInput): JpegScale {
+  const steps = planCascade(p.targets, p.source);
+  for (const scale of [8, 4, 2] as const) if (neededScale(steps, p.source, scale)) return scale;
+  return 1;
+}
+
+export function orientationSwapsAxes(o: Orientation): boolean {
+  return o >= 5;
+}

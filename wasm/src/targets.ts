@@ -1,0 +1,55 @@
+/** The engine's public vocabulary: what to render from which source, and what comes back. */
+import type { Orientation, Rect } from "./raster.ts";
+
+export type OutputFormat = "avif" | "webp" | "jpeg" | "png";
+export type SourceFormat = "jpeg" | "png" | "webp" | "avif" | "gif";
+export type MetadataMode = "keep" | "copyright" | "none";
+
+export interface RenderTarget {
+  /** Size of the resized image content, in oriented pixels. */
+  width: number;
+  height: number;
+  /** Region of the ORIENTED source to resize (fit=cover/crop); default the whole image. */
+  crop?: Rect;
+  /** fit=pad: content centred on this canvas. */
+  canvas?: { width: number; height: number; background: [number, number, number, number] };
+  format: OutputFormat;
+  /** 1..100. */
+  quality: number;
+  /** keep: EXIF carried into JPEG/WebP (orientation reset to 1); copyright: only Copyright/Artist; none: stripped. */
+  metadata: MetadataMode;
+  /** Background for flattening alpha into JPEG; default white. */
+  background?: [number, number, number];
+}
+
+export interface RenderedOutput {
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  format: OutputFormat;
+  contentType: string;
+}
+
+export interface SourceInfo {
+  format: SourceFormat;
+  /** As stored (before orientation). */
+  width: number;
+  height: number;
+  orientation: Orientation;
+  hasAlpha: boolean;
+}
+
+export interface RenderOptions {
+  modules: import("./modules.ts").EngineModules;
+  /** Peak memory the call may use; default 96 MiB (of the isolate's 128 MB). */
+  memoryBudgetBytes?: number;
+  /** Largest source (stored width × height) the call accepts. */
+  maxPixels: number;
+}
+
+export const CONTENT_TYPES: Record<OutputFormat, string> = {
+  avif: "image/avif",
+  webp: "image/webp",
+  jpeg: "image/jpeg",
+  png: "image/png",
+};
