@@ -84,7 +84,7 @@ describe("the platform over HTTP with the official cloudflare SDK", () => {
     expect((await client.images.v1.get(id!, { account_id })) as any).toMatchObject({ status: "draft" });
     const form = () => {
       const f = new FormData();
-      f.append("file", new Blob([fixtures.alphaPng]), "disc.png");
+      f.append("file", new Blob([new Uint8Array(fixtures.alphaPng)]), "disc.png");
       return f;
     };
     const first = await fetch(uploadURL!, { method: "POST", body: form() });

@@ -1,10 +1,11 @@
-import { SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { API, api, fixture, json, upload, waitForStatus } from "./helpers.ts";
+import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
+import { API, api, coordinator, fixture, json, upload, waitForStatus } from "./helpers.ts";
 
 describe("authentication", () => {
   it("refuses a missing or wrong token with 401 in the Cloudflare envelope", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "test-token" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "test-token" }] as Record<string, string>[]) {
       const response = await SELF.fetch(`${API}/v1/stats`, { headers });
       const body = await json(response, 401);
       expect(body).toMatchObject({ success: false, result: null, messages: [] });
@@ -96,7 +97,6 @@ describe("image records", () => {
     await json(await api("/v1/doomed", { method: "DELETE" }));
     expect((await api("/v1/doomed")).status).toBe(404);
     expect((await api("/v1/doomed/blob")).status).toBe(404);
-    const { env } = await import("cloudflare:test");
     expect(await env.BUCKET.get("originals/doomed")).toBeNull();
     expect((await env.BUCKET.list({ prefix: "renditions/doomed/" })).objects).toHaveLength(0);
   });
@@ -205,10 +205,8 @@ describe("direct upload", () => {
 
   it("refuses an upload URL after its expiry", async () => {
     const created = await json(await api("/v2/direct_upload", { method: "POST", body: formOf({ id: "direct-late" }) }));
-    const { runInDurableObject } = await import("cloudflare:test");
-    const { coordinator } = await import("./helpers.ts");
-    await runInDurableObject(coordinator("direct-late"), async (instance: any) => {
-      instance.state.upload.expiresAt = Date.now() - 1;
+    await runInDurableObject(coordinator("direct-late"), async (instance: ImageCoordinator) => {
+      (instance as any).state.upload.expiresAt = Date.now() - 1;
     });
     const late = await json(await SELF.fetch(created.result.uploadURL, { method: "POST", body: fileForm("gif") }), 410);
     expect(late.errors[0].message).toContain("expired");

@@ -1,12 +1,16 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
 import { database } from "../../workers/shared/db.ts";
 import { renditions } from "../../workers/shared/schema.ts";
 import processor from "../../workers/processor/index.ts";
 import { processJob } from "../../workers/processor/jobs.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { api, coordinator, json, upload, waitForStatus } from "./helpers.ts";
+
+/** The consumer as the runtime calls it (the handler ignores its execution context, the test helpers need one). */
+const consume = processor.queue as unknown as (batch: MessageBatch, env: unknown, ctx: ExecutionContext) => Promise<void>;
 
 async function renditionRows(imageId: string) {
   return database(env.DB).select().from(renditions).where(eq(renditions.imageId, imageId));
@@ -58,15 +62,14 @@ describe("processor", () => {
     const settled = await waitForStatus("flaky", ["ready"]);
     // Take the image back to queued, and run the consumer with a storage outage.
     const stub = coordinator("flaky");
-    const { runInDurableObject } = await import("cloudflare:test");
-    await runInDurableObject(stub, async (instance: any) => {
-      Object.assign(instance.state, { status: "queued", leaseUntil: undefined });
+    await runInDurableObject(stub, async (instance: ImageCoordinator) => {
+      Object.assign((instance as any).state, { status: "queued", leaseUntil: undefined });
     });
     const outage = { ...env, BUCKET: { get: async () => Promise.reject(new Error("R2 is unavailable")) } } as unknown as typeof env;
     const job = { type: "process", imageId: "flaky", originalKey: "originals/flaky", generation: settled.generation };
     const batch = createMessageBatch("image-jobs", [{ id: "m1", timestamp: new Date(), attempts: 1, body: job }]);
     const ctx = createExecutionContext();
-    await processor.queue(batch, outage, ctx);
+    await consume(batch, outage, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
     expect(result.explicitAcks).toEqual([]);
@@ -74,7 +77,7 @@ describe("processor", () => {
 
     const deadLetters = createMessageBatch("image-jobs-dlq", [{ id: "m1", timestamp: new Date(), attempts: 1, body: job }]);
     const dlqCtx = createExecutionContext();
-    await processor.queue(deadLetters, env, dlqCtx);
+    await consume(deadLetters, env, dlqCtx);
     expect((await getQueueResult(deadLetters, dlqCtx)).explicitAcks).toEqual(["m1"]);
     const failed = (await json(await api("/v1/flaky"))).result;
     expect(failed.status).toBe("failed");
@@ -84,7 +87,7 @@ describe("processor", () => {
   it("acknowledges a malformed message instead of retrying it forever", async () => {
     const batch = createMessageBatch("image-jobs", [{ id: "junk", timestamp: new Date(), attempts: 1, body: { hello: "world" } }]);
     const ctx = createExecutionContext();
-    await processor.queue(batch, env, ctx);
+    await consume(batch, env, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["junk"]);
   });
 });
