@@ -73,7 +73,7 @@ function probeJpeg(r: Reader): ImageHeader {
     if (length < 2) throw new CodecError("corrupt", "JPEG segment with an invalid length");
     const start = r.pos;
     r.need(length - 2, "JPEG");
-    if (marker === 0xe1 && orientation === 1) orientation = readExifOrientation(r.bytes.subarray(start, start + length - 2), true);
+    if (marker === 0xe1 && orientation === 1) orientation = readExifOrientation(r.bytes.subarray(start, start + length - 2));
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       r.u8(); // sample precision
@@ -117,7 +117,7 @@ function probePng(r: Reader): ImageHeader {
     if (r.remaining() < length + 4) break;
     if (type === "tRNS") hasAlpha = true;
     if (type === "acTL") animated = true;
-    if (type === "eXIf") orientation = readExifOrientation(r.bytes.subarray(r.pos, r.pos + length), false);
+    if (type === "eXIf") orientation = readExifOrientation(r.bytes.subarray(r.pos, r.pos + length));
     r.pos += length + 4;
   }
   return { format: "png", width, height, orientation, hasAlpha, progressive: interlace === 1, animated };
@@ -195,7 +195,7 @@ function probeWebp(r: Reader): ImageHeader {
       header.hasAlpha = ((bits >>> 28) & 1) === 1;
       sawFrame = true;
     } else if (type === "EXIF" && r.remaining() >= size) {
-      header.orientation = readExifOrientation(r.bytes.subarray(start, start + size), false);
+      header.orientation = readExifOrientation(r.bytes.subarray(start, start + size));
     }
     r.pos = start + size + (size & 1);
     if (r.pos > r.bytes.length) break;
@@ -262,13 +262,12 @@ function heifOrientation(rotation: number, mirror: number): Orientation {
   return (mirror === 1 ? flipH : flipV)[rotation];
 }
 
-/** Reads the Orientation tag (0x0112) from an EXIF block; `withHeader` when it starts with "Exif\0\0". */
-export function readExifOrientation(exif: Uint8Array, withHeader: boolean): Orientation {
-  let base = 0;
-  if (withHeader) {
-    if (exif.length < 14 || ascii(exif, 0, 6) !== "Exif\0\0") return 1;
-    base = 6;
-  }
+/**
+ * Reads the Orientation tag (0x0112) from an EXIF block: a TIFF structure, optionally behind the "Exif\0\0"
+ * prefix (always there in JPEG APP1; written by some encoders in WebP and PNG chunks, not by others).
+ */
+export function readExifOrientation(exif: Uint8Array): Orientation {
+  const base = ascii(exif, 0, 6) === "Exif\0\0" ? 6 : 0;
   if (exif.length < base + 8) return 1;
   const order = ascii(exif, base, 2);
   if (order !== "II" && order !== "MM") return 1;
