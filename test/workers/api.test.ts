@@ -121,12 +121,16 @@ describe("image records", () => {
     expect((await json(await api("/v2?continuation_token=garbage"), 400)).errors[0].message).toContain("continuation_token");
   });
 
-  it("reports stats", async () => {
-    const before = (await json(await api("/v1/stats"))).result.count;
-    await json(await upload("gif"));
-    const after = (await json(await api("/v1/stats"))).result.count;
-    expect(after.current).toBe(before.current + 1);
-    expect(after.allowed).toBe(100_000);
+  it("counts images in stats: uploads and drafts add one, deletes and refused duplicates change nothing", async () => {
+    const current = async () => (await json(await api("/v1/stats"))).result.count.current as number;
+    const before = await current();
+    await json(await upload("gif", { id: "counted" }));
+    await json(await upload("gif", { id: "counted" }), 409);
+    await json(await api("/v2/direct_upload", { method: "POST" }));
+    expect(await current()).toBe(before + 2);
+    await json(await api("/v1/counted", { method: "DELETE" }));
+    expect(await current()).toBe(before + 1);
+    expect((await json(await api("/v1/stats"))).result.count.allowed).toBe(100_000);
   });
 });
 

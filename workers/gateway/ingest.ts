@@ -1,4 +1,4 @@
-import { count, eq, ne } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { CONTENT_TYPES, probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { parseBoolean, type Config } from "../shared/config.ts";
@@ -7,6 +7,7 @@ import { ApiError, ErrorCode, badRequest, fromCodecError } from "../shared/error
 import { images, type ImageRow } from "../shared/schema.ts";
 import { originalKey } from "../shared/storage.ts";
 import type { GatewayEnv } from "./env.ts";
+import { countImages, deleteImageRecords, insertImageRecord } from "./records.ts";
 
 /** Upload fields shared by `POST /images/v1` and `POST /images/v2/direct_upload`. */
 export interface UploadFields {
@@ -171,7 +172,7 @@ export const coordinatorOf = (env: GatewayEnv, imageId: string) => env.COORDINAT
 
 /** Fails with a clear error when the account already holds as many images as it may. */
 export async function checkImageAllowance(env: GatewayEnv, config: Config): Promise<void> {
-  const [{ current }] = await database(env.DB).select({ current: count() }).from(images).where(ne(images.status, "deleted"));
+  const current = await countImages(database(env.DB));
   if (current >= config.maxImages) {
     throw new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${current} images of ${config.maxImages} allowed (MAX_IMAGES)`);
   }
@@ -212,14 +213,13 @@ export async function ingestUpload(
     status: "queued",
     ...originalColumns(upload.header, upload.bytes),
   };
-  const inserted = await db.insert(images).values(row).onConflictDoNothing().returning({ id: images.id });
-  if (inserted.length === 0) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
+  if (!(await insertImageRecord(db, row))) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
   try {
     await storeOriginal(env, id, upload.bytes, upload.header);
     await coordinatorOf(env, id).accept(id, originalKey(id));
   } catch (error) {
     await env.BUCKET.delete(originalKey(id)).catch(() => {});
-    await db.delete(images).where(eq(images.id, id));
+    await deleteImageRecords(db, id);
     throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored, nothing was kept; try again (${(error as Error).message})`);
   }
   const [stored] = await db.select().from(images).where(eq(images.id, id));

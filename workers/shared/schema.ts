@@ -67,6 +67,12 @@ export const signingKeys = sqliteTable("signing_keys", {
   createdAt: text("created_at").notNull(),
 });
 
+/** Running totals kept in the same batch as the rows they count, so no request has to COUNT(*) a large table. */
+export const counters = sqliteTable("counters", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
+});
+
 export type ImageRow = typeof images.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
 export type RenditionRow = typeof renditions.$inferSelect;

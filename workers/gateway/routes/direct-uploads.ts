@@ -18,6 +18,7 @@ import {
   readUploadSource,
   storeOriginal,
 } from "../ingest.ts";
+import { deleteImageRecords, insertImageRecord } from "../records.ts";
 import { present, readForm } from "./images.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
@@ -43,24 +44,20 @@ directUploadRoutes.post("/v2/direct_upload", async (c) => {
   await checkImageAllowance(c.env, config);
 
   const db = database(c.env.DB);
-  const inserted = await db
-    .insert(images)
-    .values({
-      id,
-      uploaded: nowIso(),
-      status: "draft",
-      requireSignedUrls: parseBoolean(fields.requireSignedURLs, "requireSignedURLs") ?? false,
-      meta: JSON.stringify(parseMetadata(fields.metadata) ?? {}),
-      creator: parseCreator(fields.creator) ?? null,
-    })
-    .onConflictDoNothing()
-    .returning({ id: images.id });
-  if (inserted.length === 0) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
+  const inserted = await insertImageRecord(db, {
+    id,
+    uploaded: nowIso(),
+    status: "draft",
+    requireSignedUrls: parseBoolean(fields.requireSignedURLs, "requireSignedURLs") ?? false,
+    meta: JSON.stringify(parseMetadata(fields.metadata) ?? {}),
+    creator: parseCreator(fields.creator) ?? null,
+  });
+  if (!inserted) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
 
   const token = randomHex(32);
   const created = await coordinatorOf(c.env, id).createDraft(id, await sha256Hex(token), expiresAt);
   if (!created) {
-    await db.delete(images).where(eq(images.id, id));
+    await deleteImageRecords(db, id);
     throw new ApiError(409, ErrorCode.conflict, `the id ${JSON.stringify(id)} was used before and cannot be reused`);
   }
   const origin = config.publicUrl ?? new URL(c.req.url).origin;

@@ -2,7 +2,7 @@ import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "dri
 import { parseBoolean } from "../../shared/config.ts";
 import { database } from "../../shared/db.ts";
 import { badRequest, envelope, notFound } from "../../shared/errors.ts";
-import { images, renditions, variants, type ImageRow } from "../../shared/schema.ts";
+import { images, variants, type ImageRow } from "../../shared/schema.ts";
 import { deletePrefix, originalKey, renditionPrefix } from "../../shared/storage.ts";
 import { router, type GatewayContext } from "../app.ts";
 import { purgeRenditions } from "../delivery/cache.ts";
@@ -18,6 +18,7 @@ import {
   readUploadSource,
 } from "../ingest.ts";
 import { deliveryBase, presentImage } from "../presenters.ts";
+import { deleteImageRecords } from "../records.ts";
 import type { Context } from "hono";
 
 /** `/accounts/:account_id/images/v1` and `/v2`: upload, read, edit, delete and list images. */
@@ -105,7 +106,7 @@ imageRoutes.delete("/v1/:image_id", async (c) => {
   // Coordinator first, so no processor starts or finishes work on it; then the record, so delivery 404s at once.
   await coordinatorOf(c.env, row.id).markDeleted();
   await purgeRenditions(c.env, row.id);
-  await db.batch([db.delete(renditions).where(eq(renditions.imageId, row.id)), db.delete(images).where(eq(images.id, row.id))]);
+  await deleteImageRecords(db, row.id);
   await Promise.all([c.env.BUCKET.delete(originalKey(row.id)), deletePrefix(c.env.BUCKET, renditionPrefix(row.id))]);
   return c.json(envelope({}));
 });

@@ -33,7 +33,11 @@ keyRoutes.delete("/v1/keys/:name", async (c) => {
 
 /** All signing keys, creating the `default` one on first use (its value is random per deployment). */
 export async function listKeys(db: Db): Promise<{ name: string; value: string }[]> {
-  await db.insert(signingKeys).values({ name: "default", value: randomHex(32), createdAt: nowIso() }).onConflictDoNothing();
-  const rows = await db.select().from(signingKeys).orderBy(asc(signingKeys.name));
+  let rows = await db.select().from(signingKeys).orderBy(asc(signingKeys.name));
+  if (!rows.some((r) => r.name === "default")) {
+    // First use: write once (a concurrent first use keeps whichever value landed first), then read back.
+    await db.insert(signingKeys).values({ name: "default", value: randomHex(32), createdAt: nowIso() }).onConflictDoNothing();
+    rows = await db.select().from(signingKeys).orderBy(asc(signingKeys.name));
+  }
   return rows.map((r) => ({ name: r.name, value: r.value }));
 }
