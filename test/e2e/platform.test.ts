@@ -123,6 +123,16 @@ describe("the platform over HTTP with the official cloudflare SDK", () => {
     expect((await fetch(`${origin}/cdn-cgi/imagedelivery/${accountHash}/${image.id}/public`)).status).toBe(422);
   });
 
+  it("uploads from a url, and serves images and upload URLs to other origins (CORS)", async () => {
+    const source = `${origin}/cdn-cgi/imagedelivery/${accountHash}/${photoId}/w=300,f=jpeg`;
+    const image = await client.images.v1.create({ account_id, url: source });
+    expect(image.filename).toBe("w=300,f=jpeg");
+    expect((await followEvents(image.id!)).at(-1)).toMatchObject({ status: "ready" });
+    const { response, meta } = await deliver(`${origin}/cdn-cgi/imagedelivery/${accountHash}/${image.id}/public`, "image/webp");
+    expect(meta).toMatchObject({ format: "webp", width: 300, height: 225 });
+    expect(response.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
   it("refuses a non-image with 415 in the Cloudflare envelope", async () => {
     const error = await client.images.v1.create({ account_id, file: await toFile(fixtures.textFile, "notes.txt") }).catch((e) => e);
     expect(error.status).toBe(415);

@@ -1,3 +1,4 @@
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { parseConfig } from "../shared/config.ts";
 import { ApiError, ErrorCode, describeError, errorResponse } from "../shared/errors.ts";
@@ -36,6 +37,9 @@ api.route("/", directUploadRoutes);
 api.route("/", imageRoutes);
 app.route("/client/v4/accounts/:account_id/images", api);
 
+// Browsers post to one-time upload URLs from other origins, and pages read delivered images from canvas/fetch.
+app.use("/upload/*", cors({ origin: "*", allowMethods: ["POST", "OPTIONS"] }));
+app.use("/cdn-cgi/imagedelivery/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["ETag"] }));
 app.route("/upload", uploadUrlRoutes);
 app.route("/cdn-cgi/imagedelivery", deliveryRoutes);
 
