@@ -57,6 +57,26 @@ describe("processor", () => {
     expect((await api("/v1/broken/blob")).status).toBe(200);
   });
 
+  it("never leaves a damaged file in a non-terminal state: it ends ready (what decodes) or failed with a reason", async () => {
+    const damaged = ["truncatedPng", "truncatedJpeg", "truncatedWebp", "truncatedAvif", "garbledGif"] as const;
+    const outcomes: Record<string, string> = {};
+    for (const name of damaged) {
+      const response = await upload(name, { id: `damaged-${name}` });
+      if (response.status !== 200) {
+        // Refused at upload: only with a client error and a reason, never a 5xx.
+        const body = await json(response, response.status);
+        expect(response.status, name).toBeLessThan(500);
+        outcomes[name] = `refused ${response.status}: ${body.errors[0].message}`;
+        continue;
+      }
+      const state = await waitForStatus(`damaged-${name}`, ["ready", "failed"]);
+      if (state.status === "failed") expect(state.error, name).toMatch(/\w{4,}/);
+      outcomes[name] = state.status;
+    }
+    // At least the truncated-to-nothing files cannot be rendered.
+    expect(Object.values(outcomes).some((o) => o === "failed" || o.startsWith("refused")), JSON.stringify(outcomes)).toBe(true);
+  });
+
   it("retries a transient failure, then records the dead-lettered job as failed with the last error", async () => {
     await json(await upload("lossyWebp", { id: "flaky" }));
     const settled = await waitForStatus("flaky", ["ready"]);

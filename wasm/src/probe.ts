@@ -132,24 +132,29 @@ function probeGif(r: Reader): ImageHeader {
   if (flags & 0x80) r.pos += 3 * (1 << ((flags & 7) + 1));
   let hasAlpha = false;
   let frames = 0;
-  // Count frames (up to two: we only need to know whether it is animated) and look for transparency.
-  while (r.remaining() > 0 && frames < 2) {
-    const block = r.u8();
-    if (block === 0x3b) break;
-    if (block === 0x21) {
-      const label = r.u8();
-      if (label === 0xf9 && r.remaining() >= 2 && r.bytes[r.pos] === 4 && (r.bytes[r.pos + 1] & 1)) hasAlpha = true;
-      skipGifSubBlocks(r);
-    } else if (block === 0x2c) {
-      frames++;
-      r.pos += 8;
-      const imageFlags = r.u8();
-      if (imageFlags & 0x80) r.pos += 3 * (1 << ((imageFlags & 7) + 1));
-      r.u8(); // LZW minimum code size
-      skipGifSubBlocks(r);
-    } else {
-      throw new CodecError("corrupt", `GIF has an unknown block 0x${block.toString(16)}`);
+  // Count frames (up to two: we only need to know whether it is animated) and look for transparency. Damage
+  // after the first image descriptor ends the scan rather than the upload: the first frame is what we render.
+  try {
+    while (r.remaining() > 0 && frames < 2) {
+      const block = r.u8();
+      if (block === 0x3b) break;
+      if (block === 0x21) {
+        const label = r.u8();
+        if (label === 0xf9 && r.remaining() >= 2 && r.bytes[r.pos] === 4 && (r.bytes[r.pos + 1] & 1)) hasAlpha = true;
+        skipGifSubBlocks(r);
+      } else if (block === 0x2c) {
+        frames++;
+        r.pos += 8;
+        const imageFlags = r.u8();
+        if (imageFlags & 0x80) r.pos += 3 * (1 << ((imageFlags & 7) + 1));
+        r.u8(); // LZW minimum code size
+        skipGifSubBlocks(r);
+      } else {
+        throw new CodecError("corrupt", `GIF has an unknown block 0x${block.toString(16)}`);
+      }
     }
+  } catch (error) {
+    if (frames === 0) throw error;
   }
   if (frames === 0) throw new CodecError("corrupt", "GIF contains no image");
   return { format: "gif", width, height, orientation: 1, hasAlpha, progressive: false, animated: frames > 1 };
