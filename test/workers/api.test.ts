@@ -101,6 +101,16 @@ describe("image records", () => {
     expect((await env.BUCKET.list({ prefix: "renditions/doomed/" })).objects).toHaveLength(0);
   });
 
+  it("lets a deleted id be used again by a new upload, which processes to ready", async () => {
+    await json(await upload("gif", { id: "reborn" }));
+    await waitForStatus("reborn", ["ready"]);
+    await json(await api("/v1/reborn", { method: "DELETE" }));
+    const again = await json(await upload("lossyWebp", { id: "reborn" }));
+    expect(again.result.status).not.toBe("deleted");
+    expect(await waitForStatus("reborn", ["ready", "failed"])).toMatchObject({ status: "ready", attempts: 1 });
+    expect((await api("/v1/reborn/blob")).headers.get("content-type")).toBe("image/webp");
+  });
+
   it("lists images with v1 pages and v2 continuation tokens, filtered by creator", async () => {
     for (const id of ["list-a", "list-b", "list-c"]) await json(await upload("gif", { id, creator: "lister" }));
     const page1 = await json(await api("/v1?page=1&per_page=2&creator=lister"));

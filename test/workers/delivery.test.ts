@@ -91,6 +91,18 @@ describe("delivery", () => {
     expect(header).toMatchObject({ format: "webp", width: 640, height: 480 });
   });
 
+  it("serves a burst of concurrent first requests for a new variant, all with the same output", async () => {
+    await json(await upload("landscapeJpeg", { id: "burst" }));
+    await waitForStatus("burst", ["ready"]);
+    const responses = await Promise.all(Array.from({ length: 6 }, () => deliver("burst/w=222,f=webp")));
+    for (const { response, header } of responses) {
+      expect(response.status).toBe(200);
+      expect(header).toMatchObject({ format: "webp", width: 222 });
+    }
+    const etags = new Set(responses.map((r) => r.response.headers.get("etag")));
+    expect(etags.size).toBe(1);
+  });
+
   it("requires a valid, unexpired signature for images with requireSignedURLs", async () => {
     await json(await upload("landscapeJpeg", { id: "private", requireSignedURLs: "true" }));
     const keys = (await json(await api("/v1/keys"))).result.keys;

@@ -4,6 +4,7 @@ import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso } from "../shared/db.ts";
 import type { ProcessJob } from "../shared/messages.ts";
+import type { RenderRequest, RenderResponse } from "../shared/render.ts";
 import { images, type ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
 
@@ -49,6 +50,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
   private state!: CoordinatorState;
   private readonly config: Config;
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private readonly renders = new Map<string, Promise<RenderResponse>>();
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -70,8 +72,8 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
 
   /** Registers a direct upload: the image exists as a draft until its one-time URL is used. */
   async createDraft(imageId: string, tokenHash: string, expiresAt: number): Promise<boolean> {
-    if (this.state.status !== "none") return false;
-    await this.transition({ imageId, status: "draft", upload: { tokenHash, expiresAt, used: false } });
+    if (!this.isUnused()) return false;
+    await this.transition({ ...this.freshLife(), imageId, status: "draft", upload: { tokenHash, expiresAt, used: false } });
     await this.ctx.storage.setAlarm(expiresAt);
     return true;
   }
@@ -93,9 +95,23 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
 
   /** The original is durably in R2: queue the image for processing. Idempotent. */
   async accept(imageId: string, originalKey: string): Promise<CoordinatorState> {
-    if (this.state.status !== "none" && this.state.status !== "draft") return this.state;
-    await this.enqueue({ imageId, originalKey });
+    if (this.state.status === "draft") await this.enqueue({ imageId, originalKey });
+    else if (this.isUnused()) await this.enqueue({ ...this.freshLife(), imageId, originalKey });
     return this.state;
+  }
+
+  /**
+   * Renders an output on demand through the processor, coalescing concurrent requests for the same output
+   * into one render: a burst of first requests for a new variant costs one decode, not one per request.
+   */
+  async render(request: RenderRequest): Promise<RenderResponse> {
+    const key = `${request.fingerprint}.${request.format}`;
+    let pending = this.renders.get(key);
+    if (!pending) {
+      pending = this.env.RENDERER.render(request).finally(() => this.renders.delete(key));
+      this.renders.set(key, pending);
+    }
+    return pending;
   }
 
   /** A processor asks to work on the image. Only one holds the lease; duplicates and late deliveries skip. */
@@ -178,7 +194,17 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
     });
   }
 
-  private async enqueue(source: { imageId: string; originalKey: string }): Promise<void> {
+  /** A new image, or an id whose image was deleted: it may start a new life. */
+  private isUnused(): boolean {
+    return this.state.status === "none" || this.state.status === "deleted";
+  }
+
+  /** What a new life starts from; the generation keeps counting so jobs of a previous life stay stale. */
+  private freshLife(): Partial<CoordinatorState> {
+    return { attempts: 0, error: undefined, lastError: undefined, upload: undefined, leaseUntil: undefined, queuedUntil: undefined };
+  }
+
+  private async enqueue(source: Partial<CoordinatorState> & { imageId: string; originalKey: string }): Promise<void> {
     const generation = this.state.generation + 1;
     const queuedUntil = Date.now() + this.queuedTimeoutMs();
     // State first, then the message: if the send fails, the alarm set here enqueues again.

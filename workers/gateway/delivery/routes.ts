@@ -8,6 +8,7 @@ import { renditionKey } from "../../shared/storage.ts";
 import { parseFlexibleOptions, transformFingerprint, transformOfVariant, type OutputFormat, type Transform } from "../../shared/transform.ts";
 import { CONTENT_TYPES } from "../../../wasm/src/probe.ts";
 import { router, type GatewayContext } from "../app.ts";
+import { coordinatorOf } from "../ingest.ts";
 import { listKeys } from "../routes/keys.ts";
 import { cacheKey } from "./cache.ts";
 import { negotiateFormat } from "./negotiate.ts";
@@ -54,7 +55,7 @@ deliveryRoutes.on(["GET", "HEAD"], "/:account_hash/:image_id/:variant", async (c
   const stored = await c.env.BUCKET.get(renditionKey(imageId, fingerprint, format));
   if (stored) return store(c, cache, key, stored.body, stored.httpEtag, headers, "STORED");
 
-  const rendered = await c.env.RENDERER.render({ imageId, transform: request.transform, format, fingerprint, variant: request.variant });
+  const rendered = await coordinatorOf(c.env, imageId).render({ imageId, transform: request.transform, format, fingerprint, variant: request.variant });
   if (!rendered.ok) throw new ApiError(rendered.status, rendered.code, rendered.message);
   return store(c, cache, key, rendered.bytes, rendered.httpEtag, headers, "RENDERED");
 });
