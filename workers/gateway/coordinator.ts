@@ -51,6 +51,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
   private readonly config: Config;
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private readonly renders = new Map<string, Promise<RenderResponse>>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -188,6 +189,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
     } else {
       this.subscribers.add(writer);
       writer.closed.catch(() => this.subscribers.delete(writer));
+      this.keepAlive();
     }
     return new Response(readable, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" },
@@ -243,6 +245,20 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
       if (terminal) sent.then(() => writer.close()).catch(() => {});
     }
     if (terminal) this.subscribers.clear();
+  }
+
+  /** A comment line every 15 s keeps idle proxies from closing streams that wait on a long job. */
+  private keepAlive(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => {
+      if (this.subscribers.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        return;
+      }
+      const ping = new TextEncoder().encode(": keep-alive\n\n");
+      for (const writer of this.subscribers) writer.write(ping).catch(() => this.subscribers.delete(writer));
+    }, 15_000);
   }
 
   private event(): StatusEvent {
