@@ -1,16 +1,35 @@
-// Resize kernel: integer box pre-shrink, then separable Lanczos3, streaming rows so that only one source row
-// buffer and a ring of horizontally filtered rows (as many as the vertical kernel has taps) are ever live.
-// The caller (wasm/src/resize.ts) copies the source into this instance once, calls `resize`, reads the output
-// and drops the instance.
+// Resize kernel: integer box pre-shrink, then separable Lanczos3, streaming rows. The source never lives in
+// this instance whole: the host copies in the band of source rows each shrunk row needs (`fetchRows`), so
+// the live set is one band, one f32x4 row and a ring of horizontally filtered rows as tall as the vertical
+// kernel. The host drives the output rows one call at a time (`outputRow`), which also lets the engine tier
+// the hot code up part-way through a single large image.
 import { take, arenaTop } from "./resize/arena";
-import { contributions } from "./resize/lanczos";
+import { Contributions, contributions } from "./resize/lanczos";
 import { convertRow, boxRow } from "./resize/rows";
 import { horizontal, vertical } from "./resize/passes";
 
-/** Reserves `bytes` in this instance's memory (for the caller's source copy) and returns the address. */
-export function allocate(bytes: usize): usize {
-  return take(bytes);
-}
+/** Copies `count` source rows, starting at crop-relative row `first`, packed to `dst` (crop width only). */
+@external("env", "fetchRows")
+declare function fetchRows(first: i32, count: i32, dst: usize): void;
+
+// One resize per instance: the plan below is set by `plan` and read by `outputRow`.
+let channels = 0;
+let cropW = 0;
+let cropH = 0;
+let dstW = 0;
+let sy = 1;
+let sx = 1;
+let shrunkW = 0;
+let boxed = false;
+let cx: Contributions = changetype<Contributions>(0);
+let cy: Contributions = changetype<Contributions>(0);
+let band: usize = 0;
+let rowBuf: usize = 0;
+let ring: usize = 0;
+let ringRows = 0;
+let rowPtrs: usize = 0;
+let out: usize = 0;
+let produced = 0;
 
 /** High-water mark of this instance's heap, for checking the memory estimate. */
 export function heapTop(): usize {
@@ -19,7 +38,7 @@ export function heapTop(): usize {
 
 /**
  * The integer box-shrink factor for one axis: libvips' choice (floor(scale / 2), its default reduction gap of
- * 2) so the Lanczos pass that follows always reduces by at least 2× and never sees box-filter aliasing alone.
+ * 2) so the Lanczos pass that follows always reduces by at least 2× and never leaves box-filter aliasing alone.
  */
 export function shrinkFactor(inLen: i32, outLen: i32): i32 {
   const s = <i32>Math.floor(<f64>inLen / <f64>outLen / 2.0);
@@ -27,48 +46,55 @@ export function shrinkFactor(inLen: i32, outLen: i32): i32 {
 }
 
 /**
- * Resizes a `cropW`×`cropH` window to `dstW`×`dstH` and returns the address of the packed output
- * (`dstW * dstH * channels` bytes). `src` addresses the window's top row; rows are `stride` bytes apart and
- * the window starts `cropLeft` pixels into each row.
+ * Plans a resize of a `w`×`h` source window with `ch` channels to `outW`×`outH` and allocates everything
+ * it needs. Returns the address the output will be written to (`outW * outH * ch` bytes).
  */
-export function resize(
-  src: usize, stride: usize, channels: i32, cropLeft: i32, cropW: i32, cropH: i32, dstW: i32, dstH: i32,
-): usize {
-  const sx = shrinkFactor(cropW, dstW);
-  const sy = shrinkFactor(cropH, dstH);
-  const shrunkW = (cropW + sx - 1) / sx;
-  const shrunkH = (cropH + sy - 1) / sy;
-  // Scales are taken from the crop, not the rounded-up shrunk size, so a partial last box keeps geometry exact.
-  const cx = contributions(shrunkW, dstW, <f64>cropW / <f64>sx / <f64>dstW);
-  const cy = contributions(shrunkH, dstH, <f64>cropH / <f64>sy / <f64>dstH);
-
-  const ringRows = cy.maxCount;
-  const ringStride = <usize>dstW << 4;
-  const rowBuf = take(<usize>shrunkW << 4);
-  const ring = take(<usize>ringRows * ringStride);
-  const rowPtrs = take(<usize>cy.taps << 2);
-  const out = take(<usize>dstW * <usize>dstH * <usize>channels + 4);
-  const left = src + <usize>cropLeft * <usize>channels;
-  const boxed = sx > 1 || sy > 1;
-
-  let produced = 0;
-  for (let j = 0; j < dstH; j++) {
-    const start = load<i32>(cy.starts + (<usize>j << 2));
-    const n = load<i32>(cy.counts + (<usize>j << 2));
-    while (produced < start + n) {
-      if (boxed) {
-        const y0 = produced * sy;
-        boxRow(left + <usize>y0 * stride, stride, min(sy, cropH - y0), channels, cropW, sx, shrunkW, rowBuf);
-      } else {
-        convertRow(left + <usize>produced * stride, channels, cropW, rowBuf);
-      }
-      horizontal(rowBuf, cx, dstW, ring + <usize>(produced % ringRows) * ringStride);
-      produced++;
-    }
-    for (let k = 0; k < n; k++) {
-      store<usize>(rowPtrs + (<usize>k << 2), ring + <usize>((start + k) % ringRows) * ringStride);
-    }
-    vertical(rowPtrs, cy, j, dstW, channels, out + <usize>j * <usize>dstW * <usize>channels);
-  }
+export function plan(ch: i32, w: i32, h: i32, outW: i32, outH: i32): usize {
+  channels = ch;
+  cropW = w;
+  cropH = h;
+  dstW = outW;
+  sx = shrinkFactor(w, outW);
+  sy = shrinkFactor(h, outH);
+  boxed = sx > 1 || sy > 1;
+  shrunkW = (w + sx - 1) / sx;
+  const shrunkH = (h + sy - 1) / sy;
+  // Scales come from the window, not the rounded-up shrunk size, so a partial last box keeps geometry exact.
+  cx = contributions(shrunkW, outW, <f64>w / <f64>sx / <f64>outW);
+  cy = contributions(shrunkH, outH, <f64>h / <f64>sy / <f64>outH);
+  ringRows = cy.maxCount;
+  band = take(<usize>sy * <usize>w * <usize>ch + 4);
+  rowBuf = take(<usize>shrunkW << 4);
+  ring = take(<usize>ringRows * (<usize>outW << 4));
+  rowPtrs = take(<usize>cy.taps << 2);
+  out = take(<usize>outW * <usize>outH * <usize>ch + 4);
+  produced = 0;
   return out;
+}
+
+/** Filters the next shrunk row into the ring. */
+function produceRow(): void {
+  const stride = <usize>cropW * <usize>channels;
+  const y0 = produced * sy;
+  const rows = min(sy, cropH - y0);
+  fetchRows(y0, rows, band);
+  if (boxed) {
+    boxRow(band, stride, rows, channels, cropW, sx, shrunkW, rowBuf);
+  } else {
+    convertRow(band, channels, cropW, rowBuf);
+  }
+  horizontal(rowBuf, cx, dstW, ring + <usize>(produced % ringRows) * (<usize>dstW << 4));
+  produced++;
+}
+
+/** Writes output row `j` (rows must be asked for in order, 0 first). */
+export function outputRow(j: i32): void {
+  const start = load<i32>(cy.starts + (<usize>j << 2));
+  const n = load<i32>(cy.counts + (<usize>j << 2));
+  while (produced < start + n) produceRow();
+  const ringStride = <usize>dstW << 4;
+  for (let k = 0; k < n; k++) {
+    store<usize>(rowPtrs + (<usize>k << 2), ring + <usize>((start + k) % ringRows) * ringStride);
+  }
+  vertical(rowPtrs, cy, j, dstW, channels, out + <usize>j * <usize>dstW * <usize>channels);
 }

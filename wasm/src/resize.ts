@@ -15,12 +15,9 @@ export interface ResizeOptions {
 
 interface ResizeExports {
   memory: WebAssembly.Memory;
-  allocate(bytes: number): number;
   heapTop(): number;
-  resize(
-    src: number, stride: number, channels: number, cropLeft: number, cropW: number, cropH: number,
-    dstW: number, dstH: number,
-  ): number;
+  plan(channels: number, cropW: number, cropH: number, dstW: number, dstH: number): number;
+  outputRow(j: number): void;
 }
 
 /** Hard ceiling for one kernel instance; wasm32 memory cannot address more, and Workers have far less. */
@@ -38,20 +35,32 @@ export function resize(
   const crop = options.crop ?? { left: 0, top: 0, width: src.width, height: src.height };
   checkCrop(crop, src, "resize");
   if (crop.width === width && crop.height === height) return extract(src, crop);
-  const estimate = estimateCropBytes(src.width, crop.height, src.channels, crop.width, crop.height, width, height);
+  const estimate = estimateCropBytes(src.channels, crop.width, crop.height, width, height);
   if (estimate > MAX_INSTANCE_BYTES) {
     throw new CodecError("limit", `resize: ${src.width}x${src.height} → ${width}x${height} needs ~${estimate} bytes, over the ${MAX_INSTANCE_BYTES} byte kernel limit`);
   }
 
-  const kernel = instantiate(module);
-  const stride = src.width * src.channels;
-  // Only the crop's rows are copied in; the kernel skips the columns left of the crop itself.
-  const rows = src.data.subarray(crop.top * stride, (crop.top + crop.height) * stride);
-  const srcPtr = callKernel(() => kernel.allocate(rows.length + 4));
-  new Uint8Array(kernel.memory.buffer, srcPtr, rows.length).set(rows);
-  const outPtr = callKernel(() =>
-    kernel.resize(srcPtr, stride, src.channels, crop.left, crop.width, crop.height, width, height));
-  const data = new Uint8Array(kernel.memory.buffer, outPtr, width * height * src.channels).slice();
+  const ch = src.channels;
+  const stride = src.width * ch;
+  const bandRow = crop.width * ch;
+  let memory: WebAssembly.Memory | undefined;
+  // The kernel pulls the source rows it needs, cropped to the window, into its band buffer: the source is
+  // copied exactly once, a band at a time, and never held whole in the instance (fresh wasm pages cost a page
+  // fault each on first touch, which made a whole-image copy slower than the resize itself).
+  const fetchRows = (first: number, count: number, dst: number) => {
+    const view = new Uint8Array(memory!.buffer, dst, count * bandRow);
+    for (let r = 0; r < count; r++) {
+      const from = (crop.top + first + r) * stride + crop.left * ch;
+      view.set(src.data.subarray(from, from + bandRow), r * bandRow);
+    }
+  };
+  const kernel = instantiate(module, fetchRows);
+  memory = kernel.memory;
+  const outPtr = callKernel(() => kernel.plan(ch, crop.width, crop.height, width, height));
+  callKernel(() => {
+    for (let j = 0; j < height; j++) kernel.outputRow(j);
+  });
+  const data = new Uint8Array(kernel.memory.buffer, outPtr, width * height * ch).slice();
   return { data, width, height, channels: src.channels };
 }
 
@@ -80,16 +89,16 @@ export function resizeOriented(
 }
 
 /**
- * Bytes one `resize` call needs at its peak for a whole-image resize: the kernel instance's memory (source
- * copy, one source row, the filter ring and weights, the output) plus the output copied back into JS.
- * The caller's own source raster is not included.
+ * Bytes one `resize` call needs at its peak for a whole-image resize: the kernel instance's memory (one band
+ * of source rows, one filtered row, the filter ring and weights, the output) plus the output copied back into
+ * JS. The caller's own source raster is not included.
  */
 export function estimateResizeBytes(srcW: number, srcH: number, channels: 3 | 4, dstW: number, dstH: number): number {
-  return estimateCropBytes(srcW, srcH, channels, srcW, srcH, dstW, dstH);
+  return estimateCropBytes(channels, srcW, srcH, dstW, dstH);
 }
 
 function estimateCropBytes(
-  rowPixels: number, rows: number, channels: number, cropW: number, cropH: number, dstW: number, dstH: number,
+  channels: number, cropW: number, cropH: number, dstW: number, dstH: number,
 ): number {
   const sx = shrinkFactor(cropW, dstW);
   const sy = shrinkFactor(cropH, dstH);
@@ -100,7 +109,7 @@ function estimateCropBytes(
   const out = dstW * dstH * channels;
   const heap =
     STATIC_BYTES +
-    a16(rowPixels * rows * channels + 4) + // source copy (only the crop's rows)
+    a16(sy * cropW * channels + 4) + // band of source rows for one shrunk row
     2 * a16(32) + // contribution headers
     a16(dstW * 4) * 2 + a16(dstW * tapsX * 4) + // horizontal weights
     a16(dstH * 4) * 2 + a16(dstH * tapsY * 4) + // vertical weights
@@ -121,9 +130,12 @@ function taps(scale: number): number {
   return Math.ceil(3 * Math.max(scale, 1)) * 2 + 1;
 }
 
-function instantiate(module: WebAssembly.Module): ResizeExports {
+function instantiate(
+  module: WebAssembly.Module, fetchRows: (first: number, count: number, dst: number) => void,
+): ResizeExports {
   const instance = new WebAssembly.Instance(module, {
     env: {
+      fetchRows,
       abort(): never {
         throw new CodecError("corrupt", "resize: kernel aborted");
       },
