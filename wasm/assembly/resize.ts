@@ -7,6 +7,7 @@ import { take, arenaTop } from "./resize/arena";
 import { Contributions, contributions } from "./resize/lanczos";
 import { convertRow, boxRow } from "./resize/rows";
 import { horizontal, vertical } from "./resize/passes";
+import { horizontalWeights, verticalWeights, horizontalRgb, verticalRgb, packRgb } from "./resize/fixed";
 
 /** Copies `count` source rows, starting at crop-relative row `first`, packed to `dst` (crop width only). */
 @external("env", "fetchRows")
@@ -23,6 +24,11 @@ let shrunkW = 0;
 let boxed = false;
 let cx: Contributions = changetype<Contributions>(0);
 let cy: Contributions = changetype<Contributions>(0);
+let fixed = false; // RGB runs in fixed point on i16 rows (fixed.ts); RGBA in f32 on premultiplied pixels
+let hWeights: usize = 0;
+let vWeights: usize = 0;
+let rowU8: usize = 0;
+let ringStride: usize = 0;
 let band: usize = 0;
 let rowBuf: usize = 0;
 let ring: usize = 0;
@@ -63,11 +69,25 @@ export function plan(ch: i32, w: i32, h: i32, outW: i32, outH: i32): usize {
   cx = contributions(shrunkW, outW, <f64>w / <f64>sx / <f64>outW);
   cy = contributions(shrunkH, outH, <f64>h / <f64>sy / <f64>outH);
   ringRows = cy.maxCount;
-  band = take(<usize>sy * <usize>w * <usize>ch + 4);
-  rowBuf = take(<usize>shrunkW << 4);
-  ring = take(<usize>ringRows * (<usize>outW << 4));
+  fixed = ch == 3;
+  // Every buffer gets slack past its end for the vector loads and the stores that overrun a row.
+  band = take(<usize>sy * <usize>w * <usize>ch + 32);
+  if (fixed) {
+    hWeights = horizontalWeights(cx, outW);
+    vWeights = verticalWeights(cy, outH);
+    if (boxed) {
+      rowBuf = take(<usize>shrunkW << 4);
+      rowU8 = take(<usize>shrunkW * 3 + 32);
+    }
+    // Room for the 16-value vertical loads and for the horizontal pass's 1-value overrun past the row.
+    ringStride = ((<usize>outW * 3 + 16) & ~(<usize>15)) << 1;
+  } else {
+    rowBuf = take(<usize>shrunkW << 4);
+    ringStride = <usize>outW << 4;
+  }
+  ring = take(<usize>ringRows * ringStride + 32);
   rowPtrs = take(<usize>cy.taps << 2);
-  out = take(<usize>outW * <usize>outH * <usize>ch + 4);
+  out = take(<usize>outW * <usize>outH * <usize>ch + 16);
   produced = 0;
   return out;
 }
@@ -78,12 +98,23 @@ function produceRow(): void {
   const y0 = produced * sy;
   const rows = min(sy, cropH - y0);
   fetchRows(y0, rows, band);
-  if (boxed) {
-    boxRow(band, stride, rows, channels, cropW, sx, shrunkW, rowBuf);
+  const dst = ring + <usize>(produced % ringRows) * ringStride;
+  if (fixed) {
+    let row = band;
+    if (boxed) {
+      boxRow(band, stride, rows, channels, cropW, sx, shrunkW, rowBuf);
+      packRgb(rowBuf, shrunkW, rowU8);
+      row = rowU8;
+    }
+    horizontalRgb(row, cx, hWeights, dstW, dst);
   } else {
-    convertRow(band, channels, cropW, rowBuf);
+    if (boxed) {
+      boxRow(band, stride, rows, channels, cropW, sx, shrunkW, rowBuf);
+    } else {
+      convertRow(band, channels, cropW, rowBuf);
+    }
+    horizontal(rowBuf, cx, dstW, dst);
   }
-  horizontal(rowBuf, cx, dstW, ring + <usize>(produced % ringRows) * (<usize>dstW << 4));
   produced++;
 }
 
@@ -92,9 +123,13 @@ export function outputRow(j: i32): void {
   const start = load<i32>(cy.starts + (<usize>j << 2));
   const n = load<i32>(cy.counts + (<usize>j << 2));
   while (produced < start + n) produceRow();
-  const ringStride = <usize>dstW << 4;
   for (let k = 0; k < n; k++) {
     store<usize>(rowPtrs + (<usize>k << 2), ring + <usize>((start + k) % ringRows) * ringStride);
   }
-  vertical(rowPtrs, cy, j, dstW, channels, out + <usize>j * <usize>dstW * <usize>channels);
+  const dst = out + <usize>j * <usize>dstW * <usize>channels;
+  if (fixed) {
+    verticalRgb(rowPtrs, cy, vWeights, j, dstW * 3, dst);
+  } else {
+    vertical(rowPtrs, cy, j, dstW, channels, dst);
+  }
 }
