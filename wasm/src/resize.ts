@@ -97,26 +97,31 @@ export function estimateResizeBytes(srcW: number, srcH: number, channels: 3 | 4,
   return estimateCropBytes(channels, srcW, srcH, dstW, dstH);
 }
 
+/** Mirrors the kernel's allocations in `plan` (wasm/assembly/resize.ts), each rounded to 16 bytes. */
 function estimateCropBytes(
   channels: number, cropW: number, cropH: number, dstW: number, dstH: number,
 ): number {
   const sx = shrinkFactor(cropW, dstW);
   const sy = shrinkFactor(cropH, dstH);
+  const boxed = sx > 1 || sy > 1;
   const shrunkW = Math.ceil(cropW / sx);
   const tapsX = taps(cropW / sx / dstW);
   const tapsY = taps(cropH / sy / dstH);
   const a16 = (n: number) => Math.ceil(n / 16) * 16;
   const out = dstW * dstH * channels;
-  const heap =
+  let heap =
     STATIC_BYTES +
-    a16(sy * cropW * channels + 4) + // band of source rows for one shrunk row
-    2 * a16(32) + // contribution headers
-    a16(dstW * 4) * 2 + a16(dstW * tapsX * 4) + // horizontal weights
-    a16(dstH * 4) * 2 + a16(dstH * tapsY * 4) + // vertical weights
-    a16(shrunkW * 16) + // one source row as f32x4
-    a16(tapsY * dstW * 16) + // ring of horizontally filtered rows
-    a16(tapsY * 4) +
-    a16(out + 4);
+    2 * (a16(32) + a16(dstW * 4) * 2) + a16(dstW * tapsX * 4) + a16(dstH * tapsY * 4) + // Lanczos weights
+    a16(sy * cropW * channels + 32) + // one band of source rows
+    a16(tapsY * 4) + a16(out + 16);
+  if (channels === 3) {
+    // Fixed-point weights, the optional box-shrunk row, and a ring of i16 rows.
+    heap += a16(dstW * Math.ceil(tapsX / 4) * 32) + a16(tapsX * 2) + a16(dstH * tapsY * 2);
+    if (boxed) heap += a16(shrunkW * 16) + a16(shrunkW * 3 + 32);
+    heap += a16(tapsY * a16(dstW * 3 + 1) * 2 + 32);
+  } else {
+    heap += a16(shrunkW * 16) + a16(tapsY * dstW * 16 + 32);
+  }
   return Math.ceil(heap / PAGE) * PAGE + out;
 }
 
