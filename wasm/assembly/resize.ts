@@ -1,13 +1,15 @@
-// Resize kernel: integer box pre-shrink, then separable Lanczos3, streaming rows. The source never lives in
+// Resize kernel: integer box pre-shrink, then separable Lanczos3 in fixed point, streaming rows. The source never lives in
 // this instance whole: the host copies in the band of source rows each shrunk row needs (`fetchRows`), so
 // the live set is one band, one f32x4 row and a ring of horizontally filtered rows as tall as the vertical
 // kernel. The host drives the output rows one call at a time (`outputRow`), which also lets the engine tier
 // the hot code up part-way through a single large image.
 import { take, arenaTop } from "./resize/arena";
 import { Contributions, contributions } from "./resize/lanczos";
-import { convertRow, boxRow } from "./resize/rows";
-import { horizontal, vertical } from "./resize/passes";
-import { horizontalWeights, verticalWeights, horizontalRgb, verticalRgb, packRgb } from "./resize/fixed";
+import { boxRow } from "./resize/rows";
+import {
+  horizontalWeights, verticalWeights, horizontalRgb, verticalRgb, packRgb,
+  horizontalWeightsRgba, premultiplyRgba, packRgba, horizontalRgba, verticalRgba,
+} from "./resize/fixed";
 
 /** Copies `count` source rows, starting at crop-relative row `first`, packed to `dst` (crop width only). */
 @external("env", "fetchRows")
@@ -24,10 +26,10 @@ let shrunkW = 0;
 let boxed = false;
 let cx: Contributions = changetype<Contributions>(0);
 let cy: Contributions = changetype<Contributions>(0);
-let fixed = false; // RGB runs in fixed point on i16 rows (fixed.ts); RGBA in f32 on premultiplied pixels
+let rgb = false; // RGB and premultiplied RGBA take different fixed-point kernels (fixed.ts)
 let hWeights: usize = 0;
 let vWeights: usize = 0;
-let rowU8: usize = 0;
+let rowU8: usize = 0; // the row the horizontal pass reads when it is not the band itself
 let ringStride: usize = 0;
 let band: usize = 0;
 let rowBuf: usize = 0;
@@ -69,10 +71,10 @@ export function plan(ch: i32, w: i32, h: i32, outW: i32, outH: i32): usize {
   cx = contributions(shrunkW, outW, <f64>w / <f64>sx / <f64>outW);
   cy = contributions(shrunkH, outH, <f64>h / <f64>sy / <f64>outH);
   ringRows = cy.maxCount;
-  fixed = ch == 3;
+  rgb = ch == 3;
   // Every buffer gets slack past its end for the vector loads and the stores that overrun a row.
   band = take(<usize>sy * <usize>w * <usize>ch + 32);
-  if (fixed) {
+  if (rgb) {
     hWeights = horizontalWeights(cx, outW);
     vWeights = verticalWeights(cy, outH);
     if (boxed) {
@@ -82,8 +84,12 @@ export function plan(ch: i32, w: i32, h: i32, outW: i32, outH: i32): usize {
     // Room for the 16-value vertical loads and for the horizontal pass's 1-value overrun past the row.
     ringStride = ((<usize>outW * 3 + 16) & ~(<usize>15)) << 1;
   } else {
-    rowBuf = take(<usize>shrunkW << 4);
-    ringStride = <usize>outW << 4;
+    hWeights = horizontalWeightsRgba(cx, outW);
+    vWeights = verticalWeights(cy, outH);
+    if (boxed) rowBuf = take(<usize>shrunkW << 4);
+    rowU8 = take((<usize>shrunkW << 3) + 16);
+    // The vertical pass reads two pixels at a time.
+    ringStride = (<usize>outW + 1 & ~(<usize>1)) << 3;
   }
   ring = take(<usize>ringRows * ringStride + 32);
   rowPtrs = take(<usize>cy.taps << 2);
@@ -99,7 +105,7 @@ function produceRow(): void {
   const rows = min(sy, cropH - y0);
   fetchRows(y0, rows, band);
   const dst = ring + <usize>(produced % ringRows) * ringStride;
-  if (fixed) {
+  if (rgb) {
     let row = band;
     if (boxed) {
       boxRow(band, stride, rows, channels, cropW, sx, shrunkW, rowBuf);
@@ -110,10 +116,11 @@ function produceRow(): void {
   } else {
     if (boxed) {
       boxRow(band, stride, rows, channels, cropW, sx, shrunkW, rowBuf);
+      packRgba(rowBuf, shrunkW, rowU8);
     } else {
-      convertRow(band, channels, cropW, rowBuf);
+      premultiplyRgba(band, cropW, rowU8);
     }
-    horizontal(rowBuf, cx, dstW, dst);
+    horizontalRgba(rowU8, cx, hWeights, dstW, dst);
   }
   produced++;
 }
@@ -127,9 +134,9 @@ export function outputRow(j: i32): void {
     store<usize>(rowPtrs + (<usize>k << 2), ring + <usize>((start + k) % ringRows) * ringStride);
   }
   const dst = out + <usize>j * <usize>dstW * <usize>channels;
-  if (fixed) {
+  if (rgb) {
     verticalRgb(rowPtrs, cy, vWeights, j, dstW * 3, dst);
   } else {
-    vertical(rowPtrs, cy, j, dstW, channels, dst);
+    verticalRgba(rowPtrs, cy, vWeights, j, dstW, dst);
   }
 }

@@ -115,12 +115,15 @@ function estimateCropBytes(
     a16(sy * cropW * channels + 32) + // one band of source rows
     a16(tapsY * 4) + a16(out + 16);
   if (channels === 3) {
-    // Fixed-point weights, the optional box-shrunk row, and a ring of i16 rows.
+    // Grouped fixed-point weights, the optional box-shrunk row, and a ring of i16 rows.
     heap += a16(dstW * Math.ceil(tapsX / 4) * 32) + a16(tapsX * 2) + a16(dstH * tapsY * 2);
     if (boxed) heap += a16(shrunkW * 16) + a16(shrunkW * 3 + 32);
     heap += a16(tapsY * a16(dstW * 3 + 1) * 2 + 32);
   } else {
-    heap += a16(shrunkW * 16) + a16(tapsY * dstW * 16 + 32);
+    // Paired fixed-point weights, the optional box-shrunk row, one premultiplied i16 row, a ring of i16 rows.
+    heap += a16(dstW * Math.ceil(tapsX / 2) * 16) + a16(tapsX * 2) + a16(dstH * tapsY * 2);
+    if (boxed) heap += a16(shrunkW * 16);
+    heap += a16(shrunkW * 8 + 16) + a16(tapsY * (dstW + (dstW & 1)) * 8 + 32);
   }
   return Math.ceil(heap / PAGE) * PAGE + out;
 }

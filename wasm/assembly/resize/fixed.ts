@@ -1,9 +1,11 @@
-// The opaque (RGB) path in fixed point. Weights become i16 with 14 fractional bits, the horizontal pass
-// multiplies four taps per 16-byte load with i32x4.dot_i16x8_s, and the vertical pass runs straight across
-// the values of a row (no per-pixel layout at all). Between the passes rows are kept as i16 with 6 extra
+// The filter passes, in fixed point. Weights become i16 with 14 fractional bits (2.14), which is what lets
+// one i32x4.dot_i16x8_s do eight multiplies; f32 would need a convert per source value and twice the lanes
+// for the same work, and the 8-bit inputs need no more than 14 bits of weight precision.
+//
+// RGB: the horizontal pass multiplies four taps per 16-byte load with i32x4.dot_i16x8_s, and the vertical
+// pass runs straight across the values of a row (no per-pixel layout at all). Between the passes rows are kept as i16 with 6 extra
 // fractional bits and no clamping (6 bytes a pixel): libvips rounds and clips to 8 bits there, which costs
 // up to ~7 dB on hard edges against exact Lanczos, for a ring that is small either way.
-// RGBA stays in f32 (passes.ts): premultiplied colour at low alpha needs more than 8 bits between passes.
 import { take } from "./arena";
 import { Contributions } from "./lanczos";
 
@@ -131,4 +133,122 @@ export function packRgb(src: usize, width: i32, dst: usize): void {
     const i = i32x4.trunc_sat_f32x4_s(f32x4.nearest(v128.load(src + (<usize>x << 4))));
     v128.store32_lane(dst + <usize>x * 3, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(i, i), zero), 0);
   }
+}
+
+// RGBA in fixed point. Pixels are premultiplied into i16 as (channel × alpha) / 4, alpha as (alpha × 255) / 4,
+// so all four lanes share one scale (≤ 16256, leaving headroom for Lanczos overshoot in i16). Two bits fewer
+// than exact only matters for colour at alpha below ~4/255, which nobody can see.
+
+/** Horizontal RGBA weights: per output pixel, per pair of taps, one i16x8 [w0 w1 w0 w1 w0 w1 w0 w1]. */
+export function horizontalWeightsRgba(c: Contributions, outLen: i32): usize {
+  const pairs = (c.taps + 1) >> 1;
+  const perOut = <usize>pairs << 4;
+  const base = take(<usize>outLen * perOut);
+  memory.fill(base, 0, <usize>outLen * perOut);
+  const scratch = take(<usize>c.taps << 1);
+  for (let i = 0; i < outLen; i++) {
+    const n = load<i32>(c.counts + (<usize>i << 2));
+    memory.fill(scratch, 0, <usize>c.taps << 1);
+    quantise(c.weights + (<usize>i * <usize>c.taps << 2), n, scratch, 2);
+    const dst = base + <usize>i * perOut;
+    for (let k = 0; k < n; k++) {
+      const w = load<i16>(scratch + (<usize>k << 1));
+      const v = dst + (<usize>(k >> 1) << 4) + (<usize>(k & 1) << 1);
+      store<i16>(v, w);
+      store<i16>(v, w, 4);
+      store<i16>(v, w, 8);
+      store<i16>(v, w, 12);
+    }
+  }
+  return base;
+}
+
+/** Premultiplies `width` 8-bit RGBA pixels into the i16 layout above (8 bytes a pixel). */
+export function premultiplyRgba(src: usize, width: i32, dst: usize): void {
+  const two = i32x4.splat(2);
+  const keepRgb = i32x4(-1, -1, -1, 0);
+  const alphaScale = i32x4(0, 0, 0, 255);
+  for (let x = 0; x < width; x++) {
+    const v = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(src + (<usize>x << 2))));
+    const m = v128.or(v128.and(i32x4.shuffle(v, v, 3, 3, 3, 3), keepRgb), alphaScale);
+    const p = i32x4.shr_s(i32x4.add(i32x4.mul(v, m), two), 2);
+    v128.store64_lane(dst + (<usize>x << 3), i16x8.narrow_i32x4_s(p, p), 0);
+  }
+}
+
+/** Converts box-averaged premultiplied f32x4 pixels (0..255 scale) into the i16 layout. */
+export function packRgba(src: usize, width: i32, dst: usize): void {
+  const k = f32x4.splat(255.0 / 4.0);
+  for (let x = 0; x < width; x++) {
+    const i = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(src + (<usize>x << 4)), k)));
+    v128.store64_lane(dst + (<usize>x << 3), i16x8.narrow_i32x4_s(i, i), 0);
+  }
+}
+
+/**
+ * Filters one premultiplied i16 RGBA row (16 bytes readable past its end) into `outW` pixels of the same
+ * layout at `dst`. Each pair of taps is one load, one shuffle pairing the two pixels' channels, one dot.
+ */
+export function horizontalRgba(src: usize, c: Contributions, weights: usize, outW: i32, dst: usize): void {
+  const pairs = (c.taps + 1) >> 1;
+  const round = i32x4.splat(1 << (SHIFT - 1));
+  for (let x = 0; x < outW; x++) {
+    const start = load<i32>(c.starts + (<usize>x << 2));
+    const n = load<i32>(c.counts + (<usize>x << 2));
+    let w = weights + (<usize>x * <usize>pairs << 4);
+    let p = src + (<usize>start << 3);
+    let acc0 = round;
+    let acc1 = i32x4.splat(0);
+    let k = 0;
+    for (; k + 2 < n; k += 4) {
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(i16x8.shuffle(v0, v0, 0, 4, 1, 5, 2, 6, 3, 7), v128.load(w)));
+      acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(i16x8.shuffle(v1, v1, 0, 4, 1, 5, 2, 6, 3, 7), v128.load(w, 16)));
+      p += 32;
+      w += 32;
+    }
+    if (k < n) {
+      const v = v128.load(p);
+      acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(i16x8.shuffle(v, v, 0, 4, 1, 5, 2, 6, 3, 7), v128.load(w)));
+    }
+    const s = i32x4.shr_s(i32x4.add(acc0, acc1), SHIFT);
+    v128.store64_lane(dst + (<usize>x << 3), i16x8.narrow_i32x4_s(s, s), 0);
+  }
+}
+
+/**
+ * Vertical pass for premultiplied i16 RGBA rows: output row `j` as 8-bit straight RGBA, two pixels per
+ * vector, un-premultiplied, rounded and saturated. `out` takes no overrun; rows are read to a multiple of
+ * two pixels.
+ */
+export function verticalRgba(rowPtrs: usize, c: Contributions, weights: usize, j: i32, outW: i32, out: usize): void {
+  const n = load<i32>(c.counts + (<usize>j << 2));
+  const w = weights + (<usize>j * <usize>c.taps << 1);
+  // Sums are in (value × 16384) units of (channel × alpha) / 4; alpha comes back as A · 4 / (255 · 16384).
+  const alphaUnit: f32 = 4.0 / (255.0 * 16384.0);
+  const zero = v128.splat<i32>(0);
+  for (let x = 0; x < outW; x += 2) {
+    const off = <usize>x << 3;
+    let a0 = zero, a1 = zero;
+    for (let k = 0; k < n; k++) {
+      const v = v128.load(load<usize>(rowPtrs + (<usize>k << 2)) + off);
+      const wk = i16x8.splat(load<i16>(w + (<usize>k << 1)));
+      a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(v, wk));
+      a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(v, wk));
+    }
+    const p0 = unpremultiply(f32x4.convert_i32x4_s(a0), alphaUnit);
+    const p1 = unpremultiply(f32x4.convert_i32x4_s(a1), alphaUnit);
+    const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(p0, p1), zero);
+    v128.store32_lane(out + (<usize>x << 2), b, 0);
+    if (x + 1 < outW) v128.store32_lane(out + (<usize>x << 2), b, 1, 4);
+  }
+}
+
+@inline function unpremultiply(v: v128, alphaUnit: f32): v128 {
+  const a = f32x4.extract_lane(v, 3);
+  const alpha = a * alphaUnit;
+  // Below half a level the pixel rounds to transparent; its colour is meaningless, keep it black.
+  const inv: f32 = alpha >= 0.5 ? <f32>255.0 / a : 0;
+  return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, f32x4(inv, inv, inv, alphaUnit))));
 }

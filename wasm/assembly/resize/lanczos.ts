@@ -2,8 +2,7 @@ import { take } from "./arena";
 
 // Contributions of input pixels to each output pixel along one axis, in three arrays so the hot loops read
 // plain memory: start (i32), count (i32), and `taps` f32 weights per output pixel (unused slots are zero).
-// Weights are f32 rather than fixed-point i16: the passes accumulate premultiplied RGBA in f32 anyway (8-bit
-// premultiplication would crush colour at low alpha), and f32x4 mul/add costs the same as i32x4 in wasm SIMD.
+// fixed.ts quantises these to the i16 layouts its SIMD loops want.
 @unmanaged
 export class Contributions {
   starts: usize = 0;

@@ -1,29 +1,10 @@
-// Row producers: turn 8-bit source rows into one row of f32x4 pixels (one channel per lane) for the
-// horizontal pass. RGBA comes out premultiplied so transparent pixels carry no colour into their neighbours.
-// RGB pixels are read with a 4-byte load; the fourth lane holds the next pixel's red and is never written out
-// (the caller leaves 4 bytes of slack after the source).
-
-const INV255: f32 = 1.0 / 255.0;
+// Box pre-shrink: averages blocks of source pixels into one row of f32x4 pixels (one channel per lane),
+// RGBA premultiplied so transparent pixels carry no colour into their neighbours. RGB pixels are read with a
+// 4-byte load; the fourth lane holds the next pixel's red and is never written out (the caller leaves slack
+// after the source).
 
 @inline function loadPixel(p: usize): v128 {
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
-}
-
-/** Converts `width` pixels at `src` into f32x4 at `dst`, premultiplying when there are 4 channels. */
-export function convertRow(src: usize, channels: i32, width: i32, dst: usize): void {
-  if (channels == 4) {
-    const k = f32x4(INV255, INV255, INV255, 0);
-    const e3 = f32x4(0, 0, 0, 1);
-    for (let x = 0; x < width; x++) {
-      const v = f32x4.convert_i32x4_u(loadPixel(src + (<usize>x << 2)));
-      const a = i32x4.shuffle(v, v, 3, 3, 3, 3);
-      v128.store(dst + (<usize>x << 4), f32x4.mul(v, f32x4.add(f32x4.mul(a, k), e3)));
-    }
-  } else {
-    for (let x = 0; x < width; x++) {
-      v128.store(dst + (<usize>x << 4), f32x4.convert_i32x4_u(loadPixel(src + <usize>x * 3)));
-    }
-  }
 }
 
 /**
