@@ -92,7 +92,7 @@ export function plan(ch: i32, w: i32, h: i32, outW: i32, outH: i32): usize {
     ringStride = (<usize>outW + 1 & ~(<usize>1)) << 3;
   }
   ring = take(<usize>ringRows * ringStride + 32);
-  rowPtrs = take(<usize>cy.taps << 2);
+  rowPtrs = take(<usize>(cy.taps + 1) << 2);
   out = take(<usize>outW * <usize>outH * <usize>ch + 16);
   produced = 0;
   return out;
@@ -133,6 +133,8 @@ export function outputRow(j: i32): void {
   for (let k = 0; k < n; k++) {
     store<usize>(rowPtrs + (<usize>k << 2), ring + <usize>((start + k) % ringRows) * ringStride);
   }
+  // Rows are combined in pairs; an odd count pairs the last row with itself at weight 0.
+  store<usize>(rowPtrs + (<usize>n << 2), load<usize>(rowPtrs + (<usize>(n - 1) << 2)));
   const dst = out + <usize>j * <usize>dstW * <usize>channels;
   if (rgb) {
     verticalRgb(rowPtrs, cy, vWeights, j, dstW * 3, dst);

@@ -59,15 +59,24 @@ export function horizontalWeights(c: Contributions, outLen: i32): usize {
   return base;
 }
 
-/** Vertical weights: per output row, `taps` plain i16 (splatted when the row is filtered). */
+/**
+ * Vertical weights: per output row, taps in pairs packed as one i32 (low half the even tap), splatted into
+ * [wA wB wA wB …] so one dot multiplies two rows interleaved value by value. Odd counts pad with 0.
+ */
 export function verticalWeights(c: Contributions, outLen: i32): usize {
-  const base = take(<usize>outLen * <usize>c.taps << 1);
-  memory.fill(base, 0, <usize>outLen * <usize>c.taps << 1);
+  const pairs = <usize>((c.taps + 1) >> 1);
+  const base = take(<usize>outLen * pairs << 2);
+  memory.fill(base, 0, <usize>outLen * pairs << 2);
   for (let j = 0; j < outLen; j++) {
     const n = load<i32>(c.counts + (<usize>j << 2));
-    quantise(c.weights + (<usize>j * <usize>c.taps << 2), n, base + (<usize>j * <usize>c.taps << 1), 2);
+    quantise(c.weights + (<usize>j * <usize>c.taps << 2), n, base + (<usize>j * pairs << 2), 2);
   }
   return base;
+}
+
+/** Number of i32 weight pairs per output row in `verticalWeights`. */
+@inline function pairsFor(c: Contributions): usize {
+  return <usize>((c.taps + 1) >> 1);
 }
 
 /**
@@ -75,9 +84,11 @@ export function verticalWeights(c: Contributions, outLen: i32): usize {
  * takes 2 bytes of overrun). Each group reads pixels p..p+3 with one load and pairs their channels for the dot.
  */
 export function horizontalRgb(src: usize, c: Contributions, weights: usize, outW: i32, dst: usize): void {
-  const zero = v128.splat<i32>(0);
   const groups = groupsFor(c);
   const round = i32x4.splat(1 << (SHIFT - MID_BITS - 1));
+  // Swizzle indices ≥ 16 give 0: these zero-extend while pairing the same channel of adjacent pixels.
+  const pairA = i8x16(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const pairB = i8x16(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
   for (let x = 0; x < outW; x++) {
     const start = load<i32>(c.starts + (<usize>x << 2));
     const n = load<i32>(c.counts + (<usize>x << 2));
@@ -86,8 +97,8 @@ export function horizontalRgb(src: usize, c: Contributions, weights: usize, outW
     let acc = round;
     for (let k = 0; k < n; k += 4) {
       const v = v128.load(p);
-      const a = i8x16.shuffle(v, zero, 0, 16, 3, 16, 1, 16, 4, 16, 2, 16, 5, 16, 16, 16, 16, 16);
-      const b = i8x16.shuffle(v, zero, 6, 16, 9, 16, 7, 16, 10, 16, 8, 16, 11, 16, 16, 16, 16, 16);
+      const a = i8x16.swizzle(v, pairA);
+      const b = i8x16.swizzle(v, pairB);
       acc = i32x4.add(acc, i32x4.dot_i16x8_s(a, v128.load(w)));
       acc = i32x4.add(acc, i32x4.dot_i16x8_s(b, v128.load(w, 16)));
       p += 12;
@@ -98,27 +109,38 @@ export function horizontalRgb(src: usize, c: Contributions, weights: usize, outW
   }
 }
 
+/** Interleaves two rows' i16 values: low four of each, then high four, for a dot with paired weights. */
+@inline function interleaveLow(a: v128, b: v128): v128 {
+  return i16x8.shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+@inline function interleaveHigh(a: v128, b: v128): v128 {
+  return i16x8.shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
 /**
- * Vertical pass for output row `j` over i16 rows (`rowPtrs`, one per tap, each readable to a multiple of 16
- * values): `values` channel values to `out` as bytes, which takes up to 15 bytes of overrun.
+ * Vertical pass for output row `j` over i16 rows (`rowPtrs`, one per tap plus a repeat of the last, each
+ * readable to a multiple of 16 values): `values` channel values to `out` as bytes (up to 15 bytes overrun).
+ * Rows go in pairs: interleaving two rows lets one dot apply both of their weights.
  */
 export function verticalRgb(rowPtrs: usize, c: Contributions, weights: usize, j: i32, values: i32, out: usize): void {
   const n = load<i32>(c.counts + (<usize>j << 2));
-  const w = weights + (<usize>j * <usize>c.taps << 1);
+  const pairs = pairsFor(c);
+  const w = weights + (<usize>j * pairs << 2);
   const shift = SHIFT + MID_BITS;
   const round = i32x4.splat(1 << (shift - 1));
   for (let x = 0; x < values; x += 16) {
     const off = <usize>x << 1;
     let a0 = round, a1 = round, a2 = round, a3 = round;
-    for (let k = 0; k < n; k++) {
-      const row = load<usize>(rowPtrs + (<usize>k << 2)) + off;
-      const wk = i16x8.splat(load<i16>(w + (<usize>k << 1)));
-      const lo = v128.load(row);
-      const hi = v128.load(row, 16);
-      a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(lo, wk));
-      a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(lo, wk));
-      a2 = i32x4.add(a2, i32x4.extmul_low_i16x8_s(hi, wk));
-      a3 = i32x4.add(a3, i32x4.extmul_high_i16x8_s(hi, wk));
+    for (let k = 0; k < n; k += 2) {
+      const ra = load<usize>(rowPtrs + (<usize>k << 2)) + off;
+      const rb = load<usize>(rowPtrs + (<usize>k << 2), 4) + off;
+      const wk = i32x4.splat(load<i32>(w + (<usize>k << 1)));
+      const va = v128.load(ra), vb = v128.load(rb);
+      const vc = v128.load(ra, 16), vd = v128.load(rb, 16);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(interleaveLow(va, vb), wk));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(interleaveHigh(va, vb), wk));
+      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(interleaveLow(vc, vd), wk));
+      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(interleaveHigh(vc, vd), wk));
     }
     const l = i16x8.narrow_i32x4_s(i32x4.shr_s(a0, shift), i32x4.shr_s(a1, shift));
     const h = i16x8.narrow_i32x4_s(i32x4.shr_s(a2, shift), i32x4.shr_s(a3, shift));
@@ -224,18 +246,19 @@ export function horizontalRgba(src: usize, c: Contributions, weights: usize, out
  */
 export function verticalRgba(rowPtrs: usize, c: Contributions, weights: usize, j: i32, outW: i32, out: usize): void {
   const n = load<i32>(c.counts + (<usize>j << 2));
-  const w = weights + (<usize>j * <usize>c.taps << 1);
+  const w = weights + (<usize>j * pairsFor(c) << 2);
   // Sums are in (value × 16384) units of (channel × alpha) / 4; alpha comes back as A · 4 / (255 · 16384).
   const alphaUnit: f32 = 4.0 / (255.0 * 16384.0);
   const zero = v128.splat<i32>(0);
   for (let x = 0; x < outW; x += 2) {
     const off = <usize>x << 3;
     let a0 = zero, a1 = zero;
-    for (let k = 0; k < n; k++) {
-      const v = v128.load(load<usize>(rowPtrs + (<usize>k << 2)) + off);
-      const wk = i16x8.splat(load<i16>(w + (<usize>k << 1)));
-      a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(v, wk));
-      a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(v, wk));
+    for (let k = 0; k < n; k += 2) {
+      const va = v128.load(load<usize>(rowPtrs + (<usize>k << 2)) + off);
+      const vb = v128.load(load<usize>(rowPtrs + (<usize>k << 2), 4) + off);
+      const wk = i32x4.splat(load<i32>(w + (<usize>k << 1)));
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(interleaveLow(va, vb), wk));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(interleaveHigh(va, vb), wk));
     }
     const p0 = unpremultiply(f32x4.convert_i32x4_s(a0), alphaUnit);
     const p1 = unpremultiply(f32x4.convert_i32x4_s(a1), alphaUnit);
