@@ -5,10 +5,13 @@ import sharp from "sharp";
 import { resize } from "../wasm/src/resize.ts";
 import type { Raster } from "../wasm/src/raster.ts";
 
+/** Node's WebAssembly.compile; the project's types describe the Workers runtime, which has no compile. */
+const compileWasm = (WebAssembly as unknown as { compile(bytes: Uint8Array): Promise<WebAssembly.Module> }).compile;
+
 sharp.concurrency(1);
 sharp.cache(false);
 
-const module = await WebAssembly.compile(readFileSync(new URL("../wasm/build/resize.wasm", import.meta.url)));
+const module = await compileWasm(readFileSync(new URL("../wasm/build/resize.wasm", import.meta.url)));
 
 /** A photo-like synthetic scene: gradients, a low-frequency pattern and a little noise. */
 function scene(width: number, height: number, channels: 3 | 4): Raster {

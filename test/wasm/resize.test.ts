@@ -10,9 +10,12 @@ import {
   estimateResizeBytes, flattenAlpha, orient, padTo, resize, resizeOriented,
 } from "../../wasm/src/resize.ts";
 
+/** Node's WebAssembly.compile; the project's types describe the Workers runtime, which has no compile. */
+const compileWasm = (WebAssembly as unknown as { compile(bytes: Uint8Array): Promise<WebAssembly.Module> }).compile;
+
 let module: WebAssembly.Module;
 beforeAll(async () => {
-  module = await WebAssembly.compile(readFileSync(new URL("../../wasm/build/resize.wasm", import.meta.url)));
+  module = await compileWasm(readFileSync(new URL("../../wasm/build/resize.wasm", import.meta.url)));
 });
 
 // --- fixtures ----------------------------------------------------------------------------------------------
@@ -433,6 +436,9 @@ describe("invalid arguments", () => {
       "limit", /inside the 30x40 image/,
     );
     expect(resizeOriented(module, src, 6, 10, 10, { crop: { left: 0, top: 0, width: 30, height: 40 } }).width).toBe(10);
+  });
+  it("a target too large for one kernel instance is a limit error, refused before any allocation", () => {
+    expectCodecError(() => resize(module, src, 60000, 60000), "limit", /over the \d+ byte kernel limit/);
   });
   it("a raster whose bytes do not match its size is corrupt", () => {
     expectCodecError(() => resize(module, { ...src, data: src.data.subarray(1) }, 10, 10), "corrupt", /expected 40x30x3/);

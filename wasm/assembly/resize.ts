@@ -3,7 +3,7 @@
 // the live set is one band, one f32x4 row and a ring of horizontally filtered rows as tall as the vertical
 // kernel. The host drives the output rows one call at a time (`outputRow`), which also lets the engine tier
 // the hot code up part-way through a single large image.
-import { take, arenaTop } from "./resize/arena";
+import { take } from "./resize/arena";
 import { Contributions, contributions } from "./resize/lanczos";
 import { boxRow } from "./resize/rows";
 import {
@@ -38,11 +38,6 @@ let ringRows = 0;
 let rowPtrs: usize = 0;
 let out: usize = 0;
 let produced = 0;
-
-/** High-water mark of this instance's heap, for checking the memory estimate. */
-export function heapTop(): usize {
-  return arenaTop();
-}
 
 /**
  * The integer box-shrink factor for one axis: libvips' choice (floor(scale / 2), its default reduction gap of

@@ -15,7 +15,6 @@ export interface ResizeOptions {
 
 interface ResizeExports {
   memory: WebAssembly.Memory;
-  heapTop(): number;
   plan(channels: number, cropW: number, cropH: number, dstW: number, dstH: number): number;
   outputRow(j: number): void;
 }
@@ -152,13 +151,16 @@ function instantiate(
   return instance.exports as unknown as ResizeExports;
 }
 
-/** Runs a kernel call, turning a trap (memory.grow failing ends in `unreachable`) into a limit error. */
+/**
+ * Runs a kernel call, turning the one trap the kernel raises on purpose (`unreachable` when memory cannot
+ * grow) into a limit error. Any other trap is a kernel bug and propagates as it is.
+ */
 function callKernel<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError) {
-      throw new CodecError("limit", `resize: kernel ran out of memory (${e.message})`);
+    if (e instanceof WebAssembly.RuntimeError && /unreachable/i.test(e.message)) {
+      throw new CodecError("limit", "resize: the kernel could not grow its memory for this image");
     }
     throw e;
   }

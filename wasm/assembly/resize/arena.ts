@@ -16,15 +16,3 @@ export function take(bytes: usize): usize {
   top = end;
   return ptr;
 }
-
-/** Like `take`, zero-filled. */
-export function takeZeroed(bytes: usize): usize {
-  const ptr = take(bytes);
-  memory.fill(ptr, 0, bytes);
-  return ptr;
-}
-
-/** Bytes handed out so far, counted from address 0. */
-export function arenaTop(): usize {
-  return top;
-}
