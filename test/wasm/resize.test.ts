@@ -270,6 +270,21 @@ describe("resize follows the Lanczos3 definition", () => {
     }
   });
 
+  it.each([
+    [1, 1, 3, 2],
+    [2, 1, 1, 5],
+    [70000, 1, 1, 1],
+    [1, 9000, 2, 1],
+    [5, 5, 1000, 1],
+  ])("handles degenerate sizes %ix%i → %ix%i (uniform colour survives)", (w, h, tw, th) => {
+    for (const channels of [3, 4] as const) {
+      // Opaque bright red: 70000 such premultiplied pixels in one box overflow an i32 sum unless it is split.
+      const out = resize(module, raster(w, h, channels, () => [250, 10, 128], () => 255), tw, th);
+      const px = channels === 3 ? [250, 10, 128] : [250, 10, 128, 255];
+      expect(out.data.every((v, i) => v === px[i % channels])).toBe(true);
+    }
+  });
+
   it("returns an unchanged copy when the size does not change", () => {
     const src = raster(64, 48, 3, photo);
     const out = resize(module, src, 64, 48);

@@ -23,25 +23,28 @@ export function boxRow(
   for (let r = 0; r < rows; r++) {
     const row = src + <usize>r * stride;
     for (let bx = 0; bx < outW; bx++) {
-      const x0 = bx * sx;
-      const x1 = min(x0 + sx, width);
-      let sum = i32x4.splat(0);
-      let p = row + <usize>x0 * bpp;
-      if (channels == 4) {
-        for (let x = x0; x < x1; x++) {
-          const v = loadPixel(p);
-          const a = v128.or(v128.and(i32x4.shuffle(v, v, 3, 3, 3, 3), keepRgb), alphaScale);
-          sum = i32x4.add(sum, i32x4.mul(v, a));
-          p += 4;
-        }
-      } else {
-        for (let x = x0; x < x1; x++) {
-          sum = i32x4.add(sum, loadPixel(p));
-          p += 3;
-        }
-      }
       const d = dst + (<usize>bx << 4);
-      v128.store(d, f32x4.add(v128.load(d), f32x4.convert_i32x4_s(sum)));
+      const end = min(bx * sx + sx, width);
+      let p = row + <usize>(bx * sx) * bpp;
+      // i32 lanes hold 33025 premultiplied pixels; flush to f32 every 32768 so any box width is safe.
+      for (let x0 = bx * sx; x0 < end; x0 += 32768) {
+        const x1 = min(x0 + 32768, end);
+        let sum = i32x4.splat(0);
+        if (channels == 4) {
+          for (let x = x0; x < x1; x++) {
+            const v = loadPixel(p);
+            const a = v128.or(v128.and(i32x4.shuffle(v, v, 3, 3, 3, 3), keepRgb), alphaScale);
+            sum = i32x4.add(sum, i32x4.mul(v, a));
+            p += 4;
+          }
+        } else {
+          for (let x = x0; x < x1; x++) {
+            sum = i32x4.add(sum, loadPixel(p));
+            p += 3;
+          }
+        }
+        v128.store(d, f32x4.add(v128.load(d), f32x4.convert_i32x4_s(sum)));
+      }
     }
   }
   // Each block's sum covers (x1 - x0) × rows pixels; RGBA sums are also × 255 from premultiplying.
