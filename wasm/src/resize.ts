@@ -122,7 +122,7 @@ function estimateCropBytes(
     // Paired fixed-point weights, the optional box-shrunk row, one premultiplied i16 row, a ring of i16 rows.
     heap += a16(dstW * Math.ceil(tapsX / 2) * 16) + a16(tapsX * 2) + a16(dstH * tapsY * 2);
     if (boxed) heap += a16(shrunkW * 16);
-    heap += a16(shrunkW * 8 + 16) + a16(tapsY * (dstW + (dstW & 1)) * 8 + 32);
+    heap += a16(shrunkW * 8 + 32) + a16(tapsY * (dstW + (dstW & 1)) * 8 + 32);
   }
   return Math.ceil(heap / PAGE) * PAGE + out;
 }

@@ -185,16 +185,25 @@ export function horizontalWeightsRgba(c: Contributions, outLen: i32): usize {
   return base;
 }
 
-/** Premultiplies `width` 8-bit RGBA pixels into the i16 layout above (8 bytes a pixel). */
+/**
+ * Premultiplies `width` 8-bit RGBA pixels into the i16 layout above (8 bytes a pixel), four pixels per step:
+ * reads up to 12 bytes past the row and writes up to 24 bytes past `width` pixels. Products fit u16
+ * (255 · 255 + 2 < 65536), so the multiply stays in 16-bit lanes.
+ */
 export function premultiplyRgba(src: usize, width: i32, dst: usize): void {
-  const two = i32x4.splat(2);
-  const keepRgb = i32x4(-1, -1, -1, 0);
-  const alphaScale = i32x4(0, 0, 0, 255);
-  for (let x = 0; x < width; x++) {
-    const v = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(src + (<usize>x << 2))));
-    const m = v128.or(v128.and(i32x4.shuffle(v, v, 3, 3, 3, 3), keepRgb), alphaScale);
-    const p = i32x4.shr_s(i32x4.add(i32x4.mul(v, m), two), 2);
-    v128.store64_lane(dst + (<usize>x << 3), i16x8.narrow_i32x4_s(p, p), 0);
+  const alphaLo = i8x16(6, -1, 6, -1, 6, -1, -1, -1, 14, -1, 14, -1, 14, -1, -1, -1);
+  const opaque = i16x8(0, 0, 0, 255, 0, 0, 0, 255);
+  const two = i16x8.splat(2);
+  for (let x = 0; x < width; x += 4) {
+    const v = v128.load(src + (<usize>x << 2));
+    const lo = i16x8.extend_low_i8x16_u(v);
+    const hi = i16x8.extend_high_i8x16_u(v);
+    // Alpha sits in byte 6 and 14 of each widened half; the multiplier is [a a a 255] per pixel.
+    const mlo = v128.or(i8x16.swizzle(lo, alphaLo), opaque);
+    const mhi = v128.or(i8x16.swizzle(hi, alphaLo), opaque);
+    const d = dst + (<usize>x << 3);
+    v128.store(d, i16x8.shr_u(i16x8.add(i16x8.mul(lo, mlo), two), 2));
+    v128.store(d, i16x8.shr_u(i16x8.add(i16x8.mul(hi, mhi), two), 2), 16);
   }
 }
 
