@@ -3,9 +3,10 @@
 // for the same work, and the 8-bit inputs need no more than 14 bits of weight precision.
 //
 // RGB: the horizontal pass multiplies four taps per 16-byte load with i32x4.dot_i16x8_s, and the vertical
-// pass runs straight across the values of a row (no per-pixel layout at all). Between the passes rows are kept as i16 with 6 extra
-// fractional bits and no clamping (6 bytes a pixel): libvips rounds and clips to 8 bits there, which costs
-// up to ~7 dB on hard edges against exact Lanczos, for a ring that is small either way.
+// pass runs straight across the values of a row (no per-pixel layout at all), two rows per dot. Between the
+// passes rows are kept as i16 with 6 extra fractional bits and no clamping (6 bytes a pixel): libvips rounds
+// and clips to 8 bits there, which costs up to ~7 dB on hard edges against exact Lanczos, for a ring that is
+// small either way.
 import { take } from "./arena";
 import { Contributions } from "./lanczos";
 
