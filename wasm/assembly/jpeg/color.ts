@@ -16,15 +16,60 @@ export const CS_YCCK: i32 = 5;
 }
 
 export function grayRow(y: usize, out: usize, n: i32): void {
-  for (let x = 0; x < n; x++) {
+  let x = 0;
+  for (; x + 16 <= n; x += 16) {
+    const v = v128.load(y + <usize>x);
+    storeRgb16(v, v, v, out + <usize>(x * 3));
+  }
+  for (; x < n; x++) {
     const v = load<u8>(y + <usize>x);
     const o = out + <usize>(x * 3);
     store<u8>(o, v); store<u8>(o, v, 1); store<u8>(o, v, 2);
   }
 }
 
+/** Interleaves 16 R, G and B bytes into 48 bytes of RGB at `out`. */
+@inline function storeRgb16(r: v128, g: v128, b: v128, out: usize): void {
+  let t = i8x16.shuffle(r, g, 0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5);
+  v128.store(out, i8x16.shuffle(t, b, 0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15));
+  t = i8x16.shuffle(r, g, 21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26);
+  v128.store(out, i8x16.shuffle(t, b, 0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15), 16);
+  t = i8x16.shuffle(r, g, 0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0);
+  v128.store(out, i8x16.shuffle(t, b, 26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31), 32);
+}
+
+// Q15 fractional parts of the JFIF coefficients (the integer parts are added directly):
+// 1.402 = 1 + 0.402, 0.344136, 0.714136, 1.772 = 1 + 0.772.
+const CR_R: i16 = 13173;
+const CB_G: i16 = 11277;
+const CR_G: i16 = 23401;
+const CB_B: i16 = 25297;
+
+@inline function ycc8(y: v128, cb: v128, cr: v128, which: i32): v128 {
+  // y, cb, cr: i16x8 with chroma already centred on 0.
+  if (which == 0) return i16x8.add(i16x8.add(y, cr), i16x8.q15mulr_sat_s(cr, i16x8.splat(CR_R)));
+  if (which == 1) {
+    return i16x8.sub(i16x8.sub(y, i16x8.q15mulr_sat_s(cb, i16x8.splat(CB_G))), i16x8.q15mulr_sat_s(cr, i16x8.splat(CR_G)));
+  }
+  return i16x8.add(i16x8.add(y, cb), i16x8.q15mulr_sat_s(cb, i16x8.splat(CB_B)));
+}
+
 export function ycbcrRow(y: usize, cb: usize, cr: usize, out: usize, n: i32): void {
-  for (let x = 0; x < n; x++) {
+  let x = 0;
+  const c128 = i16x8.splat(128);
+  for (; x + 16 <= n; x += 16) {
+    const vy = v128.load(y + <usize>x);
+    const vb = v128.load(cb + <usize>x);
+    const vr = v128.load(cr + <usize>x);
+    const yl = i16x8.extend_low_i8x16_u(vy), yh = i16x8.extend_high_i8x16_u(vy);
+    const bl = i16x8.sub(i16x8.extend_low_i8x16_u(vb), c128), bh = i16x8.sub(i16x8.extend_high_i8x16_u(vb), c128);
+    const rl = i16x8.sub(i16x8.extend_low_i8x16_u(vr), c128), rh = i16x8.sub(i16x8.extend_high_i8x16_u(vr), c128);
+    const r = i8x16.narrow_i16x8_u(ycc8(yl, bl, rl, 0), ycc8(yh, bh, rh, 0));
+    const g = i8x16.narrow_i16x8_u(ycc8(yl, bl, rl, 1), ycc8(yh, bh, rh, 1));
+    const b = i8x16.narrow_i16x8_u(ycc8(yl, bl, rl, 2), ycc8(yh, bh, rh, 2));
+    storeRgb16(r, g, b, out + <usize>(x * 3));
+  }
+  for (; x < n; x++) {
     const l = <i32>load<u8>(y + <usize>x);
     const b = <i32>load<u8>(cb + <usize>x) - 128;
     const r = <i32>load<u8>(cr + <usize>x) - 128;

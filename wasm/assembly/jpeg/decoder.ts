@@ -43,6 +43,20 @@ let bitCnt: i32 = 0;
 let hitMarker: bool = false;
 
 function fill(): void {
+  // Fast path: up to 7 bytes at once when none of the next 8 is 0xFF.
+  if (!hitMarker && pos + 8 <= end) {
+    const w = load<u64>(pos);
+    const nw = ~w;
+    if (((nw - 0x0101010101010101) & ~nw & 0x8080808080808080) == 0) {
+      let nbytes = (64 - bitCnt) >> 3;
+      if (nbytes > 7) nbytes = 7;
+      const bits = <u64>(nbytes << 3);
+      bitBuf = (bitBuf << bits) | (bswap<u64>(w) >> (64 - bits));
+      bitCnt += <i32>bits;
+      pos += <usize>nbytes;
+      if (bitCnt > 56) return;
+    }
+  }
   while (bitCnt <= 56) {
     let b: u64 = 0;
     if (!hitMarker && pos < end) {
@@ -90,6 +104,9 @@ const HT_VALOFF: usize = 1096;
 const HT_VALS: usize = 1168;
 const huffBase: usize = memory.data(<i32>(HT_SIZE * 8), 16);
 const huffDefined: usize = memory.data(8);
+// AC tables also get a combined LUT: when code length + magnitude bits fit in the 9-bit peek, the entry holds
+// the extended value (<< 16), the zero run (bits 8..11) and the total bits consumed (bits 0..3); 0 = slow.
+const fastAcBase: usize = memory.data(4 * 512 * 4, 16);
 
 @inline function huffTable(ac: i32, id: i32): usize {
   return huffBase + <usize>((ac * 4 + id)) * HT_SIZE;
@@ -126,6 +143,20 @@ function buildHuffman(t: usize, counts: usize, vals: usize, nvals: i32): bool {
   return true;
 }
 
+function buildFastAc(t: usize, f: usize): void {
+  for (let peek = 0; peek < 512; peek++) {
+    const e = <i32>load<u16>(t + <usize>(peek << 1));
+    let entry = 0;
+    const l = e >> 8;
+    const sz = e & 15;
+    if (e != 0 && sz != 0 && l + sz <= LOOKAHEAD) {
+      const bits = (peek >> (LOOKAHEAD - l - sz)) & ((1 << sz) - 1);
+      entry = (extend(bits, sz) << 16) | ((e & 0xF0) << 4) | (l + sz);
+    }
+    store<i32>(f + <usize>(peek << 2), entry);
+  }
+}
+
 function decodeSlow(t: usize): i32 {
   if (bitCnt < 16) fill();
   for (let l = LOOKAHEAD + 1; l <= 16; l++) {
@@ -159,6 +190,7 @@ class Component {
   tq: i32 = 0;
   dcTable: usize = 0;
   acTable: usize = 0;
+  fastAc: usize = 0;
   pred: i32 = 0;
   /** Blocks actually covering the component (non-interleaved scan extent). */
   bw: i32 = 0;
@@ -197,7 +229,7 @@ let maxPixels: f64 = 0;
 let K: i32 = 8;
 let KK: i32 = 64;
 /** Zigzag index → position in the kept K×K block, or −1. */
-const keepIdx: usize = memory.data(64 * 4, 16);
+const keepIdx: usize = memory.data(128 * 4, 16); // entries 64.. stay −1: run overshoot in corrupt data
 let useMask: bool = false;
 
 let outW: i32 = 0;
@@ -289,6 +321,7 @@ function parseDHT(p: usize, segEnd: usize): void {
       return;
     }
     if (!buildHuffman(huffTable(tc, th), p + 1, p + 17, total)) return;
+    if (tc == 1) buildFastAc(huffTable(1, th), fastAcBase + <usize>(th * 2048));
     store<u8>(huffDefined + <usize>(tc * 4 + th), 1);
     p += 17 + <usize>total;
   }
@@ -330,15 +363,15 @@ function parseSOF(p: usize, segEnd: usize, marker: i32): void {
     if (c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4) { fail(KIND_CORRUPT, "corrupt JPEG: sampling factor outside 1..4"); return; }
     if (c.tq > 3) { fail(KIND_CORRUPT, "corrupt JPEG: quantization table id outside 0..3"); return; }
     for (let j = 0; j < i; j++) {
-      if (comps[j].id == c.id) { fail(KIND_CORRUPT, "corrupt JPEG: duplicate component id"); return; }
+      if (unchecked(comps[j]).id == c.id) { fail(KIND_CORRUPT, "corrupt JPEG: duplicate component id"); return; }
     }
     if (ncomp == 1) { c.h = 1; c.v = 1; } // a lone component is never interleaved: its MCU is one block
     if (c.h > hmax) hmax = c.h;
     if (c.v > vmax) vmax = c.v;
-    comps[i] = c;
+    unchecked(comps[i] = c);
   }
   for (let i = 0; i < ncomp; i++) {
-    const c = comps[i];
+    const c = unchecked(comps[i]);
     if (hmax % c.h != 0 || vmax % c.v != 0) {
       fail(KIND_UNSUPPORTED, "unsupported JPEG: sampling factors that do not divide the maximum"); return;
     }
@@ -346,7 +379,7 @@ function parseSOF(p: usize, segEnd: usize, marker: i32): void {
   mcusX = (width + 8 * hmax - 1) / (8 * hmax);
   mcusY = (height + 8 * vmax - 1) / (8 * vmax);
   for (let i = 0; i < ncomp; i++) {
-    const c = comps[i];
+    const c = unchecked(comps[i]);
     const cw = (width * c.h + hmax - 1) / hmax;
     const ch = (height * c.v + vmax - 1) / vmax;
     c.bw = (cw + 7) >> 3;
@@ -363,7 +396,7 @@ function setupBuffers(firstScanHasAll: bool): bool {
   const outBytes = <u64>outW * <u64>outH * 3;
   let coefBytes: u64 = 0;
   for (let i = 0; i < ncomp; i++) {
-    const c = comps[i];
+    const c = unchecked(comps[i]);
     coefBytes += <u64>c.pbw * <u64>c.pbh * <u64>(KK * 2 + (useMask ? 8 : 0));
   }
   if (streaming) coefBytes = 0;
@@ -371,7 +404,7 @@ function setupBuffers(firstScanHasAll: bool): bool {
   // One exact reservation for everything, then bump-allocate inside it.
   let total: u64 = outBytes + coefBytes;
   for (let i = 0; i < ncomp; i++) {
-    const c = comps[i];
+    const c = unchecked(comps[i]);
     total += <u64>(c.pbw * K * c.v * K) + <u64>(mcusX * hmax * K) + 64;
   }
   const base = allocExact(<usize>total);
@@ -380,7 +413,7 @@ function setupBuffers(firstScanHasAll: bool): bool {
   outPtr = p;
   p += (<usize>outBytes + 15) & ~15;
   for (let i = 0; i < ncomp; i++) {
-    const c = comps[i];
+    const c = unchecked(comps[i]);
     c.stride = c.pbw * K;
     const stripBytes = <usize>(c.stride * c.v * K);
     c.strip = p;
@@ -431,7 +464,7 @@ function parseSOS(p: usize, segEnd: usize): bool {
     const id = <i32>load<u8>(p + 1 + <usize>(i * 2));
     const tables = <i32>load<u8>(p + 2 + <usize>(i * 2));
     let found: Component | null = null;
-    for (let j = 0; j < ncomp; j++) if (comps[j].id == id) found = comps[j];
+    for (let j = 0; j < ncomp; j++) if (unchecked(comps[j]).id == id) found = unchecked(comps[j]);
     if (found == null) { fail(KIND_CORRUPT, "corrupt JPEG: scan references an unknown component"); return false; }
     const c = changetype<Component>(found);
     for (let j = 0; j < i; j++) if (scanComps[j] == c) { fail(KIND_CORRUPT, "corrupt JPEG: component repeated in scan"); return false; }
@@ -439,7 +472,8 @@ function parseSOS(p: usize, segEnd: usize): bool {
     if (td > 3 || ta > 3) { fail(KIND_CORRUPT, "corrupt JPEG: Huffman table id outside 0..3"); return false; }
     c.dcTable = huffTable(0, td);
     c.acTable = huffTable(1, ta);
-    scanComps[i] = c;
+    c.fastAc = fastAcBase + <usize>(ta * 2048);
+    unchecked(scanComps[i] = c);
     blocksPerMcu += c.h * c.v;
   }
   const q = p + 1 + <usize>(ns * 2);
@@ -457,7 +491,7 @@ function parseSOS(p: usize, segEnd: usize): bool {
   }
   // Tables this scan will actually use must exist.
   for (let i = 0; i < ns; i++) {
-    const c = scanComps[i];
+    const c = unchecked(scanComps[i]);
     const needDc = ss == 0 && ah == 0;
     const needAc = se > 0;
     if (needDc && load<u8>(huffDefined + <usize>((c.dcTable - huffBase) / HT_SIZE)) == 0) {
@@ -478,7 +512,7 @@ function resetEntropy(): void {
   bitBuf = 0;
   bitCnt = 0;
   eobrun = 0;
-  for (let i = 0; i < ncomp; i++) comps[i].pred = 0;
+  for (let i = 0; i < ncomp; i++) unchecked(comps[i]).pred = 0;
 }
 
 /** Byte-aligns at a restart interval boundary and consumes the RSTn marker if it is there. */
@@ -486,7 +520,7 @@ function processRestart(): void {
   bitBuf = 0;
   bitCnt = 0;
   eobrun = 0;
-  for (let i = 0; i < ncomp; i++) comps[i].pred = 0;
+  for (let i = 0; i < ncomp; i++) unchecked(comps[i]).pred = 0;
   while (pos + 1 < end) {
     if (load<u8>(pos) != 0xFF) { pos++; continue; }
     const m = <i32>load<u8>(pos + 1);
@@ -500,47 +534,67 @@ function processRestart(): void {
 
 /** Sequential block: DC + AC, keeping only the coefficients the scale needs. Returns true if any kept AC != 0. */
 function decodeBlockSeq(c: Component, blk: usize): bool {
+  // The bit buffer lives in locals here (wasm globals are memory round-trips in V8); it is written back
+  // around the rare refills and slow-path decodes.
   let s = decodeSym(c.dcTable);
   if (s > 15) { fail(KIND_CORRUPT, "corrupt JPEG: DC magnitude category above 15"); s = 0; }
   if (s) c.pred += extend(getBits(s), s);
   store<i16>(blk, <i16>c.pred);
   const act = c.acTable;
+  const fast = c.fastAc;
+  const skipAll = K == 1;
+  let buf = bitBuf;
+  let cnt = bitCnt;
   let anyAc = false;
   let k = 1;
-  if (K == 1) {
-    // 1/8: AC coefficients only need to be walked past.
-    while (k < 64) {
-      const rs = decodeSym(act);
+  while (k < 64) {
+    // One refill check per coefficient: a symbol plus its magnitude bits never exceed 32.
+    if (cnt < 32) {
+      bitCnt = cnt;
+      bitBuf = buf;
+      fill();
+      buf = bitBuf;
+      cnt = bitCnt;
+    }
+    const peek = <i32>(buf >> <u64>(cnt - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1);
+    const fe = load<i32>(fast + <usize>(peek << 2));
+    let v: i32;
+    if (fe != 0) {
+      cnt -= fe & 15;
+      k += (fe >> 8) & 15;
+      v = fe >> 16;
+    } else {
+      let rs = <i32>load<u16>(act + <usize>(peek << 1));
+      if (rs != 0) {
+        cnt -= rs >> 8;
+      } else {
+        bitCnt = cnt;
+        bitBuf = buf;
+        rs = decodeSlow(act);
+        cnt = bitCnt;
+      }
+      rs &= 255;
       const sz = rs & 15;
       if (sz == 0) {
         if (rs != 0xF0) break;
         k += 16;
         continue;
       }
-      k += (rs >> 4) + 1;
-      if (bitCnt < sz) fill();
-      bitCnt -= sz;
+      k += rs >> 4;
+      cnt -= sz;
+      v = extend(<i32>(buf >> <u64>cnt) & ((1 << sz) - 1), sz);
     }
-    return false;
-  }
-  while (k < 64) {
-    const rs = decodeSym(act);
-    const sz = rs & 15;
-    if (sz == 0) {
-      if (rs != 0xF0) break;
-      k += 16;
-      continue;
-    }
-    k += rs >> 4;
-    if (k > 63) break;
-    const v = extend(getBits(sz), sz);
-    const idx = load<i32>(keepIdx + <usize>(k << 2));
-    if (idx >= 0) {
-      store<i16>(blk + <usize>(idx << 1), <i16>v);
-      anyAc = true;
+    if (!skipAll) {
+      const idx = load<i32>(keepIdx + <usize>(k << 2));
+      if (idx >= 0) {
+        store<i16>(blk + <usize>(idx << 1), <i16>v);
+        anyAc = true;
+      }
     }
     k++;
   }
+  bitCnt = cnt;
+  bitBuf = buf;
   return anyAc;
 }
 
@@ -572,7 +626,7 @@ function decodeStreamingScan(): void {
       if (restartInterval > 0 && mcu > 0 && mcu % restartInterval == 0) processRestart();
       mcu++;
       for (let i = 0; i < ns; i++) {
-        const c = scanComps[i];
+        const c = unchecked(scanComps[i]);
         for (let by = 0; by < c.v; by++) {
           for (let bx = 0; bx < c.h; bx++) {
             const anyAc = decodeBlockSeq(c, blockBuf);
@@ -713,7 +767,7 @@ function decodeStoredScan(): void {
   if (progressive && ss > 0 && K == 1) { skipScan(); return; }
   let unit = 0;
   if (ns == 1) {
-    const c = scanComps[0];
+    const c = unchecked(scanComps[0]);
     for (let by = 0; by < c.bh; by++) {
       for (let bx = 0; bx < c.bw; bx++) {
         if (restartInterval > 0 && unit > 0 && unit % restartInterval == 0) processRestart();
@@ -729,7 +783,7 @@ function decodeStoredScan(): void {
       if (restartInterval > 0 && unit > 0 && unit % restartInterval == 0) processRestart();
       unit++;
       for (let i = 0; i < ns; i++) {
-        const c = scanComps[i];
+        const c = unchecked(scanComps[i]);
         for (let by = 0; by < c.v; by++) {
           for (let bx = 0; bx < c.h; bx++) {
             decodeStoredBlock(c, (my * c.v + by) * c.pbw + mx * c.h + bx);
@@ -746,7 +800,7 @@ function emitStored(): void {
   const kk2 = <usize>(KK * 2);
   for (let my = 0; my < mcusY; my++) {
     for (let i = 0; i < ncomp; i++) {
-      const c = comps[i];
+      const c = unchecked(comps[i]);
       if (c.qt == 0) continue; // component never appeared in a scan: leave mid-gray
       for (let by = 0; by < c.v; by++) {
         const brow = my * c.v + by;
@@ -771,7 +825,12 @@ function componentRow(c: Component, r: i32): usize {
   const dst = c.row;
   const n = outW;
   if (f == 2) {
-    for (let x = 0, sx = 0; x < n; x += 2, sx++) {
+    let x = 0;
+    for (; x + 16 <= n; x += 16) {
+      const v = v128.load64_zero(src + <usize>(x >> 1));
+      v128.store(dst + <usize>x, i8x16.shuffle(v, v, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+    }
+    for (let sx = x >> 1; x < n; x += 2, sx++) {
       const v = load<u8>(src + <usize>sx);
       store<u8>(dst + <usize>x, v);
       store<u8>(dst + <usize>x, v, 1);
@@ -809,6 +868,7 @@ function emitRows(my: i32): void {
 function setScale(scale: i32): void {
   K = 8 / scale;
   KK = K * K;
+  for (let k = 64; k < 128; k++) store<i32>(keepIdx + <usize>(k << 2), -1);
   for (let k = 0; k < 64; k++) {
     const nat = <i32>load<u8>(ZIGZAG + <usize>k);
     const r = nat >> 3, c = nat & 7;
@@ -856,7 +916,10 @@ export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f6
     const segStart = pos + 2;
     const segEnd = pos + <usize>segLen;
     if (segEnd > end) {
-      if (m == 0xDA || m == 0xC4 || m == 0xDB || (m >= 0xC0 && m <= 0xCF)) { fail(KIND_CORRUPT, "corrupt JPEG: truncated marker segment"); }
+      // Truncated after some scan data: keep what was decoded (libjpeg's policy). Before it: corrupt.
+      if (!anyScan && (m == 0xDA || m == 0xC4 || m == 0xDB || (m >= 0xC0 && m <= 0xCF))) {
+        fail(KIND_CORRUPT, "corrupt JPEG: truncated marker segment");
+      }
       break;
     }
     pos = segEnd;
