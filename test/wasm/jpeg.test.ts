@@ -150,7 +150,7 @@ describe("hand-encoded samplings and restart intervals", () => {
     { name: "Y 2x2, Cb 2x1, Cr 1x2", sampling: [[2, 2], [2, 1], [1, 2]] },
     { name: "Y 1x1, chroma 2x2 (chroma denser than luma)", sampling: [[1, 1], [2, 2], [2, 2]] },
     { name: "Y 3x1, chroma 1x1", sampling: [[3, 1], [1, 1], [1, 1]] },
-    { name: "Y 4x2, chroma 2x1", sampling: [[4, 2], [2, 1], [2, 1]] },
+    { name: "Y 4x2, chroma 1x1 (10 blocks per MCU)", sampling: [[4, 2], [1, 1], [1, 1]] },
   ];
   for (const { name, sampling } of cases) {
     for (const restartInterval of [0, 1, 3]) {
