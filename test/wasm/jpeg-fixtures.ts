@@ -178,16 +178,26 @@ function segment(marker: number, payload: number[]): number[] {
   return [0xff, marker, len >> 8, len & 255, ...payload];
 }
 
-/** Encodes a baseline (SOF0) JPEG with arbitrary sampling factors. */
-export function encodeBaseline(o: EncodeOptions): Uint8Array {
-  const nc = o.planes.length;
+interface EncodedComponent {
+  h: number;
+  v: number;
+  /** Blocks per row in the MCU-padded grid, and the real (non-interleaved) extent. */
+  pbw: number;
+  bw: number;
+  bh: number;
+  /** Quantized coefficients in zigzag order, padded grid, row-major. */
+  blocks: Int32Array[];
+  pred: number;
+}
+
+/** Downsamples, pads by edge replication, transforms and quantizes every block. */
+function prepareComponents(o: EncodeOptions): { comps: EncodedComponent[]; mcusX: number; mcusY: number } {
   const hmax = Math.max(...o.sampling.map((s) => s[0]));
   const vmax = Math.max(...o.sampling.map((s) => s[1]));
   const mcusX = Math.ceil(o.width / (8 * hmax));
   const mcusY = Math.ceil(o.height / (8 * vmax));
   const q = o.quant ?? 2;
-  const ids = o.ids ?? Array.from({ length: nc }, (_, i) => i + 1);
-  // Downsample each plane to its sampled size, then pad to the MCU grid by edge replication.
+  const block = new Float64Array(64);
   const comps = o.planes.map((plane, c) => {
     const [h, v] = o.sampling[c];
     const fx = hmax / h;
@@ -196,7 +206,7 @@ export function encodeBaseline(o: EncodeOptions): Uint8Array {
     const ch = Math.ceil((o.height * v) / vmax);
     const pw = mcusX * h * 8;
     const ph = mcusY * v * 8;
-    const out = new Uint8Array(pw * ph);
+    const data = new Uint8Array(pw * ph);
     for (let y = 0; y < ph; y++) {
       for (let x = 0; x < pw; x++) {
         const sx = Math.min(x, cw - 1);
@@ -209,82 +219,160 @@ export function encodeBaseline(o: EncodeOptions): Uint8Array {
             n++;
           }
         }
-        out[y * pw + x] = Math.round(sum / n);
+        data[y * pw + x] = Math.round(sum / n);
       }
     }
-    return { h, v, pw, data: out, pred: 0 };
+    const blocks: Int32Array[] = [];
+    for (let by = 0; by < ph / 8; by++) {
+      for (let bx = 0; bx < pw / 8; bx++) {
+        for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = data[(by * 8 + y) * pw + bx * 8 + x] - 128;
+        const f = fdct(block);
+        blocks.push(Int32Array.from(ZIGZAG, (nat) => Math.round(f[nat] / q)));
+      }
+    }
+    return { h, v, pbw: pw / 8, bw: Math.ceil(cw / 8), bh: Math.ceil(ch / 8), blocks, pred: 0 };
   });
-  const dc = canonicalCodes(DC_COUNTS, DC_SYMBOLS);
-  const ac = canonicalCodes(AC_COUNTS, AC_SYMBOLS);
+  return { comps, mcusX, mcusY };
+}
+
+function magnitude(v: number): { size: number; bits: number } {
+  const mag = Math.abs(v);
+  const size = mag === 0 ? 0 : Math.floor(Math.log2(mag)) + 1;
+  return { size, bits: v < 0 ? v + (1 << size) - 1 : v };
+}
+
+/**
+ * Writes one scan's entropy data. `units` lists, per restart unit (MCU or block), the blocks in order;
+ * `code(block, comp)` encodes one block. Restart markers go between units every `ri` units.
+ */
+function writeScan(units: [EncodedComponent, Int32Array][][], ri: number, code: (bw: BitWriter, c: EncodedComponent, b: Int32Array) => void, comps: EncodedComponent[]): number[] {
   const bw = new BitWriter();
-  const data: number[] = [];
-  const emit = (v: number) => {
-    const mag = Math.abs(v);
-    const size = mag === 0 ? 0 : Math.floor(Math.log2(mag)) + 1;
-    return { size, bits: v < 0 ? v + (1 << size) - 1 : v };
-  };
-  let mcu = 0;
   let rst = 0;
-  const block = new Float64Array(64);
+  for (const c of comps) c.pred = 0;
+  units.forEach((unit, i) => {
+    if (ri && i > 0 && i % ri === 0) {
+      bw.align();
+      bw.bytes.push(0xff, 0xd0 + (rst++ & 7));
+      for (const c of comps) c.pred = 0;
+    }
+    for (const [c, b] of unit) code(bw, c, b);
+  });
+  bw.align();
+  return bw.bytes;
+}
+
+function interleavedUnits(comps: EncodedComponent[], mcusX: number, mcusY: number): [EncodedComponent, Int32Array][][] {
+  const units: [EncodedComponent, Int32Array][][] = [];
   for (let my = 0; my < mcusY; my++) {
     for (let mx = 0; mx < mcusX; mx++) {
-      if (o.restartInterval && mcu > 0 && mcu % o.restartInterval === 0) {
-        bw.align();
-        bw.bytes.push(0xff, 0xd0 + (rst++ & 7));
-        for (const c of comps) c.pred = 0;
-      }
-      mcu++;
+      const unit: [EncodedComponent, Int32Array][] = [];
       for (const c of comps) {
-        for (let by = 0; by < c.v; by++) {
-          for (let bx = 0; bx < c.h; bx++) {
-            const x0 = (mx * c.h + bx) * 8;
-            const y0 = (my * c.v + by) * 8;
-            for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = c.data[(y0 + y) * c.pw + x0 + x] - 128;
-            const f = fdct(block);
-            const qz = ZIGZAG.map((nat) => Math.round(f[nat] / q));
-            const diff = qz[0] - c.pred;
-            c.pred = qz[0];
-            const d = emit(diff);
-            const [dcode, dlen] = dc.get(d.size)!;
-            bw.write(dcode, dlen);
-            if (d.size) bw.write(d.bits, d.size);
-            let run = 0;
-            for (let k = 1; k < 64; k++) {
-              if (qz[k] === 0) { run++; continue; }
-              while (run > 15) { const [zc, zl] = ac.get(0xf0)!; bw.write(zc, zl); run -= 16; }
-              const a = emit(qz[k]);
-              const [acode, alen] = ac.get((run << 4) | a.size)!;
-              bw.write(acode, alen);
-              bw.write(a.bits, a.size);
-              run = 0;
-            }
-            if (run > 0) { const [ec, el] = ac.get(0)!; bw.write(ec, el); }
-          }
-        }
+        for (let by = 0; by < c.v; by++) for (let bx = 0; bx < c.h; bx++) unit.push([c, c.blocks[(my * c.v + by) * c.pbw + mx * c.h + bx]]);
       }
+      units.push(unit);
     }
   }
-  bw.align();
-  data.push(...bw.bytes);
+  return units;
+}
+
+function singleUnits(c: EncodedComponent): [EncodedComponent, Int32Array][][] {
+  const units: [EncodedComponent, Int32Array][][] = [];
+  for (let by = 0; by < c.bh; by++) for (let bx = 0; bx < c.bw; bx++) units.push([[c, c.blocks[by * c.pbw + bx]]]);
+  return units;
+}
+
+const DC_CODES = canonicalCodes(DC_COUNTS, DC_SYMBOLS);
+const AC_CODES = canonicalCodes(AC_COUNTS, AC_SYMBOLS);
+
+function put(bw: BitWriter, table: Map<number, [number, number]>, symbol: number): void {
+  const [code, len] = table.get(symbol)!;
+  bw.write(code, len);
+}
+
+function codeDc(bw: BitWriter, c: EncodedComponent, value: number): void {
+  const d = magnitude(value - c.pred);
+  c.pred = value;
+  put(bw, DC_CODES, d.size);
+  if (d.size) bw.write(d.bits, d.size);
+}
+
+/** AC coefficients ss..se (zigzag) with plain EOBs (no EOB runs). */
+function codeAcBand(bw: BitWriter, b: Int32Array, ss: number, se: number): void {
+  let run = 0;
+  for (let k = ss; k <= se; k++) {
+    if (b[k] === 0) { run++; continue; }
+    while (run > 15) { put(bw, AC_CODES, 0xf0); run -= 16; }
+    const a = magnitude(b[k]);
+    put(bw, AC_CODES, (run << 4) | a.size);
+    bw.write(a.bits, a.size);
+    run = 0;
+  }
+  if (run > 0) put(bw, AC_CODES, 0);
+}
+
+function headers(o: EncodeOptions, sofMarker: number): number[] {
+  const nc = o.planes.length;
+  const ids = o.ids ?? Array.from({ length: nc }, (_, i) => i + 1);
   const out: number[] = [0xff, 0xd8];
   if (o.jfif) out.push(...segment(0xe0, [0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]));
   if (o.adobeTransform !== undefined) out.push(...segment(0xee, [0x41, 0x64, 0x6f, 0x62, 0x65, 0, 100, 0, 0, 0, 0, o.adobeTransform]));
-  out.push(...segment(0xdb, [0, ...Array(64).fill(q)]));
+  out.push(...segment(0xdb, [0, ...Array(64).fill(o.quant ?? 2)]));
   const sof = [8, o.height >> 8, o.height & 255, o.width >> 8, o.width & 255, nc];
   for (let c = 0; c < nc; c++) sof.push(ids[c], (o.sampling[c][0] << 4) | o.sampling[c][1], 0);
-  out.push(...segment(0xc0, sof));
+  out.push(...segment(sofMarker, sof));
   out.push(...segment(0xc4, [0x00, ...DC_COUNTS, ...DC_SYMBOLS]));
   out.push(...segment(0xc4, [0x10, ...AC_COUNTS, ...AC_SYMBOLS]));
   if (o.restartInterval) out.push(...segment(0xdd, [o.restartInterval >> 8, o.restartInterval & 255]));
-  const sos = [nc];
-  for (let c = 0; c < nc; c++) sos.push(ids[c], 0x00);
-  sos.push(0, 63, 0);
-  out.push(...segment(0xda, sos));
-  const bytes = new Uint8Array(out.length + data.length + 2);
-  bytes.set(out, 0);
-  bytes.set(data, out.length);
-  bytes.set([0xff, 0xd9], out.length + data.length);
-  return bytes;
+  return out;
+}
+
+function sosHeader(o: EncodeOptions, which: number[], ss: number, se: number, ah: number, al: number): number[] {
+  const ids = o.ids ?? o.planes.map((_, i) => i + 1);
+  return segment(0xda, [which.length, ...which.flatMap((c) => [ids[c], 0x00]), ss, se, (ah << 4) | al]);
+}
+
+/**
+ * Encodes a sequential (SOF0) JPEG with arbitrary sampling factors; with `separateScans` every component
+ * gets its own non-interleaved scan (which the decoder must buffer as coefficients).
+ */
+export function encodeBaseline(o: EncodeOptions & { separateScans?: boolean }): Uint8Array {
+  const { comps, mcusX, mcusY } = prepareComponents(o);
+  const ri = o.restartInterval ?? 0;
+  const out = headers(o, 0xc0);
+  const full = (bw: BitWriter, c: EncodedComponent, b: Int32Array) => {
+    codeDc(bw, c, b[0]);
+    codeAcBand(bw, b, 1, 63);
+  };
+  if (o.separateScans) {
+    comps.forEach((c, i) => out.push(...sosHeader(o, [i], 0, 63, 0, 0), ...writeScan(singleUnits(c), ri, full, comps)));
+  } else {
+    out.push(...sosHeader(o, comps.map((_, i) => i), 0, 63, 0, 0), ...writeScan(interleavedUnits(comps, mcusX, mcusY), ri, full, comps));
+  }
+  out.push(0xff, 0xd9);
+  return new Uint8Array(out);
+}
+
+/**
+ * Encodes a progressive (SOF2) JPEG: DC first with Al=1 (interleaved), AC bands 1-5 and 6-63 per component
+ * (spectral selection), then the DC refinement. Restart intervals apply to every scan.
+ */
+export function encodeProgressive(o: EncodeOptions): Uint8Array {
+  const { comps, mcusX, mcusY } = prepareComponents(o);
+  const ri = o.restartInterval ?? 0;
+  const out = headers(o, 0xc2);
+  const all = comps.map((_, i) => i);
+  const dcFirst = (bw: BitWriter, c: EncodedComponent, b: Int32Array) => codeDc(bw, c, b[0] >> 1);
+  const dcRefine = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => bw.write(b[0] & 1, 1);
+  out.push(...sosHeader(o, all, 0, 0, 0, 1), ...writeScan(interleavedUnits(comps, mcusX, mcusY), ri, dcFirst, comps));
+  for (const [ss, se] of [[1, 5], [6, 63]]) {
+    comps.forEach((c, i) => {
+      const band = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => codeAcBand(bw, b, ss, se);
+      out.push(...sosHeader(o, [i], ss, se, 0, 0), ...writeScan(singleUnits(c), ri, band, comps));
+    });
+  }
+  out.push(...sosHeader(o, all, 0, 0, 1, 0), ...writeScan(interleavedUnits(comps, mcusX, mcusY), ri, dcRefine, comps));
+  out.push(0xff, 0xd9);
+  return new Uint8Array(out);
 }
 
 /** Splits interleaved RGB into YCbCr planes. */

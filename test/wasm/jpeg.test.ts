@@ -12,7 +12,7 @@ import { decodeJpeg, estimateJpegDecodeBytes, readJpegHeader } from "../../wasm/
 import type { JpegScale } from "../../wasm/src/jpeg.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import {
-  boxDownscale, cmykInkToRgb, encodeBaseline, findMarker, meanAbsError, psnr, syntheticPhoto, withoutSegment, yccPlanes,
+  boxDownscale, cmykInkToRgb, encodeBaseline, encodeProgressive, findMarker, meanAbsError, psnr, syntheticPhoto, withoutSegment, yccPlanes,
 } from "./jpeg-fixtures.ts";
 
 const jpegModule = new WebAssembly.Module(readFileSync(new URL("../../wasm/build/jpeg.wasm", import.meta.url)));
@@ -161,6 +161,23 @@ describe("hand-encoded samplings and restart intervals", () => {
         const ref = await sharpRgb(jpeg);
         const subsampled = sampling.some(([h, v]) => h !== sampling[0][0] || v !== sampling[0][1]);
         for (const scale of SCALES) expectMatches(jpeg, ref, scale, { full: subsampled ? 38 : 45, subsampled });
+      });
+    }
+  }
+
+  for (const restartInterval of [0, 1, 5]) {
+    for (const [name, sampling] of [["4:2:0", [[2, 2], [1, 1], [1, 1]]], ["4:2:2", [[2, 1], [1, 1], [1, 1]]]] as [string, [number, number][]][]) {
+      it(`progressive ${name} (spectral selection, DC successive approximation)${restartInterval ? `, restart every ${restartInterval}` : ""}`, async () => {
+        const jpeg = encodeProgressive({ width, height, planes, sampling, restartInterval });
+        expect(readJpegHeader(jpeg)).toMatchObject({ progressive: true, streamable: false });
+        const ref = await sharpRgb(jpeg);
+        for (const scale of SCALES) expectMatches(jpeg, ref, scale, { full: 38, subsampled: true });
+      });
+      it(`sequential with one scan per component ${name}${restartInterval ? `, restart every ${restartInterval}` : ""}`, async () => {
+        const jpeg = encodeBaseline({ width, height, planes, sampling, restartInterval, separateScans: true });
+        expect(readJpegHeader(jpeg)).toMatchObject({ progressive: false, streamable: false });
+        const ref = await sharpRgb(jpeg);
+        for (const scale of SCALES) expectMatches(jpeg, ref, scale, { full: 38, subsampled: true });
       });
     }
   }
