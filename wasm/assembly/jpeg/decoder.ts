@@ -3,7 +3,7 @@
 // One instance decodes one image: state lives in module globals and the stub runtime's bump allocator
 // is never reset. Errors are recorded with fail() and checked at block/MCU granularity; every loop is
 // bounded by the frame's block count, so hostile input ends in an error, never a hang.
-import { initIdct, idct8, idct4, idct2, fillFlat } from "./idct";
+import { initIdct, idct8, idct4, idct2, fillFlat, aanScale } from "./idct";
 import { CS_GRAY, CS_YCBCR, CS_RGB, CS_CMYK, CS_CMYK_INVERTED, CS_YCCK, grayRow, ycbcrRow, rgbRow, cmykRow, ycckRow } from "./color";
 
 export const KIND_UNSUPPORTED: i32 = 1;
@@ -200,6 +200,8 @@ class Component {
   pbh: i32 = 0;
   /** K×K dequantization table (i32), latched at the component's first scan. */
   qt: usize = 0;
+  /** The DC quantizer, for flat blocks. */
+  q0: i32 = 0;
   /** Kept K×K coefficients per block (i16), progressive / multi-scan only. */
   coefs: usize = 0;
   /** Per block u64, bit k = zigzag coefficient k is nonzero, for coefficients not kept (1/2, 1/4). */
@@ -447,9 +449,13 @@ function latchQuant(c: Component): bool {
   const src = qtabs + <usize>(c.tq * 128);
   for (let r = 0; r < K; r++) {
     for (let col = 0; col < K; col++) {
-      store<i32>(c.qt + <usize>((r * K + col) * 4), <i32>load<u16>(src + <usize>((r * 8 + col) * 2)));
+      const q = <i32>load<u16>(src + <usize>((r * 8 + col) * 2));
+      // The 8×8 float IDCT takes the table pre-scaled (f32); the reduced ones take it as i32.
+      if (K == 8) store<f32>(c.qt + <usize>((r * K + col) * 4), <f32>q * aanScale(r) * aanScale(col) * 0.125);
+      else store<i32>(c.qt + <usize>((r * K + col) * 4), q);
     }
   }
+  c.q0 = <i32>load<u16>(src);
   return true;
 }
 
@@ -598,8 +604,9 @@ function decodeBlockSeq(c: Component, blk: usize): bool {
   return anyAc;
 }
 
-function idctBlock(coef: usize, q: usize, dst: usize, stride: i32, anyAc: bool): void {
-  if (!anyAc) { fillFlat(<i32>load<i16>(coef), load<i32>(q), K, dst, stride); return; }
+function idctBlock(coef: usize, c: Component, dst: usize, stride: i32, anyAc: bool): void {
+  const q = c.qt;
+  if (!anyAc) { fillFlat(<i32>load<i16>(coef), c.q0, K, dst, stride); return; }
   if (K == 8) idct8(coef, q, dst, stride);
   else if (K == 4) idct4(coef, q, dst, stride);
   else idct2(coef, q, dst, stride);
@@ -631,7 +638,7 @@ function decodeStreamingScan(): void {
           for (let bx = 0; bx < c.h; bx++) {
             const anyAc = decodeBlockSeq(c, blockBuf);
             const dst = c.strip + <usize>(by * K * c.stride + (mx * c.h + bx) * K);
-            idctBlock(blockBuf, c.qt, dst, c.stride, anyAc);
+            idctBlock(blockBuf, c, dst, c.stride, anyAc);
             memory.fill(blockBuf, 0, kk2);
           }
         }
@@ -807,7 +814,7 @@ function emitStored(): void {
         for (let bx = 0; bx < c.pbw; bx++) {
           const coef = c.coefs + <usize>(brow * c.pbw + bx) * kk2;
           const dst = c.strip + <usize>(by * K * c.stride + bx * K);
-          idctBlock(coef, c.qt, dst, c.stride, blockHasAc(coef));
+          idctBlock(coef, c, dst, c.stride, blockHasAc(coef));
         }
       }
     }

@@ -7,8 +7,6 @@
 // results differ from libjpeg's integer IDCT by rounding only.
 
 // M_K[n][u] = ½·C(u)·cos((2n+1)uπ/(2K)), C(0) = 1/√2; MT_K is its transpose (row v = column v of M_K).
-const M8: usize = memory.data(64 * 4, 16);
-const MT8: usize = memory.data(64 * 4, 16);
 const M4: usize = memory.data(16 * 4, 16);
 const MT4: usize = memory.data(16 * 4, 16);
 // Scratch: dequantized coefficients and the column-pass result (8 rows × 8 f32).
@@ -21,7 +19,6 @@ let ready = false;
 export function initIdct(): void {
   if (ready) return;
   ready = true;
-  fillMatrix(M8, MT8, 8);
   fillMatrix(M4, MT4, 4);
 }
 
@@ -53,58 +50,93 @@ export function fillFlat(dc: i32, q0: i32, k: i32, dst: usize, stride: i32): voi
   }
 }
 
-/** 8×8 from all 64 coefficients: separable matrix form on f32x4, skipping all-zero coefficient rows. */
-export function idct8(coef: usize, q: usize, dst: usize, stride: i32): void {
-  // Dequantize into F and note which rows carry any coefficient.
-  let nzRows: i32 = 0;
+/** AAN scale factors folded into the 8×8 dequantization table: 1, then cos(kπ/16)·√2. */
+export function aanScale(k: i32): f32 {
+  return k == 0 ? 1.0 : <f32>(Math.cos(<f64>k * Math.PI / 16) * Math.SQRT2);
+}
+
+// One 8-point AAN butterfly (Arai, Agui, Nakajima; the flow graph of libjpeg's float IDCT), applied
+// lane-wise to 8 vectors at p, p+32, ..., p+224: vector k holds frequency k, vector n gets sample n.
+@inline function aan8(p: usize): void {
+  const i0 = v128.load(p, 0), i1 = v128.load(p, 32), i2 = v128.load(p, 64), i3 = v128.load(p, 96);
+  const i4 = v128.load(p, 128), i5 = v128.load(p, 160), i6 = v128.load(p, 192), i7 = v128.load(p, 224);
+  const r2 = f32x4.splat(1.414213562);
+  // Even part.
+  const t10 = f32x4.add(i0, i4);
+  const t11 = f32x4.sub(i0, i4);
+  const t13 = f32x4.add(i2, i6);
+  const t12 = f32x4.sub(f32x4.mul(f32x4.sub(i2, i6), r2), t13);
+  const e0 = f32x4.add(t10, t13);
+  const e3 = f32x4.sub(t10, t13);
+  const e1 = f32x4.add(t11, t12);
+  const e2 = f32x4.sub(t11, t12);
+  // Odd part.
+  const z13 = f32x4.add(i5, i3);
+  const z10 = f32x4.sub(i5, i3);
+  const z11 = f32x4.add(i1, i7);
+  const z12 = f32x4.sub(i1, i7);
+  const o7 = f32x4.add(z11, z13);
+  const u11 = f32x4.mul(f32x4.sub(z11, z13), r2);
+  const z5 = f32x4.mul(f32x4.add(z10, z12), f32x4.splat(1.847759065));
+  const u10 = f32x4.sub(z5, f32x4.mul(z12, f32x4.splat(1.0823922)));
+  const u12 = f32x4.sub(z5, f32x4.mul(z10, f32x4.splat(2.61312593)));
+  const o6 = f32x4.sub(u12, o7);
+  const o5 = f32x4.sub(u11, o6);
+  const o4 = f32x4.sub(u10, o5);
+  v128.store(p, f32x4.add(e0, o7), 0);
+  v128.store(p, f32x4.sub(e0, o7), 224);
+  v128.store(p, f32x4.add(e1, o6), 32);
+  v128.store(p, f32x4.sub(e1, o6), 192);
+  v128.store(p, f32x4.add(e2, o5), 64);
+  v128.store(p, f32x4.sub(e2, o5), 160);
+  v128.store(p, f32x4.add(e3, o4), 96);
+  v128.store(p, f32x4.sub(e3, o4), 128);
+}
+
+/** Transposes the 4×4 f32 tile at src (row stride 32 bytes) into dst (row stride 32 bytes). */
+@inline function transpose4(src: usize, dst: usize): void {
+  const a = v128.load(src, 0), b = v128.load(src, 32), c = v128.load(src, 64), d = v128.load(src, 96);
+  const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5), 0);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+}
+
+/** src (8×8 f32, row stride 32) transposed into dst. */
+@inline function transpose8(src: usize, dst: usize): void {
+  transpose4(src, dst);
+  transpose4(src + 16, dst + 128);
+  transpose4(src + 128, dst + 16);
+  transpose4(src + 144, dst + 144);
+}
+
+/**
+ * 8×8 from all 64 coefficients: float AAN on f32x4, vertical pass on rows as vectors, then a transpose,
+ * the horizontal pass, and a transpose back. `qf` is the dequantization table pre-multiplied by the AAN
+ * scale factors and 1/8 (see aanScale).
+ */
+export function idct8(coef: usize, qf: usize, dst: usize, stride: i32): void {
   for (let u = 0; u < 8; u++) {
     const c = v128.load(coef + (u << 4));
-    if (v128.any_true(c)) nzRows |= 1 << u;
-    const lo = i32x4.mul(i32x4.extend_low_i16x8_s(c), v128.load(q + (u << 5)));
-    const hi = i32x4.mul(i32x4.extend_high_i16x8_s(c), v128.load(q + (u << 5) + 16));
-    v128.store(F + (u << 5), f32x4.convert_i32x4_s(lo));
-    v128.store(F + (u << 5) + 16, f32x4.convert_i32x4_s(hi));
+    const lo = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(c));
+    const hi = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(c));
+    v128.store(F + (u << 5), f32x4.mul(lo, v128.load(qf + (u << 5))));
+    v128.store(F + (u << 5) + 16, f32x4.mul(hi, v128.load(qf + (u << 5) + 16)));
   }
-  // Column pass: G[n] = Σ_u M[n][u]·F[u].
-  for (let n = 0; n < 8; n++) {
-    let aLo = f32x4.splat(0);
-    let aHi = f32x4.splat(0);
-    let rows = nzRows;
-    while (rows != 0) {
-      const u = ctz(rows);
-      rows &= rows - 1;
-      const m = f32x4.splat(load<f32>(M8 + ((n * 8 + u) << 2)));
-      aLo = f32x4.add(aLo, f32x4.mul(m, v128.load(F + (u << 5))));
-      aHi = f32x4.add(aHi, f32x4.mul(m, v128.load(F + (u << 5) + 16)));
-    }
-    v128.store(G + (n << 5), aLo);
-    v128.store(G + (n << 5) + 16, aHi);
-  }
-  // Row pass: out[n] = 128 + Σ_v G[n][v]·MT[v]; saturating narrows clamp to 0..255.
+  aan8(F);
+  aan8(F + 16);
+  transpose8(F, G);
+  aan8(G);
+  aan8(G + 16);
+  transpose8(G, F);
   const bias = f32x4.splat(128);
   for (let n = 0; n < 8; n++) {
-    const gLo = v128.load(G + (n << 5));
-    const gHi = v128.load(G + (n << 5) + 16);
-    let oLo = bias;
-    let oHi = bias;
-    let s = f32x4.splat(f32x4.extract_lane(gLo, 0));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 0))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 16)));
-    s = f32x4.splat(f32x4.extract_lane(gLo, 1));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 32))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 48)));
-    s = f32x4.splat(f32x4.extract_lane(gLo, 2));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 64))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 80)));
-    s = f32x4.splat(f32x4.extract_lane(gLo, 3));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 96))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 112)));
-    s = f32x4.splat(f32x4.extract_lane(gHi, 0));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 128))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 144)));
-    s = f32x4.splat(f32x4.extract_lane(gHi, 1));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 160))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 176)));
-    s = f32x4.splat(f32x4.extract_lane(gHi, 2));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 192))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 208)));
-    s = f32x4.splat(f32x4.extract_lane(gHi, 3));
-    oLo = f32x4.add(oLo, f32x4.mul(s, v128.load(MT8, 224))); oHi = f32x4.add(oHi, f32x4.mul(s, v128.load(MT8, 240)));
-    const iLo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(oLo));
-    const iHi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(oHi));
+    const iLo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.add(v128.load(F + (n << 5)), bias)));
+    const iHi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.add(v128.load(F + (n << 5) + 16), bias)));
     const px = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(iLo, iHi), i16x8.splat(0));
     store<u64>(dst + <usize>(n * stride), i64x2.extract_lane(px, 0));
   }
