@@ -5,6 +5,9 @@ import { readFileSync } from "node:fs";
 import { decodeJpeg } from "../wasm/src/jpeg.ts";
 import type { JpegScale } from "../wasm/src/jpeg.ts";
 
+// Workers load wasm precompiled (their types make Module abstract); Node compiles it from the bytes.
+const compileModule = (bytes: Uint8Array) => new (WebAssembly.Module as unknown as new (b: Uint8Array) => WebAssembly.Module)(bytes);
+
 const WIDTH = 4000;
 const HEIGHT = 3000;
 const RUNS = 5;
@@ -55,7 +58,7 @@ async function timeAsyncMs(fn: () => Promise<unknown>): Promise<number> {
   return times[Math.floor(RUNS / 2)];
 }
 
-const module = new WebAssembly.Module(readFileSync(new URL("../wasm/build/jpeg.wasm", import.meta.url)));
+const module = compileModule(readFileSync(new URL("../wasm/build/jpeg.wasm", import.meta.url)));
 sharp.concurrency(1);
 const raw = syntheticPhoto(WIDTH, HEIGHT);
 for (const progressive of [false, true]) {

@@ -7,6 +7,7 @@
 // replicated at the output scale, so we require > 30 dB (mean abs error around 1-3 levels on these images).
 import { describe, expect, it } from "vitest";
 import sharp from "sharp";
+import type { JpegOptions } from "sharp";
 import { readFileSync } from "node:fs";
 import { decodeJpeg, estimateJpegDecodeBytes, readJpegHeader } from "../../wasm/src/jpeg.ts";
 import type { JpegScale } from "../../wasm/src/jpeg.ts";
@@ -15,7 +16,10 @@ import {
   boxDownscale, cmykInkToRgb, encodeBaseline, encodeProgressive, findMarker, meanAbsError, psnr, syntheticPhoto, withoutSegment, yccPlanes,
 } from "./jpeg-fixtures.ts";
 
-const jpegModule = new WebAssembly.Module(readFileSync(new URL("../../wasm/build/jpeg.wasm", import.meta.url)));
+// Workers load wasm precompiled (their types make Module abstract); Node compiles it from the bytes.
+const compileModule = (bytes: Uint8Array) => new (WebAssembly.Module as unknown as new (b: Uint8Array) => WebAssembly.Module)(bytes);
+
+const jpegModule = compileModule(readFileSync(new URL("../../wasm/build/jpeg.wasm", import.meta.url)));
 const SCALES: JpegScale[] = [1, 2, 4, 8];
 
 async function sharpRgb(jpeg: Uint8Array): Promise<{ data: Uint8Array; width: number; height: number }> {
@@ -57,7 +61,7 @@ function expectMatches(jpeg: Uint8Array, ref: { data: Uint8Array; width: number;
   }
 }
 
-async function sharpJpeg(raw: Buffer, width: number, height: number, options: sharp.JpegOptions): Promise<Uint8Array> {
+async function sharpJpeg(raw: Buffer, width: number, height: number, options: JpegOptions): Promise<Uint8Array> {
   return new Uint8Array(await sharp(raw, { raw: { width, height, channels: 3 } }).jpeg(options).toBuffer());
 }
 
@@ -221,7 +225,7 @@ describe("CMYK and YCCK", () => {
       ink[i * 4 + 3] = (i % width) * 2;
     }
     // Adobe stores inverted CMYK; YCCK is YCbCr of (255 - stored C, M, Y) = of the ink, K stored inverted.
-    const planes = [new Uint8Array(width * height), new Uint8Array(width * height), new Uint8Array(width * height), new Uint8Array(width * height)];
+    const planes: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0), new Uint8Array(width * height)];
     const inkRgb = new Uint8Array(width * height * 3);
     for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) inkRgb[i * 3 + c] = ink[i * 4 + c];
     const ycc = yccPlanes(inkRgb, width, height);
@@ -353,6 +357,8 @@ describe("unsupported and hostile streams", () => {
     expectCodecError(() => decodeJpeg(jpegModule, patched(sofAt + 7, [0, 0]), 1), "corrupt", /width is 0/);
     expectCodecError(() => decodeJpeg(jpegModule, patched(sofAt + 5, [0, 0]), 1), "unsupported", /DNL/);
     expectCodecError(() => decodeJpeg(jpegModule, good, 8, { maxPixels: 1000 }), "limit", /48x32 exceeds/);
+    expectCodecError(() => decodeJpeg(jpegModule, good, 1, { maxMemoryBytes: 100_000 }), "limit", /byte budget/);
+    expect(decodeJpeg(jpegModule, good, 1, { maxMemoryBytes: estimateJpegDecodeBytes(readJpegHeader(good), 1) }).width).toBe(48);
     // 65535 x 65535 is the largest a SOF can say; the default 100 MP limit stops it before any allocation.
     expectCodecError(() => decodeJpeg(jpegModule, patched(sofAt + 5, [0xff, 0xff, 0xff, 0xff]), 8), "limit", /65535x65535/);
   });

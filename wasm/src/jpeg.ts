@@ -214,16 +214,30 @@ function colorCode(header: JpegHeader): number {
 
 /**
  * Decodes a JPEG to RGB at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
- * Uses a fresh instance of `module` (the compiled jpeg.wasm) that is dropped afterwards.
+ * Uses a fresh instance of `module` (the compiled jpeg.wasm); the returned raster views that instance's
+ * memory, so the instance lives exactly as long as the raster.
  * Truncated scan data decodes what is present; missing blocks repeat the last DC value (as libjpeg).
  */
-export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: { maxPixels?: number } = {}): Raster {
+export interface JpegDecodeOptions {
+  /** Refuse images with more pixels than this (CodecError "limit"); default DEFAULT_MAX_PIXELS. */
+  maxPixels?: number;
+  /** Refuse decodes whose planned wasm memory (estimateJpegDecodeBytes) exceeds this many bytes. */
+  maxMemoryBytes?: number;
+}
+
+export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
   if (!SCALES.has(scale)) throw new CodecError("unsupported", `JPEG scale must be 1, 2, 4 or 8, got ${String(scale)}`);
   const header = readJpegHeader(bytes);
   if (!header.supported) throw new CodecError("unsupported", header.unsupportedReason ?? "unsupported JPEG");
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (header.width * header.height > maxPixels) {
     throw new CodecError("limit", `image of ${header.width}x${header.height} exceeds the limit of ${maxPixels} pixels`);
+  }
+  if (options.maxMemoryBytes !== undefined) {
+    const need = estimateJpegDecodeBytes(header, scale);
+    if (need > options.maxMemoryBytes) {
+      throw new CodecError("limit", `decoding ${header.width}x${header.height} at 1/${scale} needs ${need} bytes, above the ${options.maxMemoryBytes} byte budget`);
+    }
   }
   const instance = new WebAssembly.Instance(module, {
     env: {
@@ -241,9 +255,9 @@ export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale:
     if (rc !== 0) throw new CodecError(KINDS[rc] ?? "corrupt", readString(k.memory, k.errorMessage()));
     const width = k.outputWidth();
     const height = k.outputHeight();
-    const out = k.outputPtr();
-    // Copy out so the instance and its whole memory can be dropped now.
-    const data = new Uint8Array(k.memory.buffer, out, width * height * 3).slice();
+    // A view, not a copy: the instance is done (its memory can no longer grow or detach), and copying a
+    // 36 MB full-size raster would briefly need it twice. The raster keeps the instance's memory alive.
+    const data = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * 3);
     return { data, width, height, channels: 3 };
   } catch (e) {
     if (e instanceof CodecError) throw e;
