@@ -1,10 +1,10 @@
 // The wasm JPEG decoder against sharp (libjpeg-turbo) as the reference decoder.
 //
-// Tolerances: at 1/1 the decoder uses a float IDCT and, for subsampled chroma, box (replicating) upsampling
-// where libjpeg-turbo uses its triangle "fancy" upsampler, so 4:4:4 and gray agree to rounding (> 45 dB)
-// and subsampled images to > 38 dB. At 1/2, 1/4 and 1/8 the reference is sharp's full decode box-averaged
-// down; DCT-domain scaling samples the low-passed block instead of averaging pixels, and subsampled chroma is
-// replicated at the output scale, so we require > 30 dB (mean abs error around 1-3 levels on these images).
+// Tolerances: at 1/1 the decoder uses a float IDCT and the same triangle ("fancy") chroma upsampling as
+// libjpeg-turbo for factor-2 subsampling, so results agree to rounding (> 45 dB for 4:4:4 and gray, > 38 dB
+// luma / > 36 dB RGB for subsampled, whose rounding and edge handling differ slightly). At 1/2, 1/4 and 1/8
+// the reference is sharp's full decode box-averaged down; DCT-domain scaling samples the low-passed block
+// instead of averaging pixels, so we require > 30 dB (mean abs error around 1-2 levels on these images).
 import { describe, expect, it } from "vitest";
 import sharp from "sharp";
 import type { JpegOptions } from "sharp";
@@ -40,6 +40,8 @@ interface Tolerance {
   scaled?: number;
   /** Subsampled chroma: replicated here, interpolated (1/1) or averaged (scaled) by the reference. */
   subsampled?: boolean;
+  /** Subsampling by 3 or 4: chroma is replicated, not interpolated; the scaled RGB bound drops to 25 dB. */
+  replicated?: boolean;
 }
 
 /** Decodes at `scale` and checks dimensions and PSNR against the reference box-downscaled. */
@@ -53,8 +55,9 @@ function expectMatches(jpeg: Uint8Array, ref: { data: Uint8Array; width: number;
   const db = psnr(out.data, expected);
   const what = `1/${scale}: RGB PSNR ${db.toFixed(1)} dB, mean abs error ${meanAbsError(out.data, expected).toFixed(2)}`;
   if (tol.subsampled) {
-    // Chroma replication vs interpolation costs RGB PSNR on steep chroma gradients; luma must still agree.
-    expect(db, what).toBeGreaterThan(scale === 1 ? 30 : 25);
+    // Factor-2 chroma is triangle-filtered like libjpeg, other factors replicated; at scaled outputs the
+    // reference averages chroma that we interpolate. RGB may differ more than luma, which must agree.
+    expect(db, what).toBeGreaterThan(scale === 1 ? 36 : tol.replicated ? 25 : 30);
     expect(psnr(luma(out.data), luma(expected)), `${what}, luma`).toBeGreaterThan(scale === 1 ? tol.full : tol.scaled ?? 30);
   } else {
     expect(db, what).toBeGreaterThan(scale === 1 ? tol.full : tol.scaled ?? 30);
@@ -164,7 +167,10 @@ describe("hand-encoded samplings and restart intervals", () => {
         expect(header.sampling.map((c) => [c.h, c.v])).toEqual(sampling);
         const ref = await sharpRgb(jpeg);
         const subsampled = sampling.some(([h, v]) => h !== sampling[0][0] || v !== sampling[0][1]);
-        for (const scale of SCALES) expectMatches(jpeg, ref, scale, { full: subsampled ? 38 : 45, subsampled });
+        const hmax = Math.max(...sampling.map(([h]) => h));
+        const vmax = Math.max(...sampling.map(([, v]) => v));
+        const replicated = sampling.some(([h, v]) => hmax / h > 2 || vmax / v > 2);
+        for (const scale of SCALES) expectMatches(jpeg, ref, scale, { full: subsampled ? 38 : 45, subsampled, replicated });
       });
     }
   }

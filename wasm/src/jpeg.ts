@@ -182,6 +182,7 @@ export function estimateJpegDecodeBytes(header: JpegHeader, scale: JpegScale): n
   let buffers = outBytes + 16;
   for (const c of header.sampling) {
     buffers += mcusX * c.h * k * c.v * k + mcusX * hmax * k + 64;
+    buffers += 160 + mcusX * c.h * k * 3 + 64; // chroma upsampling context rows and scratch
     if (!header.streamable) buffers += mcusX * c.h * mcusY * c.v * (k * k * 2 + maskBytes);
   }
   // Each exact reservation keeps one page of slack for small objects.

@@ -211,6 +211,12 @@ class Component {
   stride: i32 = 0;
   row: usize = 0;
   seenInScan: bool = false;
+  /** Factor-2 chroma gets the triangle filter in that direction. */
+  fancyH: bool = false;
+  fancyV: bool = false;
+  /** The previous strip's last row, and i16 scratch for the vertical filter. */
+  prevLast: usize = 0;
+  colsum: usize = 0;
 }
 
 const comps = new Array<Component>(4);
@@ -219,6 +225,7 @@ let width: i32 = 0;
 let height: i32 = 0;
 let progressive: bool = false;
 let frameSeen: bool = false;
+let anyFancyV: bool = false;
 let hmax: i32 = 1;
 let vmax: i32 = 1;
 let mcusX: i32 = 0;
@@ -391,6 +398,8 @@ function parseSOF(p: usize, segEnd: usize, marker: i32): void {
   }
 }
 
+const UPSAMPLE_SLACK: u64 = 160;
+
 /** Allocates output and per-component buffers once the first scan tells us whether we can stream. */
 function setupBuffers(firstScanHasAll: bool): bool {
   streaming = !progressive && firstScanHasAll;
@@ -408,6 +417,7 @@ function setupBuffers(firstScanHasAll: bool): bool {
   for (let i = 0; i < ncomp; i++) {
     const c = unchecked(comps[i]);
     total += <u64>(c.pbw * K * c.v * K) + <u64>(mcusX * hmax * K) + 64;
+    total += UPSAMPLE_SLACK + <u64>(c.pbw * K) * 3 + 64; // prevLast + colsum (i16)
   }
   const base = allocExact(<usize>total);
   if (base == 0) return false;
@@ -423,6 +433,15 @@ function setupBuffers(firstScanHasAll: bool): bool {
     p += (stripBytes + 15) & ~15;
     c.row = p;
     p += (<usize>(mcusX * hmax * K) + 15) & ~15;
+    c.fancyH = hmax / c.h == 2;
+    c.fancyV = vmax / c.v == 2;
+    if (c.fancyV) anyFancyV = true;
+    // SIMD reads and writes run up to 16 samples past a row: strips, rows and prevLast all get slack.
+    p += 32;
+    c.prevLast = p;
+    p += (<usize>c.stride + 15) & ~15;
+    c.colsum = p;
+    p += ((<usize>(c.stride * 2) + 15) & ~15) + 64;
     if (!streaming) {
       const n = <usize>c.pbw * <usize>c.pbh;
       c.coefs = p;
@@ -825,11 +844,84 @@ function emitStored(): void {
 
 // ---- upsampling and colour conversion ------------------------------------------------------------------
 
-function componentRow(c: Component, r: i32): usize {
-  const src = c.strip + <usize>(((r * c.v) / vmax) * c.stride);
-  if (c.h == hmax) return src;
-  const f = hmax / c.h;
+// Chroma upsampling. Factor 2 (horizontally and/or vertically) uses libjpeg's "fancy" triangle filter,
+// which weights the nearer sample 3/4 and the other 1/4, at every output scale; other factors replicate.
+// The vertical filter needs the chroma row across MCU-row boundaries, so each MCU row's last output row is
+// emitted only once the next MCU row is decoded, from `prevLast` (the previous strip's last row) kept per
+// component.
+
+/** Upsampled row of component `c` for output row `r` of the MCU row; `pending`: last row of the previous one. */
+function componentRow(c: Component, r: i32, pending: bool, first: bool, last: bool): usize {
+  const fh = hmax / c.h;
+  let near: usize;
+  let far: usize = 0;
+  if (pending) {
+    near = c.prevLast;
+    far = c.strip; // the row below is the current strip's first
+  } else {
+    const ch = (r * c.v) / vmax;
+    near = c.strip + <usize>(ch * c.stride);
+    if (c.fancyV) {
+      if ((r & 1) == 0) far = ch > 0 ? near - <usize>c.stride : first ? near : c.prevLast;
+      else far = ch + 1 < c.v * K ? near + <usize>c.stride : near; // bottom edge: replicate
+    }
+  }
+  if (!c.fancyV && !c.fancyH) {
+    if (fh == 1) return near;
+    return replicate(near, c.row, fh);
+  }
+  const srcW = (outW + fh - 1) / fh;
+  // cs: 4× the vertically filtered sample (i16), with one replicated sample on either side.
+  const cs = c.colsum + 2;
+  let x = 0;
+  if (c.fancyV) {
+    const three = i16x8.splat(3);
+    for (; x + 8 <= srcW; x += 8) {
+      const a = i16x8.extend_low_i8x16_u(v128.load64_zero(near + <usize>x));
+      const b = i16x8.extend_low_i8x16_u(v128.load64_zero(far + <usize>x));
+      v128.store(cs + <usize>(x << 1), i16x8.add(i16x8.mul(a, three), b));
+    }
+    for (; x < srcW; x++) {
+      store<i16>(cs + <usize>(x << 1), <i16>(3 * <i32>load<u8>(near + <usize>x) + <i32>load<u8>(far + <usize>x)));
+    }
+  } else {
+    for (; x + 8 <= srcW; x += 8) {
+      v128.store(cs + <usize>(x << 1), i16x8.shl(i16x8.extend_low_i8x16_u(v128.load64_zero(near + <usize>x)), 2));
+    }
+    for (; x < srcW; x++) store<i16>(cs + <usize>(x << 1), <i16>(<i32>load<u8>(near + <usize>x) << 2));
+  }
+  store<i16>(cs - 2, load<i16>(cs));
+  store<i16>(cs + <usize>(srcW << 1), load<i16>(cs + <usize>((srcW - 1) << 1)));
   const dst = c.row;
+  if (c.fancyH) {
+    const three = i16x8.splat(3);
+    const r8 = i16x8.splat(8);
+    const r7 = i16x8.splat(7);
+    for (let i = 0; i < srcW; i += 8) {
+      const p = cs + <usize>(i << 1);
+      const mid = i16x8.mul(v128.load(p), three);
+      const even = i16x8.shr_s(i16x8.add(i16x8.add(mid, v128.load(p - 2)), r8), 4);
+      const odd = i16x8.shr_s(i16x8.add(i16x8.add(mid, v128.load(p + 2)), r7), 4);
+      const lo = v128.shuffle<i16>(even, odd, 0, 8, 1, 9, 2, 10, 3, 11);
+      const hi = v128.shuffle<i16>(even, odd, 4, 12, 5, 13, 6, 14, 7, 15);
+      v128.store(dst + <usize>(i << 1), i8x16.narrow_i16x8_u(lo, hi));
+    }
+    return dst;
+  }
+  // Vertical only: divide back down, then replicate horizontally if needed.
+  const two = i16x8.splat(2);
+  const tmp = c.colsum; // reuse the front of the buffer as bytes: it is read ahead of where it is written
+  let i = 0;
+  for (; i + 8 <= srcW; i += 8) {
+    const v = i16x8.shr_s(i16x8.add(v128.load(cs + <usize>(i << 1)), two), 2);
+    v128.store64_lane(tmp + <usize>i, i8x16.narrow_i16x8_u(v, v), 0);
+  }
+  for (; i < srcW; i++) store<u8>(tmp + <usize>i, <u8>((<i32>load<i16>(cs + <usize>(i << 1)) + 2) >> 2));
+  if (fh == 1) return tmp;
+  return replicate(tmp, dst, fh);
+}
+
+function replicate(src: usize, dst: usize, f: i32): usize {
   const n = outW;
   if (f == 2) {
     let x = 0;
@@ -848,25 +940,40 @@ function componentRow(c: Component, r: i32): usize {
   return dst;
 }
 
+function emitRow(y: i32, r: i32, pending: bool, first: bool, last: bool): void {
+  const out = outPtr + <usize>y * <usize>(outW * 3);
+  const p0 = componentRow(unchecked(comps[0]), r, pending, first, last);
+  if (ncomp == 1) { grayRow(p0, out, outW); return; }
+  const p1 = componentRow(unchecked(comps[1]), r, pending, first, last);
+  const p2 = componentRow(unchecked(comps[2]), r, pending, first, last);
+  if (ncomp == 3) {
+    if (colorSpace == CS_RGB) rgbRow(p0, p1, p2, out, outW);
+    else ycbcrRow(p0, p1, p2, out, outW);
+    return;
+  }
+  const p3 = componentRow(unchecked(comps[3]), r, pending, first, last);
+  if (colorSpace == CS_YCCK) ycckRow(p0, p1, p2, p3, out, outW);
+  else cmykRow(p0, p1, p2, p3, out, outW, colorSpace == CS_CMYK_INVERTED);
+}
+
+/** Converts MCU row `my` (now in the strips) to output rows, holding back its last row if needed. */
 function emitRows(my: i32): void {
   const rows = vmax * K;
   const y0 = my * rows;
+  const first = my == 0;
+  const last = my == mcusY - 1;
+  if (anyFancyV && !first && y0 - 1 < outH) emitRow(y0 - 1, rows - 1, true, false, false);
   for (let r = 0; r < rows; r++) {
     const y = y0 + r;
-    if (y >= outH) return;
-    const out = outPtr + <usize>y * <usize>(outW * 3);
-    const p0 = componentRow(comps[0], r);
-    if (ncomp == 1) { grayRow(p0, out, outW); continue; }
-    const p1 = componentRow(comps[1], r);
-    const p2 = componentRow(comps[2], r);
-    if (ncomp == 3) {
-      if (colorSpace == CS_RGB) rgbRow(p0, p1, p2, out, outW);
-      else ycbcrRow(p0, p1, p2, out, outW);
-      continue;
+    if (y >= outH) break;
+    if (anyFancyV && r == rows - 1 && !last) break; // needs the next strip's first chroma row
+    emitRow(y, r, false, first, last);
+  }
+  if (anyFancyV) {
+    for (let i = 0; i < ncomp; i++) {
+      const c = unchecked(comps[i]);
+      memory.copy(c.prevLast, c.strip + <usize>((c.v * K - 1) * c.stride), <usize>c.stride);
     }
-    const p3 = componentRow(comps[3], r);
-    if (colorSpace == CS_YCCK) ycckRow(p0, p1, p2, p3, out, outW);
-    else cmykRow(p0, p1, p2, p3, out, outW, colorSpace == CS_CMYK_INVERTED);
   }
 }
 
