@@ -716,25 +716,60 @@ function decodeStoredBlock(c: Component, bi: i32): void {
   const act = c.acTable;
   if (ah == 0) {
     if (eobrun > 0) { eobrun--; return; }
+    // Same local bit buffer and combined LUT as the sequential decoder; EOB runs take the table path.
+    const fast = c.fastAc;
+    let buf = bitBuf;
+    let cnt = bitCnt;
     let k = ss;
     while (k <= se) {
-      const rs = decodeSym(act);
-      const r = rs >> 4;
-      const s = rs & 15;
-      if (s == 0) {
-        if (r < 15) {
-          eobrun = (1 << r) - 1;
-          if (r) eobrun += getBits(r);
-          break;
-        }
-        k += 16;
-        continue;
+      if (cnt < 32) {
+        bitCnt = cnt;
+        bitBuf = buf;
+        fill();
+        buf = bitBuf;
+        cnt = bitCnt;
       }
-      k += r;
+      const peek = <i32>(buf >> <u64>(cnt - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1);
+      const fe = load<i32>(fast + <usize>(peek << 2));
+      let v: i32;
+      if (fe != 0) {
+        cnt -= fe & 15;
+        k += (fe >> 8) & 15;
+        v = fe >> 16;
+      } else {
+        let rs = <i32>load<u16>(act + <usize>(peek << 1));
+        if (rs != 0) {
+          cnt -= rs >> 8;
+        } else {
+          bitCnt = cnt;
+          bitBuf = buf;
+          rs = decodeSlow(act);
+          cnt = bitCnt;
+        }
+        const r = (rs >> 4) & 15;
+        const sz = rs & 15;
+        if (sz == 0) {
+          if (r < 15) {
+            eobrun = (1 << r) - 1;
+            if (r) {
+              cnt -= r;
+              eobrun += <i32>(buf >> <u64>cnt) & ((1 << r) - 1);
+            }
+            break;
+          }
+          k += 16;
+          continue;
+        }
+        k += r;
+        cnt -= sz;
+        v = extend(<i32>(buf >> <u64>cnt) & ((1 << sz) - 1), sz);
+      }
       if (k > 63) break;
-      setCoef(blk, msk, k, extend(getBits(s), s) << al);
+      setCoef(blk, msk, k, v << al);
       k++;
     }
+    bitCnt = cnt;
+    bitBuf = buf;
     return;
   }
   // Successive-approximation refinement of AC coefficients (T.81 G.1.2.3).
