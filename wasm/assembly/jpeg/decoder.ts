@@ -444,12 +444,12 @@ function setupBuffers(firstScanHasAll: bool): bool {
     p += ((<usize>(c.stride * 2) + 15) & ~15) + 64;
     if (!streaming) {
       const n = <usize>c.pbw * <usize>c.pbh;
+      // No zero fill: the bump allocator hands out memory that was never written (fresh from
+      // memory.grow), and touching 36 MB of it here would only cost page faults.
       c.coefs = p;
-      memory.fill(c.coefs, 0, n * <usize>(KK * 2));
       p += n * <usize>(KK * 2);
       if (useMask) {
         c.mask = p;
-        memory.fill(c.mask, 0, n * 8);
         p += n * 8;
       }
     }
@@ -669,23 +669,7 @@ function decodeStreamingScan(): void {
   emitted = true;
 }
 
-// Progressive helpers on the kept store: coefficient k (zigzag) of the block at `blk`, mask at `msk`.
-@inline function refineBit(blk: usize, msk: usize, k: i32, p1: i32): void {
-  // A correction bit for a coefficient already nonzero; only kept ones need the value.
-  const idx = load<i32>(keepIdx + <usize>(k << 2));
-  if (getBit() != 0 && idx >= 0) {
-    const a = blk + <usize>(idx << 1);
-    const v = <i32>load<i16>(a);
-    if ((v & p1) == 0) store<i16>(a, <i16>(v >= 0 ? v + p1 : v - p1));
-  }
-}
-
-@inline function isNonzero(blk: usize, msk: usize, k: i32): bool {
-  const idx = load<i32>(keepIdx + <usize>(k << 2));
-  if (idx >= 0) return load<i16>(blk + <usize>(idx << 1)) != 0;
-  return useMask && ((load<u64>(msk) >> <u64>k) & 1) != 0;
-}
-
+// Progressive helper on the kept store: coefficient k (zigzag) of the block at `blk`, mask at `msk`.
 @inline function setCoef(blk: usize, msk: usize, k: i32, v: i32): void {
   const idx = load<i32>(keepIdx + <usize>(k << 2));
   if (idx >= 0) store<i16>(blk + <usize>(idx << 1), <i16>v);
@@ -772,25 +756,53 @@ function decodeStoredBlock(c: Component, bi: i32): void {
     bitBuf = buf;
     return;
   }
-  // Successive-approximation refinement of AC coefficients (T.81 G.1.2.3).
+  // Successive-approximation refinement of AC coefficients (T.81 G.1.2.3), on the local bit buffer.
+  // A coefficient's "history" is its kept value, or its mask bit when the scale discards it.
   const p1 = 1 << al;
+  let buf = bitBuf;
+  let cnt = bitCnt;
   let k = ss;
   if (eobrun == 0) {
     while (k <= se) {
-      const rs = decodeSym(act);
-      let r = rs >> 4;
+      if (cnt < 32) {
+        bitCnt = cnt; bitBuf = buf; fill(); buf = bitBuf; cnt = bitCnt;
+      }
+      const peek = <i32>(buf >> <u64>(cnt - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1);
+      let rs = <i32>load<u16>(act + <usize>(peek << 1));
+      if (rs != 0) {
+        cnt -= rs >> 8;
+      } else {
+        bitCnt = cnt; bitBuf = buf;
+        rs = decodeSlow(act);
+        cnt = bitCnt;
+      }
+      let r = (rs >> 4) & 15;
       const s0 = rs & 15;
       let value = 0;
       if (s0 != 0) {
-        value = getBit() != 0 ? p1 : -p1;
+        cnt--;
+        value = (<i32>(buf >> <u64>cnt) & 1) != 0 ? p1 : -p1;
       } else if (r != 15) {
         eobrun = 1 << r;
-        if (r) eobrun += getBits(r);
+        if (r) {
+          cnt -= r;
+          eobrun += <i32>(buf >> <u64>cnt) & ((1 << r) - 1);
+        }
         break;
       }
       while (k <= se) {
-        if (isNonzero(blk, msk, k)) {
-          refineBit(blk, msk, k, p1);
+        const idx = load<i32>(keepIdx + <usize>(k << 2));
+        const a = blk + <usize>(idx << 1);
+        const nz = idx >= 0 ? load<i16>(a) != 0 : useMask && ((load<u64>(msk) >> <u64>k) & 1) != 0;
+        if (nz) {
+          if (cnt < 1) {
+            bitCnt = cnt; bitBuf = buf; fill(); buf = bitBuf; cnt = bitCnt;
+          }
+          cnt--;
+          if ((<i32>(buf >> <u64>cnt) & 1) != 0 && idx >= 0) {
+            const v = <i32>load<i16>(a);
+            if ((v & p1) == 0) store<i16>(a, <i16>(v >= 0 ? v + p1 : v - p1));
+          }
         } else {
           if (r == 0) break;
           r--;
@@ -803,10 +815,23 @@ function decodeStoredBlock(c: Component, bi: i32): void {
   }
   if (eobrun > 0) {
     for (; k <= se; k++) {
-      if (isNonzero(blk, msk, k)) refineBit(blk, msk, k, p1);
+      const idx = load<i32>(keepIdx + <usize>(k << 2));
+      const a = blk + <usize>(idx << 1);
+      const nz = idx >= 0 ? load<i16>(a) != 0 : useMask && ((load<u64>(msk) >> <u64>k) & 1) != 0;
+      if (!nz) continue;
+      if (cnt < 1) {
+        bitCnt = cnt; bitBuf = buf; fill(); buf = bitBuf; cnt = bitCnt;
+      }
+      cnt--;
+      if ((<i32>(buf >> <u64>cnt) & 1) != 0 && idx >= 0) {
+        const v = <i32>load<i16>(a);
+        if ((v & p1) == 0) store<i16>(a, <i16>(v >= 0 ? v + p1 : v - p1));
+      }
     }
     eobrun--;
   }
+  bitCnt = cnt;
+  bitBuf = buf;
 }
 
 /** Skips a scan's entropy-coded data up to the next non-RST marker. */
