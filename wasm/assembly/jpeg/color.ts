@@ -28,14 +28,26 @@ export function grayRow(y: usize, out: usize, n: i32): void {
   }
 }
 
-/** Interleaves 16 R, G and B bytes into 48 bytes of RGB at `out`. */
+/**
+ * Interleaves 16 R, G and B bytes into 48 bytes of RGB at `out`, writing up to 4 bytes beyond them (the
+ * output buffer has slack, and rows are written in order, so those bytes are rewritten or unused). Byte and
+ * 16-bit unpacks build R,G,B,0 quads, and one single-input shuffle per 4 pixels drops the padding: cheaper
+ * than two-input 3-way shuffles on x64 and arm64.
+ */
 @inline function storeRgb16(r: v128, g: v128, b: v128, out: usize): void {
-  let t = i8x16.shuffle(r, g, 0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5);
-  v128.store(out, i8x16.shuffle(t, b, 0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15));
-  t = i8x16.shuffle(r, g, 21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26);
-  v128.store(out, i8x16.shuffle(t, b, 0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15), 16);
-  t = i8x16.shuffle(r, g, 0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0);
-  v128.store(out, i8x16.shuffle(t, b, 26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31), 32);
+  const z = i8x16.splat(0);
+  const rgLo = i8x16.shuffle(r, g, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const rgHi = i8x16.shuffle(r, g, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const bzLo = i8x16.shuffle(b, z, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const bzHi = i8x16.shuffle(b, z, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const q0 = i8x16.shuffle(rgLo, bzLo, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const q1 = i8x16.shuffle(rgLo, bzLo, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  const q2 = i8x16.shuffle(rgHi, bzHi, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const q3 = i8x16.shuffle(rgHi, bzHi, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  v128.store(out, i8x16.shuffle(q0, q0, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 0, 0, 0, 0), 0);
+  v128.store(out, i8x16.shuffle(q1, q1, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 0, 0, 0, 0), 12);
+  v128.store(out, i8x16.shuffle(q2, q2, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 0, 0, 0, 0), 24);
+  v128.store(out, i8x16.shuffle(q3, q3, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 0, 0, 0, 0), 36);
 }
 
 // Q15 fractional parts of the JFIF coefficients (the integer parts are added directly):

@@ -423,7 +423,7 @@ function setupBuffers(firstScanHasAll: bool): bool {
   if (base == 0) return false;
   let p = base;
   outPtr = p;
-  p += (<usize>outBytes + 15) & ~15;
+  p += ((<usize>outBytes + 15) & ~15) + 16; // colour conversion stores may run 4 bytes past the end
   for (let i = 0; i < ncomp; i++) {
     const c = unchecked(comps[i]);
     c.stride = c.pbw * K;
