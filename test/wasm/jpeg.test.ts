@@ -300,6 +300,43 @@ describe("EXIF orientation and dimensions", () => {
   });
 });
 
+describe("progressive shrink-on-load", () => {
+  it("1/8 never reads AC scans: garbage in them changes 1/1 but not 1/8", async () => {
+    const width = 96;
+    const height = 64;
+    const jpeg = await sharpJpeg(syntheticPhoto(width, height), width, height, { quality: 90, progressive: true });
+    // Find the scans and scribble over the entropy data of every scan with Ss > 0.
+    const damaged = jpeg.slice();
+    let acScans = 0;
+    let pos = 2;
+    while (pos + 4 <= damaged.length) {
+      if (damaged[pos] !== 0xff) { pos++; continue; }
+      const m = damaged[pos + 1];
+      if (m === 0xd9) break;
+      const len = (damaged[pos + 2] << 8) | damaged[pos + 3];
+      if (m !== 0xda) { pos += 2 + len; continue; }
+      const ns = damaged[pos + 4];
+      const ss = damaged[pos + 5 + 2 * ns];
+      let p = pos + 2 + len;
+      while (p + 1 < damaged.length && !(damaged[p] === 0xff && damaged[p + 1] !== 0 && (damaged[p + 1] < 0xd0 || damaged[p + 1] > 0xd7))) {
+        if (ss > 0 && damaged[p] !== 0xff && damaged[p - 1] !== 0xff) damaged[p] = (damaged[p] * 7 + 13) & 0x7f;
+        p++;
+      }
+      if (ss > 0) acScans++;
+      pos = p;
+    }
+    expect(acScans).toBeGreaterThan(2);
+    expect(decodeJpeg(jpegModule, damaged, 8).data).toEqual(decodeJpeg(jpegModule, jpeg, 8).data);
+    let differs = false;
+    try {
+      differs = psnr(decodeJpeg(jpegModule, damaged, 1).data, decodeJpeg(jpegModule, jpeg, 1).data) < 40;
+    } catch (e) {
+      differs = e instanceof CodecError;
+    }
+    expect(differs).toBe(true);
+  });
+});
+
 describe("memory planning", () => {
   it("estimateJpegDecodeBytes covers the instance's real memory and the coefficient store only when needed", async () => {
     const width = 1200;
