@@ -166,7 +166,8 @@ function readExifOrientation(bytes: Uint8Array, tiff: number, end: number): Orie
   return undefined;
 }
 
-// Must match the AssemblyScript side's static data and stack (measured: see estimate test) rounded up.
+// The kernel's static data plus its Huffman tables (~70 KiB, allocated per instance), rounded up; the
+// memory-planning test checks the estimate against real instances.
 const KERNEL_STATIC_BYTES = 128 * 1024;
 const PAGE = 65536;
 

@@ -95,18 +95,20 @@ function fill(): void {
 }
 
 // ---- Huffman tables ------------------------------------------------------------------------------------
-// Per table: a 9-bit lookahead LUT (u16: length << 8 | symbol, 0 = longer code), then maxcode[0..17] and
+// Per table: an 11-bit lookahead LUT (u16: length << 8 | symbol, 0 = longer code), then maxcode[0..17] and
 // valoffset[0..17] (i32) for the canonical slow path, then the 256 symbol values.
-const LOOKAHEAD: i32 = 9;
-const HT_SIZE: usize = 1536;
-const HT_MAXCODE: usize = 1024;
-const HT_VALOFF: usize = 1096;
-const HT_VALS: usize = 1168;
-const huffBase: usize = memory.data(<i32>(HT_SIZE * 8), 16);
+const LOOKAHEAD: i32 = 11;
+const HT_MAXCODE: usize = 4096; // 2 << LOOKAHEAD
+const HT_VALOFF: usize = 4168;
+const HT_VALS: usize = 4240;
+const HT_SIZE: usize = 4608;
+const FAST_AC_SIZE: usize = 8192; // 4 << LOOKAHEAD
+// Heap, not static data: the build starts modules with one 64 KiB page, which these would overflow.
+let huffBase: usize = 0;
 const huffDefined: usize = memory.data(8);
-// AC tables also get a combined LUT: when code length + magnitude bits fit in the 9-bit peek, the entry holds
+// AC tables also get a combined LUT: when code length + magnitude bits fit in the 11-bit peek, the entry holds
 // the extended value (<< 16), the zero run (bits 8..11) and the total bits consumed (bits 0..3); 0 = slow.
-const fastAcBase: usize = memory.data(4 * 512 * 4, 16);
+let fastAcBase: usize = 0;
 
 @inline function huffTable(ac: i32, id: i32): usize {
   return huffBase + <usize>((ac * 4 + id)) * HT_SIZE;
@@ -144,7 +146,7 @@ function buildHuffman(t: usize, counts: usize, vals: usize, nvals: i32): bool {
 }
 
 function buildFastAc(t: usize, f: usize): void {
-  for (let peek = 0; peek < 512; peek++) {
+  for (let peek = 0; peek < (1 << LOOKAHEAD); peek++) {
     const e = <i32>load<u16>(t + <usize>(peek << 1));
     let entry = 0;
     const l = e >> 8;
@@ -330,7 +332,7 @@ function parseDHT(p: usize, segEnd: usize): void {
       return;
     }
     if (!buildHuffman(huffTable(tc, th), p + 1, p + 17, total)) return;
-    if (tc == 1) buildFastAc(huffTable(1, th), fastAcBase + <usize>(th * 2048));
+    if (tc == 1) buildFastAc(huffTable(1, th), fastAcBase + <usize>th * FAST_AC_SIZE);
     store<u8>(huffDefined + <usize>(tc * 4 + th), 1);
     p += 17 + <usize>total;
   }
@@ -497,7 +499,7 @@ function parseSOS(p: usize, segEnd: usize): bool {
     if (td > 3 || ta > 3) { fail(KIND_CORRUPT, "corrupt JPEG: Huffman table id outside 0..3"); return false; }
     c.dcTable = huffTable(0, td);
     c.acTable = huffTable(1, ta);
-    c.fastAc = fastAcBase + <usize>(ta * 2048);
+    c.fastAc = fastAcBase + <usize>ta * FAST_AC_SIZE;
     unchecked(scanComps[i] = c);
     blocksPerMcu += c.h * c.v;
   }
@@ -1069,6 +1071,9 @@ function nextMarker(): i32 {
  */
 export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f64): i32 {
   initIdct();
+  huffBase = allocExact(HT_SIZE * 8 + FAST_AC_SIZE * 4);
+  if (huffBase == 0) return errKind;
+  fastAcBase = huffBase + HT_SIZE * 8;
   data = ptr;
   end = ptr + <usize>len;
   pos = ptr;
