@@ -352,11 +352,51 @@ export function encodeBaseline(o: EncodeOptions & { separateScans?: boolean }): 
   return new Uint8Array(out);
 }
 
+/** AC band ss..se with magnitudes point-transformed by `al` (truncated toward zero), plain EOBs. */
+function codeAcFirst(bw: BitWriter, b: Int32Array, ss: number, se: number, al: number): void {
+  const shifted = Int32Array.from(b, (v) => Math.sign(v) * (Math.abs(v) >> al));
+  codeAcBand(bw, shifted, ss, se);
+}
+
 /**
- * Encodes a progressive (SOF2) JPEG: DC first with Al=1 (interleaved), AC bands 1-5 and 6-63 per component
- * (spectral selection), then the DC refinement. Restart intervals apply to every scan.
+ * AC refinement from Ah = 1 to Al = 0 (T.81 G.1.2.3, as libjpeg's encoder does it): newly nonzero
+ * coefficients (|v| = 1) are run-length coded over zero-history ones, with the correction bits of
+ * already-nonzero coefficients passed on the way appended; every block ends with its own EOB (run of 1).
  */
-export function encodeProgressive(o: EncodeOptions): Uint8Array {
+function codeAcRefine(bw: BitWriter, b: Int32Array, ss: number, se: number): void {
+  let eob = 0;
+  for (let k = ss; k <= se; k++) if (Math.abs(b[k]) === 1) eob = k;
+  let run = 0;
+  let pending: number[] = [];
+  for (let k = ss; k <= se; k++) {
+    const a = Math.abs(b[k]);
+    if (a === 0) { run++; continue; }
+    while (run > 15 && k <= eob) {
+      put(bw, AC_CODES, 0xf0);
+      for (const bit of pending) bw.write(bit, 1);
+      pending = [];
+      run -= 16;
+    }
+    if (a > 1) { pending.push(a & 1); continue; }
+    put(bw, AC_CODES, (run << 4) | 1);
+    bw.write(b[k] > 0 ? 1 : 0, 1);
+    for (const bit of pending) bw.write(bit, 1);
+    pending = [];
+    run = 0;
+  }
+  if (run > 0 || pending.length > 0) {
+    put(bw, AC_CODES, 0x00);
+    for (const bit of pending) bw.write(bit, 1);
+  }
+}
+
+/**
+ * Encodes a progressive (SOF2) JPEG. Default script: DC first with Al=1 (interleaved), AC bands 1-5 and
+ * 6-63 per component (spectral selection), then the DC refinement. With `acRefine`: AC 1-63 first at Al=1,
+ * DC refinement, then AC 1-63 refinement to Al=0 (successive approximation on AC too).
+ * Restart intervals apply to every scan.
+ */
+export function encodeProgressive(o: EncodeOptions & { acRefine?: boolean }): Uint8Array {
   const { comps, mcusX, mcusY } = prepareComponents(o);
   const ri = o.restartInterval ?? 0;
   const out = headers(o, 0xc2);
@@ -364,13 +404,26 @@ export function encodeProgressive(o: EncodeOptions): Uint8Array {
   const dcFirst = (bw: BitWriter, c: EncodedComponent, b: Int32Array) => codeDc(bw, c, b[0] >> 1);
   const dcRefine = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => bw.write(b[0] & 1, 1);
   out.push(...sosHeader(o, all, 0, 0, 0, 1), ...writeScan(interleavedUnits(comps, mcusX, mcusY), ri, dcFirst, comps));
-  for (const [ss, se] of [[1, 5], [6, 63]]) {
+  if (o.acRefine) {
     comps.forEach((c, i) => {
-      const band = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => codeAcBand(bw, b, ss, se);
-      out.push(...sosHeader(o, [i], ss, se, 0, 0), ...writeScan(singleUnits(c), ri, band, comps));
+      const first = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => codeAcFirst(bw, b, 1, 63, 1);
+      out.push(...sosHeader(o, [i], 1, 63, 0, 1), ...writeScan(singleUnits(c), ri, first, comps));
     });
+  } else {
+    for (const [ss, se] of [[1, 5], [6, 63]]) {
+      comps.forEach((c, i) => {
+        const band = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => codeAcBand(bw, b, ss, se);
+        out.push(...sosHeader(o, [i], ss, se, 0, 0), ...writeScan(singleUnits(c), ri, band, comps));
+      });
+    }
   }
   out.push(...sosHeader(o, all, 0, 0, 1, 0), ...writeScan(interleavedUnits(comps, mcusX, mcusY), ri, dcRefine, comps));
+  if (o.acRefine) {
+    comps.forEach((c, i) => {
+      const refine = (bw: BitWriter, _c: EncodedComponent, b: Int32Array) => codeAcRefine(bw, b, 1, 63);
+      out.push(...sosHeader(o, [i], 1, 63, 1, 0), ...writeScan(singleUnits(c), ri, refine, comps));
+    });
+  }
   out.push(0xff, 0xd9);
   return new Uint8Array(out);
 }
