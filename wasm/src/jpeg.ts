@@ -2,6 +2,19 @@
 // 1/2, 1/4 or 1/8 size, scaling in the DCT domain (see wasm/assembly/jpeg/). Anything the kernel does not
 // handle (arithmetic, lossless, hierarchical, 12-bit, DNL) is reported as CodecError("unsupported") so the
 // engine can fall back to mozjpeg.
+//
+// Policies:
+// - Scaling: 1/8 uses each block's DC only; 1/4 and 1/2 run 2×2 and 4×4 IDCTs on the top-left coefficients;
+//   1/1 is a float AAN IDCT. Progressive images keep only those coefficients (plus a 1-bit-per-coefficient
+//   "nonzero" mask at 1/2 and 1/4, which refinement scans need), and at 1/8 their AC scans are skipped
+//   unread. Baseline images with all components in one scan stream MCU rows straight to RGB.
+// - Chroma: subsampling by 2 is upsampled with libjpeg's triangle ("fancy") filter at the output scale,
+//   other factors (3, 4) by replication.
+// - CMYK/YCCK: converted naively (R = (1−C)(1−K) etc.); Adobe APP14 files are read as inverted, like
+//   libjpeg/libvips. No ICC transform.
+// - Truncated data: scans decode what is there and the rest repeats the last DC (flat), as libjpeg does;
+//   truncation before the first scan is "corrupt".
+// - EXIF orientation is reported in the header, never applied.
 import { CodecError } from "./errors.ts";
 import type { CodecErrorKind } from "./errors.ts";
 import type { Orientation, Raster } from "./raster.ts";

@@ -254,6 +254,7 @@ const qDefined: usize = memory.data(4);
 let buffersReady: bool = false;
 let streaming: bool = false;
 let scanCount: i32 = 0;
+const MAX_SCANS: i32 = 256;
 let anyScan: bool = false;
 let emitted: bool = false;
 
@@ -483,7 +484,9 @@ function latchQuant(c: Component): bool {
 /** Parses an SOS header; returns false on error. */
 function parseSOS(p: usize, segEnd: usize): bool {
   if (!frameSeen) { fail(KIND_CORRUPT, "corrupt JPEG: scan before frame header (missing SOF)"); return false; }
-  if (++scanCount > 1000) { fail(KIND_CORRUPT, "corrupt JPEG: more than 1000 scans"); return false; }
+  // Every scan walks the whole block grid, so the scan count bounds the work a small hostile file can cause
+  // (real progressive files have about 10; mozjpeg's most elaborate scripts stay far below 256).
+  if (++scanCount > MAX_SCANS) { fail(KIND_CORRUPT, "corrupt JPEG: more than 256 scans"); return false; }
   ns = <i32>load<u8>(p);
   if (ns < 1 || ns > 4 || p + 4 + <usize>(ns * 2) > segEnd) { fail(KIND_CORRUPT, "corrupt JPEG: bad scan header"); return false; }
   let blocksPerMcu = 0;
