@@ -511,6 +511,19 @@ describe("unsupported and hostile streams", () => {
     expect(performance.now() - t).toBeLessThan(5_000);
   });
 
+  it("a flood of scans is cut off at 256", { timeout: 20_000 }, () => {
+    const prog = encodeProgressive({ width, height, planes, sampling: [[2, 2], [1, 1], [1, 1]] });
+    // Repeat the final DC refinement scan (SOS header + 1 bit per block) 300 times.
+    let lastSos = -1;
+    for (let i = 0; i + 1 < prog.length; i++) if (prog[i] === 0xff && prog[i + 1] === 0xda) lastSos = i;
+    const scan = prog.subarray(lastSos, prog.length - 2);
+    const flood = new Uint8Array(lastSos + scan.length * 300 + 2);
+    flood.set(prog.subarray(0, lastSos), 0);
+    for (let i = 0; i < 300; i++) flood.set(scan, lastSos + i * scan.length);
+    flood.set([0xff, 0xd9], flood.length - 2);
+    expectCodecError(() => decodeJpeg(jpegModule, flood, 1), "corrupt", /more than 256 scans/);
+  });
+
   it("random corruption never escapes as anything but a CodecError", { timeout: 60_000 }, async () => {
     const base = await sharpJpeg(syntheticPhoto(64, 48), 64, 48, { quality: 80, progressive: true });
     let seed = 99;
