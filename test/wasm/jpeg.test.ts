@@ -511,6 +511,16 @@ describe("unsupported and hostile streams", () => {
     expect(performance.now() - t).toBeLessThan(5_000);
   });
 
+  it("an APP1 segment holding another JPEG (an EXIF thumbnail) and 0xFF fill bytes are skipped", async () => {
+    const thumb = encodeBaseline({ width: 8, height: 8, planes: planes.map((p) => p.subarray(0, 64)), sampling: [[1, 1], [1, 1], [1, 1]] });
+    const payload = [...new TextEncoder().encode("Exif\0\0"), ...thumb];
+    const app1 = [0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 255, ...payload];
+    const withThumb = new Uint8Array([...good.subarray(0, 2), ...app1, 0xff, 0xff, 0xff, ...good.subarray(2)]);
+    const header = readJpegHeader(withThumb);
+    expect([header.width, header.height]).toEqual([width, height]);
+    expect(decodeJpeg(jpegModule, withThumb, 1).data).toEqual(decodeJpeg(jpegModule, good, 1).data);
+  });
+
   it("a flood of scans is cut off at 256", { timeout: 20_000 }, () => {
     const prog = encodeProgressive({ width, height, planes, sampling: [[2, 2], [1, 1], [1, 1]] });
     // Repeat the final DC refinement scan (SOS header + 1 bit per block) 300 times.
