@@ -227,18 +227,19 @@ function colorCode(header: JpegHeader): number {
   }
 }
 
-/**
- * Decodes a JPEG to RGB at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
- * Uses a fresh instance of `module` (the compiled jpeg.wasm); the returned raster views that instance's
- * memory, so the instance lives exactly as long as the raster.
- * Truncated scan data decodes what is present; missing blocks repeat the last DC value (as libjpeg).
- */
 export interface JpegDecodeOptions {
   /** Refuse images with more pixels than this (CodecError "limit"); default DEFAULT_MAX_PIXELS. */
   maxPixels?: number;
   /** Refuse decodes whose planned wasm memory (estimateJpegDecodeBytes) exceeds this many bytes. */
   maxMemoryBytes?: number;
 }
+
+/**
+ * Decodes a JPEG to RGB at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
+ * Uses a fresh instance of `module` (the compiled jpeg.wasm); the returned raster views that instance's
+ * memory, so the instance lives exactly as long as the raster.
+ * Truncated scan data decodes what is present; missing blocks repeat the last DC value (as libjpeg).
+ */
 
 export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
   if (!SCALES.has(scale)) throw new CodecError("unsupported", `JPEG scale must be 1, 2, 4 or 8, got ${String(scale)}`);
