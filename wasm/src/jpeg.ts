@@ -240,7 +240,6 @@ export interface JpegDecodeOptions {
  * memory, so the instance lives exactly as long as the raster.
  * Truncated scan data decodes what is present; missing blocks repeat the last DC value (as libjpeg).
  */
-
 export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
   if (!SCALES.has(scale)) throw new CodecError("unsupported", `JPEG scale must be 1, 2, 4 or 8, got ${String(scale)}`);
   const header = readJpegHeader(bytes);
