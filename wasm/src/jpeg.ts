@@ -236,8 +236,8 @@ export interface JpegDecodeOptions {
 
 /**
  * Decodes a JPEG to RGB at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
- * Uses a fresh instance of `module` (the compiled jpeg.wasm); the returned raster views that instance's
- * memory, so the instance lives exactly as long as the raster.
+ * Uses a fresh instance of `module` (the compiled jpeg.wasm); a large returned raster views that
+ * instance's memory (so it lives as long as the raster), a small one is a copy.
  * Truncated scan data decodes what is present; missing blocks repeat the last DC value (as libjpeg).
  */
 export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
@@ -270,9 +270,11 @@ export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale:
     if (rc !== 0) throw new CodecError(KINDS[rc] ?? "corrupt", readString(k.memory, k.errorMessage()));
     const width = k.outputWidth();
     const height = k.outputHeight();
-    // A view, not a copy: the instance is done (its memory can no longer grow or detach), and copying a
-    // 36 MB full-size raster would briefly need it twice. The raster keeps the instance's memory alive.
-    const data = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * 3);
+    // A large raster is returned as a view (the instance is done, its memory can no longer grow or
+    // detach): copying 36 MB would briefly need it twice. A small one (shrink-on-load) is copied so the
+    // instance's memory, mostly the input and coefficients, is not kept alive by the raster.
+    const view = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * 3);
+    const data = view.length * 4 < k.memory.buffer.byteLength ? view.slice() : view;
     return { data, width, height, channels: 3 };
   } catch (e) {
     if (e instanceof CodecError) throw e;
