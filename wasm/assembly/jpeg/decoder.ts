@@ -212,7 +212,6 @@ class Component {
   strip: usize = 0;
   stride: i32 = 0;
   row: usize = 0;
-  seenInScan: bool = false;
   /** Factor-2 chroma gets the triangle filter in that direction. */
   fancyH: bool = false;
   fancyV: bool = false;
@@ -1086,11 +1085,10 @@ export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f6
   setScale(scale);
   if (len < 4 || load<u8>(data) != 0xFF || load<u8>(data + 1) != 0xD8) { fail(KIND_CORRUPT, "not a JPEG: missing SOI marker"); return errKind; }
   pos = data + 2;
-  let sawEoi = false;
   while (errKind == 0 && !emitted) {
     const m = nextMarker();
     if (m < 0) break;
-    if (m == 0xD9) { sawEoi = true; break; }
+    if (m == 0xD9) break;
     if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
     if (pos + 2 > end) break;
     const segLen = u16be(pos);
@@ -1138,6 +1136,5 @@ export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f6
     }
     emitStored();
   }
-  if (!sawEoi) { /* truncated after the last scan's data: decoded what was there, the rest stays flat */ }
   return errKind;
 }
