@@ -1,8 +1,30 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { makeFixtures } from "./test/fixtures/images.ts";
 
 export default defineConfig({
   test: {
     projects: [
+      {
+        // Both Workers' code inside workerd, against real local D1, R2, Queues and Durable Objects.
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: "./test/workers/wrangler.toml" },
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+                FIXTURES: Object.fromEntries(Object.entries(await makeFixtures()).map(([k, v]) => [k, v.toString("base64")])),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          setupFiles: ["./test/workers/setup.ts"],
+          testTimeout: 60_000,
+        },
+      },
       {
         // Codec engine: kernels and codecs run in Node against sharp as the reference decoder/resizer.
         test: {
@@ -10,6 +32,18 @@ export default defineConfig({
           include: ["test/wasm/**/*.test.ts"],
           environment: "node",
           testTimeout: 120_000,
+        },
+      },
+      {
+        // The platform as `npm start` runs it, driven over HTTP with the official `cloudflare` SDK.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/e2e/platform.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
         },
       },
     ],

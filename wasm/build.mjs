@@ -1,7 +1,7 @@
 // Compiles each AssemblyScript entry `wasm/assembly/<name>.ts` into `wasm/build/<name>.wasm`.
 // Modules use the stub runtime (a bump allocator, no GC): the engine instantiates a fresh instance per job
 // and drops it afterwards, so an instance's heap never outlives the image it was grown for.
-import { readdirSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, mkdirSync, statSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "assemblyscript/asc";
@@ -11,7 +11,7 @@ const srcDir = join(root, "assembly");
 const outDir = join(root, "build");
 mkdirSync(outDir, { recursive: true });
 
-const entries = readdirSync(srcDir).filter((f) => f.endsWith(".ts") && statSync(join(srcDir, f)).isFile());
+const entries = (existsSync(srcDir) ? readdirSync(srcDir) : []).filter((f) => f.endsWith(".ts") && statSync(join(srcDir, f)).isFile());
 for (const file of entries) {
   const name = basename(file, ".ts");
   const { error, stderr } = await main([

@@ -1,0 +1,36 @@
+// `npm start`: the whole platform on Miniflare's local R2, D1, Queues and Durable Objects.
+// Creates .dev.vars on first run, applies D1 migrations locally, then runs both Workers in one `wrangler dev`.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+const port = process.env.PORT ?? "8787";
+const persistTo = process.env.PERSIST_TO ?? ".wrangler/state";
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+
+if (!existsSync(".dev.vars")) {
+  const token = randomBytes(24).toString("base64url");
+  const vars = {
+    API_TOKEN: token,
+    ACCOUNT_ID: randomBytes(16).toString("hex"),
+    ACCOUNT_HASH: randomBytes(16).toString("base64url").slice(0, 22),
+  };
+  writeFileSync(".dev.vars", Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n", { mode: 0o600 });
+  console.log(`Created .dev.vars with a new API token (shown once):\n\n  API_TOKEN=${token}\n  ACCOUNT_ID=${vars.ACCOUNT_ID}\n`);
+} else {
+  const accountId = /^ACCOUNT_ID=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1];
+  console.log(`Using .dev.vars (account ${accountId}); the API token is in that file.`);
+}
+
+const wrangler = (args, options = {}) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env, ...options });
+
+const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const dev = spawn(
+  "npx",
+  ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo],
+  { stdio: "inherit", env },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));

@@ -1,0 +1,45 @@
+import { env, SELF } from "cloudflare:test";
+import { expect } from "vitest";
+import type { CoordinatorState } from "../../workers/gateway/coordinator.ts";
+import type { FixtureName } from "../fixtures/images.ts";
+
+export const API = "https://images.test/client/v4/accounts/test-account/images";
+export const DELIVERY = "https://images.test/cdn-cgi/imagedelivery/test-hash";
+export const AUTH = { authorization: "Bearer test-token" };
+
+export function fixture(name: FixtureName): Uint8Array {
+  return Uint8Array.from(atob(env.FIXTURES[name]), (c) => c.charCodeAt(0));
+}
+
+export function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return SELF.fetch(`${API}${path}`, { ...init, headers: { ...AUTH, ...(init.headers ?? {}) } });
+}
+
+export async function json<T = any>(response: Response, status = 200): Promise<T> {
+  const body = (await response.json()) as any;
+  expect(response.status, JSON.stringify(body)).toBe(status);
+  return body;
+}
+
+/** Uploads a fixture with the API, as the SDK does (multipart). */
+export async function upload(name: FixtureName, fields: Record<string, string> = {}): Promise<Response> {
+  const form = new FormData();
+  form.append("file", new File([fixture(name)], `${name}.bin`));
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return api("/v1", { method: "POST", body: form });
+}
+
+export function coordinator(imageId: string) {
+  return env.COORDINATOR.get(env.COORDINATOR.idFromName(imageId));
+}
+
+/** Waits until the image's coordinator reaches one of the given statuses (the queue runs in the background). */
+export async function waitForStatus(imageId: string, statuses: string[], timeoutMs = 45_000): Promise<CoordinatorState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await coordinator(imageId).snapshot();
+    if (statuses.includes(state.status)) return state;
+    if (Date.now() > deadline) throw new Error(`image ${imageId} stayed ${state.status}, expected ${statuses.join("|")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

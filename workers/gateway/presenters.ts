@@ -1,0 +1,50 @@
+import type { ImageRow, VariantRow } from "../shared/schema.ts";
+import type { VariantOptions } from "../shared/transform.ts";
+
+/** The Cloudflare Images `Image` object, plus our `status` and `error` extensions. */
+export interface ImageResult {
+  id: string;
+  filename: string | null;
+  uploaded: string;
+  requireSignedURLs: boolean;
+  variants: string[];
+  meta: Record<string, unknown>;
+  creator: string | null;
+  status: ImageRow["status"];
+  error?: string;
+  draft?: true;
+}
+
+export function deliveryBase(origin: string, accountHash: string): string {
+  return `${origin}/cdn-cgi/imagedelivery/${accountHash}`;
+}
+
+export function presentImage(row: ImageRow, variantNames: string[], base: string): ImageResult {
+  const result: ImageResult = {
+    id: row.id,
+    filename: row.filename,
+    uploaded: row.uploaded,
+    requireSignedURLs: row.requireSignedUrls,
+    variants: variantNames.map((name) => `${base}/${row.id}/${name}`),
+    meta: JSON.parse(row.meta) as Record<string, unknown>,
+    creator: row.creator,
+    status: row.status,
+  };
+  if (row.status === "failed" && row.error) result.error = row.error;
+  if (row.status === "draft") result.draft = true;
+  return result;
+}
+
+export interface VariantResult {
+  id: string;
+  options: VariantOptions;
+  neverRequireSignedURLs: boolean;
+}
+
+export function presentVariant(row: VariantRow): VariantResult {
+  return {
+    id: row.id,
+    options: { fit: row.fit, width: row.width, height: row.height, metadata: row.metadata },
+    neverRequireSignedURLs: row.neverRequireSignedUrls,
+  };
+}

@@ -1,0 +1,27 @@
+import { eq, sql } from "drizzle-orm";
+import type { Db } from "../shared/db.ts";
+import { counters, images, renditions } from "../shared/schema.ts";
+
+// Image rows are only inserted and deleted here, each in one batch (a D1 transaction) with the `images` counter:
+// SQLite's changes() is the row count of the statement just before it, so a no-op insert counts nothing.
+const bumpImages = (db: Db, sign: 1 | -1) =>
+  db
+    .update(counters)
+    .set({ value: sign === 1 ? sql`${counters.value} + changes()` : sql`${counters.value} - changes()` })
+    .where(eq(counters.name, "images"));
+
+/** Inserts an image record unless the id is taken; answers whether it was inserted. */
+export async function insertImageRecord(db: Db, row: typeof images.$inferInsert): Promise<boolean> {
+  const [inserted] = await db.batch([db.insert(images).values(row).onConflictDoNothing().returning({ id: images.id }), bumpImages(db, 1)]);
+  return inserted.length > 0;
+}
+
+/** Deletes an image record and its renditions' records. */
+export async function deleteImageRecords(db: Db, id: string): Promise<void> {
+  await db.batch([db.delete(renditions).where(eq(renditions.imageId, id)), db.delete(images).where(eq(images.id, id)), bumpImages(db, -1)]);
+}
+
+export async function countImages(db: Db): Promise<number> {
+  const [row] = await db.select({ value: counters.value }).from(counters).where(eq(counters.name, "images"));
+  return row?.value ?? 0;
+}

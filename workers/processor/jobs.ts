@@ -1,0 +1,78 @@
+import { asc, eq } from "drizzle-orm";
+import { CodecError } from "../../wasm/src/errors.ts";
+import { probeImage } from "../../wasm/src/probe.ts";
+import { parseConfig } from "../shared/config.ts";
+import { database } from "../shared/db.ts";
+import { describeError } from "../shared/errors.ts";
+import type { ProcessJob } from "../shared/messages.ts";
+import { images, renditions, variants } from "../shared/schema.ts";
+import { deletePrefix, renditionPrefix } from "../shared/storage.ts";
+import { transformFingerprint, transformOfVariant, type OutputFormat } from "../shared/transform.ts";
+import type { ProcessorEnv } from "./env.ts";
+import { renderAndStore, type OutputRequest } from "./pipeline/render.ts";
+
+export type JobOutcome = "ready" | "skipped" | "failed";
+
+/**
+ * Formats produced eagerly for every named variant: WebP for browsers that take it, JPEG (PNG with alpha) for the
+ * rest. AVIF is slow to encode, so it is rendered on first request and stored from then on.
+ */
+export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
+  return ["webp", hasAlpha ? "png" : "jpeg"];
+}
+
+/**
+ * Renders every named variant of an image, once its coordinator grants the lease. Permanent failures (the file
+ * will not decode, a limit is exceeded) are recorded as `failed` with the reason and the job is done; anything
+ * else is thrown so the queue retries it, and ends in the dead-letter queue after the last retry.
+ */
+export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<JobOutcome> {
+  const config = parseConfig(env, false);
+  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(job.imageId));
+  const claim = await coordinator.claim(job.generation);
+  if (claim.action === "skip") return "skipped";
+  try {
+    const db = database(env.DB);
+    const [image] = await db.select().from(images).where(eq(images.id, job.imageId));
+    if (!image) {
+      // The coordinator outlived its record (deleted between the two): end it visibly rather than lease forever.
+      await coordinator.fail("the image record is missing");
+      return "failed";
+    }
+    const object = await env.BUCKET.get(job.originalKey);
+    if (!object) throw new CodecError("corrupt", "the original is missing from storage");
+    const original = new Uint8Array(await object.arrayBuffer());
+    const header = probeImage(original);
+    const named = await db.select().from(variants).orderBy(asc(variants.id));
+    const requests: OutputRequest[] = [];
+    for (const variant of named) {
+      const transform = transformOfVariant(variant);
+      const fingerprint = await transformFingerprint(transform);
+      for (const format of eagerFormats(header.hasAlpha)) requests.push({ transform, format, fingerprint, variant: variant.id });
+    }
+    await renderAndStore(env, config, job.imageId, original, header, requests);
+    const status = await coordinator.complete();
+    if (status === "deleted") await discardRenditions(env, job.imageId);
+    return status === "ready" ? "ready" : "skipped";
+  } catch (error) {
+    if (error instanceof CodecError) {
+      await coordinator.fail(error.message);
+      return "failed";
+    }
+    await coordinator.release(describeError(error));
+    throw error;
+  }
+}
+
+/** A job that exhausted its retries: record a visible failure with the last error seen. */
+export async function recordDeadLetter(env: ProcessorEnv, job: ProcessJob): Promise<void> {
+  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(job.imageId));
+  const { lastError, attempts } = await coordinator.snapshot();
+  await coordinator.fail(`processing failed after ${attempts} attempts${lastError ? `: ${lastError}` : ""}`);
+}
+
+/** Renditions written by a job that finished after its image was deleted. */
+async function discardRenditions(env: ProcessorEnv, imageId: string): Promise<void> {
+  await deletePrefix(env.BUCKET, renditionPrefix(imageId));
+  await database(env.DB).delete(renditions).where(eq(renditions.imageId, imageId));
+}

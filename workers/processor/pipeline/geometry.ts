@@ -1,0 +1,88 @@
+import type { Rect } from "../../../wasm/src/raster.ts";
+import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "../../shared/transform.ts";
+
+/** The pixel plan for one output: which part of the oriented source, resized to what, on what canvas. */
+export interface Geometry {
+  width: number;
+  height: number;
+  crop?: Rect;
+  canvas?: { width: number; height: number };
+}
+
+/**
+ * Resolves a transform's fit mode against the source's oriented size, following Cloudflare's definitions:
+ * scale-down fits inside the box and never enlarges; contain fits inside and may enlarge; cover fills the box
+ * and crops; crop is cover that never enlarges (scale-down for small images); pad is contain on a canvas of
+ * exactly the box. A missing width or height leaves that side to the aspect ratio.
+ */
+export function planGeometry(source: { width: number; height: number }, t: Transform): Geometry {
+  const sw = source.width;
+  const sh = source.height;
+  if (!t.width && !t.height) return clampToMax({ width: sw, height: sh });
+  const boxW = t.width ?? Math.max(1, Math.round((sw * t.height!) / sh));
+  const boxH = t.height ?? Math.max(1, Math.round((sh * t.width!) / sw));
+  const containScale = Math.min(boxW / sw, boxH / sh);
+  const coverScale = Math.max(boxW / sw, boxH / sh);
+
+  switch (t.fit) {
+    case "scale-down":
+      return scaled(sw, sh, Math.min(1, containScale));
+    case "contain":
+      return scaled(sw, sh, containScale);
+    case "pad": {
+      const inner = scaled(sw, sh, containScale);
+      return { ...inner, canvas: { width: boxW, height: boxH } };
+    }
+    case "cover":
+      return covered(sw, sh, boxW, boxH, coverScale, t.gravity);
+    case "crop":
+      // Never enlarges: a box larger than the image on both sides leaves the image as it is;
+      // larger on one side only crops the other side at the source's own scale.
+      if (coverScale >= 1) {
+        const w = Math.min(boxW, sw);
+        const h = Math.min(boxH, sh);
+        if (w === sw && h === sh) return { width: sw, height: sh };
+        return { width: w, height: h, crop: cropRect(sw, sh, w, h, t.gravity) };
+      }
+      return covered(sw, sh, boxW, boxH, coverScale, t.gravity);
+  }
+}
+
+function scaled(sw: number, sh: number, scale: number): Geometry {
+  return clampToMax({ width: Math.max(1, Math.round(sw * scale)), height: Math.max(1, Math.round(sh * scale)) });
+}
+
+function covered(sw: number, sh: number, boxW: number, boxH: number, scale: number, gravity: Gravity): Geometry {
+  // The source region that, scaled by `scale`, exactly fills the box.
+  const cw = Math.min(sw, Math.max(1, Math.round(boxW / scale)));
+  const ch = Math.min(sh, Math.max(1, Math.round(boxH / scale)));
+  const crop = cw === sw && ch === sh ? undefined : cropRect(sw, sh, cw, ch, gravity);
+  return { width: boxW, height: boxH, crop };
+}
+
+function cropRect(sw: number, sh: number, cw: number, ch: number, gravity: Gravity): Rect {
+  let fx = 0.5;
+  let fy = 0.5;
+  if (typeof gravity === "object") {
+    fx = gravity.x;
+    fy = gravity.y;
+  } else if (gravity === "left") fx = 0;
+  else if (gravity === "right") fx = 1;
+  else if (gravity === "top") fy = 0;
+  else if (gravity === "bottom") fy = 1;
+  // Centre the crop on the focal point, kept inside the image.
+  const left = Math.round(Math.min(sw - cw, Math.max(0, fx * sw - cw / 2)));
+  const top = Math.round(Math.min(sh - ch, Math.max(0, fy * sh - ch / 2)));
+  return { left, top, width: cw, height: ch };
+}
+
+function clampToMax(g: Geometry): Geometry {
+  const over = Math.max(g.width, g.height) / MAX_OUTPUT_SIDE;
+  if (over <= 1) return g;
+  return { width: Math.max(1, Math.floor(g.width / over)), height: Math.max(1, Math.floor(g.height / over)) };
+}
+
+/** The size a viewer sees: EXIF orientations 5–8 swap width and height. */
+export function orientedSize(width: number, height: number, orientation: number): { width: number; height: number } {
+  return orientation >= 5 ? { width: height, height: width } : { width, height };
+}

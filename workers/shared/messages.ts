@@ -1,0 +1,16 @@
+/** The queue message that asks the processor to render an image's eager variants. Carries keys, never bytes. */
+export interface ProcessJob {
+  type: "process";
+  imageId: string;
+  originalKey: string;
+  /** Bumped by the coordinator each time it (re-)enqueues, so a stale duplicate can be told apart. */
+  generation: number;
+}
+
+export function parseProcessJob(body: unknown): ProcessJob {
+  const b = body as Partial<ProcessJob> | null;
+  if (!b || b.type !== "process" || typeof b.imageId !== "string" || typeof b.originalKey !== "string" || typeof b.generation !== "number") {
+    throw new Error(`malformed queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
+  }
+  return { type: "process", imageId: b.imageId, originalKey: b.originalKey, generation: b.generation };
+}

@@ -1,0 +1,78 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { Fit, MetadataMode } from "./transform.ts";
+
+/** Lifecycle of an image; the ImageCoordinator Durable Object owns transitions, D1 mirrors them for queries. */
+export const IMAGE_STATUSES = ["draft", "queued", "processing", "ready", "failed", "deleted"] as const;
+export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+
+export const images = sqliteTable(
+  "images",
+  {
+    id: text("id").primaryKey(),
+    filename: text("filename"),
+    /** ISO-8601 upload time; for drafts, the time the direct upload was created. */
+    uploaded: text("uploaded").notNull(),
+    requireSignedUrls: integer("require_signed_urls", { mode: "boolean" }).notNull().default(false),
+    /** User metadata as JSON text (≤ 1024 bytes). */
+    meta: text("meta").notNull().default("{}"),
+    creator: text("creator"),
+    status: text("status", { enum: IMAGE_STATUSES }).notNull(),
+    error: text("error"),
+    /** Facts about the original, known once it is uploaded. */
+    format: text("format"),
+    contentType: text("content_type"),
+    width: integer("width"),
+    height: integer("height"),
+    orientation: integer("orientation"),
+    hasAlpha: integer("has_alpha", { mode: "boolean" }),
+    bytes: integer("bytes"),
+    updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+  },
+  (t) => [index("images_uploaded_idx").on(t.uploaded, t.id), index("images_creator_idx").on(t.creator, t.uploaded)],
+);
+
+export const variants = sqliteTable("variants", {
+  id: text("id").primaryKey(),
+  fit: text("fit").$type<Fit>().notNull(),
+  width: integer("width").notNull(),
+  height: integer("height").notNull(),
+  metadata: text("metadata").$type<MetadataMode>().notNull(),
+  neverRequireSignedUrls: integer("never_require_signed_urls", { mode: "boolean" }).notNull().default(false),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** One stored output of an image: a (transform fingerprint, format) pair in R2. */
+export const renditions = sqliteTable(
+  "renditions",
+  {
+    imageId: text("image_id").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    format: text("format").notNull(),
+    /** The named variant it was produced for, or null for a flexible variant. */
+    variant: text("variant"),
+    r2Key: text("r2_key").notNull(),
+    width: integer("width").notNull(),
+    height: integer("height").notNull(),
+    bytes: integer("bytes").notNull(),
+    etag: text("etag").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.fingerprint, t.format] })],
+);
+
+export const signingKeys = sqliteTable("signing_keys", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+/** Running totals kept in the same batch as the rows they count, so no request has to COUNT(*) a large table. */
+export const counters = sqliteTable("counters", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
+});
+
+export type ImageRow = typeof images.$inferSelect;
+export type VariantRow = typeof variants.$inferSelect;
+export type RenditionRow = typeof renditions.$inferSelect;
