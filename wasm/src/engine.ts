@@ -23,7 +23,9 @@ import { readJpegMarkers } from "./jpeg-markers.ts";
 import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
 import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, sniffFormat, asCodecError, type DecodeResult } from "./decode.ts";
 import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
-import { flattenAlpha, orient, orientedSize, padTo, rectToStored, resize } from "./pixels.ts";
+import { orientedSize, resize } from "./pixels.ts";
+import { orient, orientedRectToStored } from "./orient.ts";
+import { flattenAlpha, padTo } from "./canvas.ts";
 import { exifForOutput, extractExif } from "./metadata.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
@@ -105,7 +107,7 @@ async function resizeOriented(src: Raster, o: Orientation, w: number, h: number,
     return kernels.resize.resizeOriented(modules.resize, src, o, w, h, { crop });
   }
   // Resize in stored orientation, then orient the (small) output.
-  const storedCrop = rectToStored(crop, o, src.width, src.height);
+  const storedCrop = orientedRectToStored(crop, o, src.width, src.height);
   const stored = orientedSize(w, h, o);
   return orient(resize(src, stored.width, stored.height, storedCrop), o);
 }
@@ -115,8 +117,9 @@ async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderP
   switch (plan.decoder) {
     case "jpeg-kernel":
       try {
-        const raster = await kernels.jpeg!.decodeJpeg(modules.jpeg!, input, plan.scale, { maxPixels });
-        return { raster, decoderHeapBytes: 0 };
+        const raster = kernels.jpeg!.decodeJpeg(modules.jpeg!, input, plan.scale, { maxPixels });
+        // A large raster views the decoder's memory (accounted as the raster's buffer); a small one is a copy.
+        return { raster, decoderHeapBytes: raster.data.buffer.byteLength };
       } catch (e) {
         throw asCodecError(e, "JPEG decode");
       }
@@ -128,13 +131,16 @@ async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderP
   }
 }
 
-/** Chooses decoder and scale, and refuses (by name) what would not fit the memory budget. */
-function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules, budget: number): RenderPlan {
-  const base: PlanInput = { inputBytes: input.length, source, targets };
+/** Chooses decoder and scale; the caller refuses (by name) a plan over the memory budget. */
+function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules): RenderPlan {
+  const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
+  const base: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
   if (source.format !== "jpeg") return planRender(base, 1, source.format as DecoderChoice);
   const markers = readJpegMarkers(input);
   const frame = markers.frame;
   if (!frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
+  // Decoders fill a truncated scan with grey/flat blocks and call it a success; we call it corrupt.
+  if (!markers.complete) throw new CodecError("corrupt", "JPEG is truncated: no end-of-image marker");
   if (frame.width !== source.width || frame.height !== source.height) {
     throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
   }
@@ -142,11 +148,9 @@ function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[]
   if (jpeg && modules.jpeg) {
     const header = jpeg.readJpegHeader(input);
     if (header.supported) {
+      // Over budget with our decoder means mozjpeg (full size, RGBA) would be worse still: the caller refuses.
       const scale = chooseJpegScale(base);
-      const plan = planRender({ ...base, jpegKernel: { estimate: (s: JpegScale) => jpeg.estimateJpegDecodeBytes(header, s) } }, scale, "jpeg-kernel");
-      if (plan.peakBytes <= budget) return plan;
-      // Over budget with our decoder: mozjpeg (full size) can only be worse, so refuse with this plan.
-      return plan;
+      return planRender({ ...base, jpegKernel: { estimate: (s: JpegScale) => jpeg.estimateJpegDecodeBytes(header, s) } }, scale, "jpeg-kernel");
     }
   }
   return planRender({ ...base, frame }, 1, "mozjpeg");
@@ -177,7 +181,7 @@ export async function renderTargets(
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];
 
-  const plan = planCall(input, source, targets, modules, budget);
+  let plan = planCall(input, source, targets, modules);
   if (plan.peakBytes > budget) {
     const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
@@ -185,10 +189,22 @@ export async function renderTargets(
   const account = memoryAccount();
   account.set("input", input.length);
 
-  let decoded: DecodeResult | undefined = await decodeSource(input, source, plan, modules, maxPixels);
+  let decoded: DecodeResult | undefined;
+  try {
+    decoded = await decodeSource(input, source, plan, modules, maxPixels);
+  } catch (e) {
+    // Our decoder found something it does not handle past the header (e.g. a DNL marker): mozjpeg, if it fits.
+    if (!(plan.decoder === "jpeg-kernel" && e instanceof CodecError && e.kind === "unsupported")) throw e;
+    const fallback = planRender({ inputBytes: input.length, source, targets, frame: readJpegMarkers(input).frame }, 1, "mozjpeg");
+    if (fallback.peakBytes > budget) {
+      throw new CodecError("limit", `${e.message}; the mozjpeg fallback needs ${mb(fallback.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
+    }
+    plan = fallback;
+    decoded = await decodeSource(input, source, plan, modules, maxPixels);
+  }
   account.heap(decoded.decoderHeapBytes);
   account.set("source", bufferBytes(decoded.raster));
-  account.set("codec", decoded.decoderHeapBytes);
+  if (decoded.decoderHeapBytes !== bufferBytes(decoded.raster)) account.set("codec", decoded.decoderHeapBytes);
   account.drop("codec"); // the decoder instance is unreachable once decodeSource returned
   let sourceRaster: Raster | undefined = decoded.raster;
   decoded = undefined;

@@ -7,7 +7,8 @@ import type { Orientation, Rect } from "./raster.ts";
 import type { RenderTarget, SourceInfo } from "./targets.ts";
 import type { JpegFrame } from "./jpeg-markers.ts";
 import type { JpegScale } from "./kernels.ts";
-import { orientedSize, rectToStored } from "./pixels.ts";
+import { orientedSize } from "./pixels.ts";
+import { orientedRectToStored as rectToStored } from "./orient.ts";
 
 const MiB = 1024 * 1024;
 
@@ -50,6 +51,8 @@ export interface PlanInput {
   frame?: JpegFrame;
   /** JPEG only: our decoder can take this stream (kernel present and header supported). */
   jpegKernel?: { estimate(scale: JpegScale): number };
+  /** Peak bytes of one kernel resize, when the resize kernel is in use (else the TS resampler's estimate). */
+  resizeKernel?: (srcW: number, srcH: number, channels: 3 | 4, dstW: number, dstH: number) => number;
 }
 
 /** The oriented full-resolution region a target shows. */
@@ -152,11 +155,22 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
   const steps = planCascade(p.targets, source);
   const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
   const c = source.hasAlpha ? 4 : 3;
-  // jSquash decoders hand back RGBA; we compact in place, so the buffer stays 4 bytes per pixel.
-  const rasterBytes = decoder === "jpeg-kernel" ? dw * dh * 3 : dw * dh * 4;
-  const heap = decoder === "jpeg-kernel" ? p.jpegKernel!.estimate(scale) : decoderHeap(decoder, inputBytes, dw, dh, p.frame);
+  let rasterBytes: number, decodeBytes: number;
+  if (decoder === "jpeg-kernel") {
+    // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
+    // raster) and copies a small one out (both exist for a moment).
+    const heap = p.jpegKernel!.estimate(scale);
+    const out = dw * dh * 3;
+    const copied = out * 4 < heap;
+    rasterBytes = copied ? out : heap;
+    decodeBytes = inputBytes + heap + (copied ? out : 0);
+  } else {
+    // jSquash decoders copy RGBA out of their heap; we compact it to RGB in place, so it stays 4 bytes/px.
+    rasterBytes = dw * dh * 4;
+    decodeBytes = inputBytes + decoderHeap(decoder, inputBytes, dw, dh, p.frame) + rasterBytes;
+  }
   const phases: Array<{ phase: string; bytes: number }> = [
-    { phase: `decode (${decoder}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: inputBytes + heap + rasterBytes },
+    { phase: `decode (${decoder}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes },
   ];
   let sourceAlive = true;
   let previous = 0;
@@ -168,7 +182,9 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
     const fromW = step.from === "source" ? (stored.width * dw) / source.width : Math.max(target.width, target.height) * 2;
     const fromH = step.from === "source" ? (stored.height * dh) / source.height : Math.max(target.width, target.height) * 2;
     const content = n * c;
-    const resizing = step.from === "same" ? 0 : resizeBytes(fromW, fromH, target.width, target.height, c);
+    const resizing = step.from === "same" ? 0
+      : p.resizeKernel ? p.resizeKernel(Math.ceil(fromW), Math.ceil(fromH), c, target.width, target.height) + content
+      : resizeBytes(fromW, fromH, target.width, target.height, c);
     const work = resizing + (target.canvas ? outCanvas * 4 : 0) + (target.format === "jpeg" && c === 4 ? outCanvas * 3 : 0);
     const bytes = inputBytes + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
     phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
