@@ -19,7 +19,7 @@ import {
   type SourceInfo,
 } from "./targets.ts";
 import { kernels, type JpegScale } from "./kernels.ts";
-import { readJpegMarkers } from "./jpeg-markers.ts";
+import { readJpegMarkers, type JpegMarkers } from "./jpeg-markers.ts";
 import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
 import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, sniffFormat, asCodecError, type DecodeResult } from "./decode.ts";
 import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
@@ -132,11 +132,10 @@ async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderP
 }
 
 /** Chooses decoder and scale; the caller refuses (by name) a plan over the memory budget. */
-function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules): RenderPlan {
+function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules, markers?: JpegMarkers): RenderPlan {
   const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
   const base: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
-  if (source.format !== "jpeg") return planRender(base, 1, source.format as DecoderChoice);
-  const markers = readJpegMarkers(input);
+  if (source.format !== "jpeg" || !markers) return planRender(base, 1, source.format as DecoderChoice);
   const frame = markers.frame;
   if (!frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
   // Decoders fill a truncated scan with grey/flat blocks and call it a success; we call it corrupt.
@@ -181,7 +180,9 @@ export async function renderTargets(
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];
 
-  let plan = planCall(input, source, targets, modules);
+  // One walk over a JPEG's markers serves the plan (frame, truncation) and the EXIF.
+  const markers = source.format === "jpeg" ? readJpegMarkers(input) : undefined;
+  let plan = planCall(input, source, targets, modules, markers);
   if (plan.peakBytes > budget) {
     const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
@@ -195,7 +196,7 @@ export async function renderTargets(
   } catch (e) {
     // Our decoder found something it does not handle past the header (e.g. a DNL marker): mozjpeg, if it fits.
     if (!(plan.decoder === "jpeg-kernel" && e instanceof CodecError && e.kind === "unsupported")) throw e;
-    const fallback = planRender({ inputBytes: input.length, source, targets, frame: readJpegMarkers(input).frame }, 1, "mozjpeg");
+    const fallback = planRender({ inputBytes: input.length, source, targets, frame: markers?.frame }, 1, "mozjpeg");
     if (fallback.peakBytes > budget) {
       throw new CodecError("limit", `${e.message}; the mozjpeg fallback needs ${mb(fallback.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
     }
@@ -211,7 +212,8 @@ export async function renderTargets(
   if (sourceRaster.width !== plan.decodedWidth || sourceRaster.height !== plan.decodedHeight) {
     throw new CodecError("corrupt", `decoded ${sourceRaster.width}×${sourceRaster.height}, expected ${plan.decodedWidth}×${plan.decodedHeight} from the header`);
   }
-  const exif = extractExif(input, source.format);
+  const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
+  const exif = !carriesExif ? undefined : markers ? markers.exif : extractExif(input, source.format);
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
 

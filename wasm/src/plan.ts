@@ -119,13 +119,14 @@ function mozjpegHeap(input: number, w: number, h: number, frame?: JpegFrame): nu
 /**
  * Decoder linear memory (it dies with the instance after the decode). Calibrated in Node 22 by reading
  * `memory.buffer.byteLength` after decoding 1–12 MP images (mozjpeg 12 MP baseline: 65 MB = 17 MiB + 4·n;
- * progressive 4:2:0: 100 MB, +3·n of coefficients; PNG ≤ 5.8·n; WebP 16 MiB + 6·n; AVIF 16 MiB + 34–44·n).
+ * progressive 4:2:0: 100 MB, +3·n of coefficients; PNG 4.3–5.8·n with the input; WebP 16 MiB + 6·n;
+ * AVIF 16 MiB + 34–44·n).
  */
 function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number, frame?: JpegFrame): number {
   const n = w * h;
   switch (decoder) {
     case "mozjpeg": return mozjpegHeap(input, w, h, frame);
-    case "png": return 1 * MiB + input + 6 * n;
+    case "png": return 1 * MiB + input + 5 * n;
     case "webp": return 16 * MiB + input + 6 * n;
     case "avif": return 16 * MiB + input + 44 * n;
     case "gif": return input; // omggif works on the input in JS; only the raster is allocated
@@ -134,12 +135,15 @@ function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number
 }
 
 /**
- * Encoder linear memory, plus the RGBA copy handed to it and the output, for `n` output pixels. Calibrated on
- * noise (the worst case: largest internal token buffers and outputs): WebP method 4 16 MiB + 35·n, mozjpeg
- * 17 MiB + 21·n, AVIF (aom speed 8) 16 MiB + 34·n, PNG 24·n.
+ * Encoder linear memory plus the RGBA copy handed to it, for `n` output pixels. Calibrated on downscaled photos
+ * and on downscaled per-pixel noise at ~1 MP: libwebp and mozjpeg stay inside their initial 16 MiB, aom grows by
+ * ~23·n. The estimate adds 8·n (WebP), 6·n (JPEG), 24·n (AVIF), 24·n (PNG). Trade-off: a synthetic full-entropy
+ * image (independent noise in every output pixel) grows libwebp to 16 MiB + 25·n, ~17 MB over this at 1 MP;
+ * the 32 MB between the 96 MiB budget and the 128 MB isolate absorbs that, where budgeting every render for
+ * pure noise would refuse ordinary 50 MP photos.
  */
 export function encoderBytes(format: RenderTarget["format"], n: number): number {
-  const heap = format === "jpeg" ? 17 * MiB + 21 * n : format === "webp" ? 16 * MiB + 36 * n : format === "avif" ? 16 * MiB + 34 * n : 1 * MiB + 24 * n;
+  const heap = format === "jpeg" ? 17 * MiB + 6 * n : format === "webp" ? 16 * MiB + 8 * n : format === "avif" ? 16 * MiB + 24 * n : 1 * MiB + 24 * n;
   return heap + 4 * n;
 }
 
