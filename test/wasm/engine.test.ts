@@ -255,6 +255,28 @@ describe.each([
     });
   });
 
+  describe("decoder choice", () => {
+    // Made by patching a baseline JPEG's frame header; no encoder at hand writes these variants.
+    it.each([
+      ["arithmetic coding (SOF9)", (b: Uint8Array, sof: number) => void (b[sof + 1] = 0xc9)],
+      ["12-bit samples", (b: Uint8Array, sof: number) => void (b[sof + 4] = 12)],
+    ] as const)("a JPEG with %s, which no decoder here implements, is unsupported (not corrupt)", async (_, patch) => {
+      const bytes = new Uint8Array(inputs.inputJpgBaseline);
+      const sof = bytes.findIndex((v, i) => v === 0xff && bytes[i + 1] === 0xc0);
+      patch(bytes, sof);
+      const source: SourceInfo = { format: "jpeg", width: W, height: H, orientation: 1, hasAlpha: false };
+      const e = await codecError(() => renderTargets(bytes, source, [target({ width: 240, height: 160, format: "png" })], { modules, maxPixels }));
+      expect(e.kind, e.message).toBe("unsupported");
+    });
+
+    it("a JPEG our decoder takes is decoded at the smallest sufficient DCT scale", async () => {
+      let plan: RenderReport["plan"] | undefined;
+      await render(inputs.inputJpgBaseline, [target({ width: 100, height: 66, format: "webp" }), target({ width: 60, height: 40, format: "webp" })], { report: (r) => (plan = r.plan) });
+      // 480×320 → 100×66 needs ≥ 100×66 decoded: 1/4 gives 120×80, 1/8 only 60×40.
+      expect([plan!.decoder, plan!.scale]).toEqual(modules.jpeg ? ["jpeg-kernel", 4] : ["mozjpeg", 1]);
+    });
+  });
+
   describe("limits", () => {
     it("refuses a render over the memory budget, naming the limit", async () => {
       const e = await codecError(() => render(inputs.inputPng8, [target({ width: 240, height: 160, format: "webp" })], { memoryBudgetBytes: 8 * 1024 * 1024 }));
@@ -315,3 +337,4 @@ describe.each([
     });
   });
 });
+
