@@ -258,8 +258,8 @@ describe.each([
   describe("decoder choice", () => {
     // Made by patching a baseline JPEG's frame header; no encoder at hand writes these variants.
     it.each([
-      ["arithmetic coding (SOF9)", (b: Uint8Array, sof: number) => void (b[sof + 1] = 0xc9)],
-      ["12-bit samples", (b: Uint8Array, sof: number) => void (b[sof + 4] = 12)],
+      ["arithmetic coding (SOF9)", (b: Uint8Array, sof: number): void => void (b[sof + 1] = 0xc9)],
+      ["12-bit samples", (b: Uint8Array, sof: number): void => void (b[sof + 4] = 12)],
     ] as const)("a JPEG with %s, which no decoder here implements, is unsupported (not corrupt)", async (_, patch) => {
       const bytes = new Uint8Array(inputs.inputJpgBaseline);
       const sof = bytes.findIndex((v, i) => v === 0xff && bytes[i + 1] === 0xc0);
@@ -284,6 +284,21 @@ describe.each([
       expect(e.message).toMatch(/needs \d+ MB, over the 8 MB memory budget/);
       expect(e.message).toContain("memoryBudgetBytes");
     });
+
+    it.each(["inputJpgBaseline", "inputJpgProgressive", "inputPngInterlaced", "inputWebpAlpha", "inputAvif", "inputGif"])(
+      "the planner's estimate bounds the accounted peak (%s)",
+      async (name) => {
+        let report: RenderReport | undefined;
+        await render(inputs[name], [
+          target({ width: 400, height: 266, format: "webp" }),
+          target({ width: 120, height: 80, format: "webp" }),
+          target({ width: 400, height: 266, format: "jpeg" }),
+          target({ width: 200, height: 133, format: "avif" }),
+        ], { report: (r) => (report = r) });
+        expect(report!.measuredPeakBytes).toBeGreaterThan(inputs[name].length);
+        expect(report!.measuredPeakBytes).toBeLessThanOrEqual(report!.plan.peakBytes);
+      },
+    );
 
     it("refuses sources over maxPixels", async () => {
       const source = await probe(inputs.inputPng8);
