@@ -56,7 +56,7 @@ describe.each([
     const names = [
       "inputJpgBaseline", "inputJpgProgressive", "inputJpgGray", "inputJpgCmyk", "inputJpgWithExifOrientation6",
       "inputJpgWithExifOrientation8", "inputPng8", "inputPng16", "inputPngPalette", "inputPngGrayAlpha",
-      "inputPngInterlaced", "inputWebpLossy", "inputWebpLossless", "inputWebpAlpha", "inputAvif", "inputGif",
+      "inputPngInterlaced", "inputWebpLossy", "inputWebpLossless", "inputWebpAlpha", "inputAvif", "inputAvif10bit", "inputGif",
     ];
     const targets: RenderTarget[] = [
       target({ width: 240, height: 160, format: "webp" }),

@@ -39,7 +39,7 @@ export async function jpegWithOrientation(o: Orientation): Promise<Buffer> {
   return opaque().jpeg({ quality: 92 }).withMetadata({ orientation: o }).toBuffer();
 }
 
-/** Every input variant the engine must decode; `expect: "unsupported"` where jSquash alone cannot. */
+/** Every input variant the engine must decode (CMYK only with our JPEG decoder). */
 export async function inputSet(): Promise<Record<string, Buffer>> {
   return {
     inputJpgBaseline: await opaque().jpeg({ quality: 92 }).toBuffer(),
@@ -57,6 +57,7 @@ export async function inputSet(): Promise<Record<string, Buffer>> {
     inputWebpLossless: await opaque().webp({ lossless: true }).toBuffer(),
     inputWebpAlpha: await base(true).webp({ quality: 92 }).toBuffer(),
     inputAvif: await base(true).avif({ quality: 80 }).toBuffer(),
+    inputAvif10bit: await opaque().avif({ quality: 80, bitdepth: 10 }).toBuffer(),
     inputGif: await base(true).gif().toBuffer(),
   };
 }
