@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { renderTargets, CodecError, AVIF_MAX_DIMENSION, type RenderTarget, type RenderReport, type SourceInfo, type EngineModules } from "../../wasm/src/engine.ts";
 import { kernels } from "../../wasm/src/kernels.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
@@ -247,6 +247,21 @@ describe.each([
       expect(text).toContain("ACME Photo");
       expect(text).toContain("Jane Doe");
       expect(text).not.toContain("TestCam");
+    });
+
+    it.each([
+      ["png", (s: Sharp) => s.png()],
+      ["webp", (s: Sharp) => s.webp()],
+      ["avif", (s: Sharp) => s.avif()],
+    ] as const)("keep carries EXIF from a %s source", async (_, encode) => {
+      const source = await encode(sharp(picture(), { raw: { width: W, height: H, channels: 4 } }).removeAlpha()
+        .withExif({ IFD0: { Make: "TestCam", Copyright: "ACME Photo" } })).toBuffer();
+      const [jpeg, webp] = await render(source, [
+        target({ width: 120, height: 80, format: "jpeg", metadata: "keep" }),
+        target({ width: 120, height: 80, format: "webp", metadata: "keep" }),
+      ]);
+      expect(await exifText(jpeg.bytes)).toContain("TestCam");
+      expect(await exifText(webp.bytes)).toContain("TestCam");
     });
 
     it.each(["jpeg", "webp", "png", "avif"] as const)("none strips EXIF from %s", async (format) => {
