@@ -60,7 +60,11 @@ export async function decodeWithMozjpeg(input: Uint8Array, modules: EngineModule
   const markers = readJpegMarkers(input);
   if (!markers.frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
   if (!markers.complete) throw new CodecError("corrupt", "JPEG is truncated: no end-of-image marker");
-  if (markers.frame.components.length === 4) {
+  const { frame } = markers;
+  if (frame.arithmetic) throw new CodecError("unsupported", "arithmetic-coded JPEG: neither our decoder nor jSquash's mozjpeg build implements it");
+  if (frame.precision !== 8) throw new CodecError("unsupported", `${frame.precision}-bit JPEG: only 8-bit samples are supported`);
+  if (frame.lossless) throw new CodecError("unsupported", "lossless JPEG is not supported");
+  if (frame.components.length === 4) {
     // jSquash's mozjpeg build decodes straight to RGBA, and libjpeg cannot convert CMYK/YCCK to RGB.
     throw new CodecError("unsupported", "CMYK/YCCK JPEG: the mozjpeg fallback cannot convert it to RGB (needs our JPEG decoder)");
   }
@@ -69,6 +73,10 @@ export async function decodeWithMozjpeg(input: Uint8Array, modules: EngineModule
   try {
     image = codec.api.decode(input, false);
   } catch (e) {
+    // libjpeg reports features the build lacks ("... not implemented", "Unsupported ...") through exit().
+    if (codec.messages.some((m) => /not implemented|unsupported/i.test(m))) {
+      throw new CodecError("unsupported", `JPEG decode (mozjpeg): ${codec.messages.join("; ")}`);
+    }
     throw asCodecError(e, "JPEG decode (mozjpeg)", codec.messages);
   }
   if (!image) throw new CodecError("corrupt", `JPEG decode (mozjpeg) failed${codec.messages.length ? `: ${codec.messages.join("; ")}` : ""}`);

@@ -19,11 +19,13 @@ import {
   type SourceInfo,
 } from "./targets.ts";
 import { kernels, type JpegScale } from "./kernels.ts";
-import { readJpegMarkers } from "./jpeg-markers.ts";
+import { readJpegMarkers, type JpegMarkers } from "./jpeg-markers.ts";
 import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
 import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, sniffFormat, asCodecError, type DecodeResult } from "./decode.ts";
 import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
-import { flattenAlpha, orient, orientedSize, padTo, rectToStored, resize } from "./pixels.ts";
+import { orientedSize, resize } from "./pixels.ts";
+import { orient, orientedRectToStored } from "./orient.ts";
+import { flattenAlpha, padTo } from "./canvas.ts";
 import { exifForOutput, extractExif } from "./metadata.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
@@ -39,9 +41,37 @@ const mb = (n: number) => `${Math.ceil(n / MB)} MB`;
 /** What one call did, for the bench and for logs. */
 export interface RenderReport {
   plan: RenderPlan;
-  /** Largest linear memory a decoder/encoder instance reached during the call. */
+  /**
+   * Accounted peak: the largest sum, at any step, of the input, live rasters, and the linear memory of the
+   * codec instance working at that moment (plus the copy it was handed). Compare with `plan.peakBytes`.
+   */
+  measuredPeakBytes: number;
+  /** Largest linear memory any single codec instance reached. */
   maxWasmHeapBytes: number;
 }
+
+/** Running account of what is alive, for RenderReport.measuredPeakBytes. */
+function memoryAccount() {
+  const live = new Map<string, number>();
+  let peak = 0, maxHeap = 0;
+  return {
+    set(name: string, bytes: number) {
+      live.set(name, bytes);
+      let sum = 0;
+      for (const b of live.values()) sum += b;
+      peak = Math.max(peak, sum);
+    },
+    heap(bytes: number) {
+      maxHeap = Math.max(maxHeap, bytes);
+    },
+    drop(name: string) {
+      live.delete(name);
+    },
+    get peak() { return peak; },
+    get maxHeap() { return maxHeap; },
+  };
+}
+const bufferBytes = (r: Raster) => r.data.buffer.byteLength;
 
 function checkTarget(t: RenderTarget, i: number, oriented: { width: number; height: number }): void {
   const bad = (what: string) => new CodecError("limit", `target ${i}: ${what}`);
@@ -77,7 +107,7 @@ async function resizeOriented(src: Raster, o: Orientation, w: number, h: number,
     return kernels.resize.resizeOriented(modules.resize, src, o, w, h, { crop });
   }
   // Resize in stored orientation, then orient the (small) output.
-  const storedCrop = rectToStored(crop, o, src.width, src.height);
+  const storedCrop = orientedRectToStored(crop, o, src.width, src.height);
   const stored = orientedSize(w, h, o);
   return orient(resize(src, stored.width, stored.height, storedCrop), o);
 }
@@ -87,8 +117,9 @@ async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderP
   switch (plan.decoder) {
     case "jpeg-kernel":
       try {
-        const raster = await kernels.jpeg!.decodeJpeg(modules.jpeg!, input, plan.scale, { maxPixels });
-        return { raster, decoderHeapBytes: 0 };
+        const raster = kernels.jpeg!.decodeJpeg(modules.jpeg!, input, plan.scale, { maxPixels });
+        // A large raster views the decoder's memory (accounted as the raster's buffer); a small one is a copy.
+        return { raster, decoderHeapBytes: raster.data.buffer.byteLength };
       } catch (e) {
         throw asCodecError(e, "JPEG decode");
       }
@@ -100,13 +131,15 @@ async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderP
   }
 }
 
-/** Chooses decoder and scale, and refuses (by name) what would not fit the memory budget. */
-function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules, budget: number): RenderPlan {
-  const base: PlanInput = { inputBytes: input.length, source, targets };
-  if (source.format !== "jpeg") return planRender(base, 1, source.format as DecoderChoice);
-  const markers = readJpegMarkers(input);
+/** Chooses decoder and scale; the caller refuses (by name) a plan over the memory budget. */
+function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules, markers?: JpegMarkers): RenderPlan {
+  const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
+  const base: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
+  if (source.format !== "jpeg" || !markers) return planRender(base, 1, source.format as DecoderChoice);
   const frame = markers.frame;
   if (!frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
+  // Decoders fill a truncated scan with grey/flat blocks and call it a success; we call it corrupt.
+  if (!markers.complete) throw new CodecError("corrupt", "JPEG is truncated: no end-of-image marker");
   if (frame.width !== source.width || frame.height !== source.height) {
     throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
   }
@@ -114,11 +147,9 @@ function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[]
   if (jpeg && modules.jpeg) {
     const header = jpeg.readJpegHeader(input);
     if (header.supported) {
+      // Over budget with our decoder means mozjpeg (full size, RGBA) would be worse still: the caller refuses.
       const scale = chooseJpegScale(base);
-      const plan = planRender({ ...base, jpegKernel: { estimate: (s: JpegScale) => jpeg.estimateJpegDecodeBytes(header, s) } }, scale, "jpeg-kernel");
-      if (plan.peakBytes <= budget) return plan;
-      // Over budget with our decoder: mozjpeg (full size) can only be worse, so refuse with this plan.
-      return plan;
+      return planRender({ ...base, jpegKernel: { estimate: (s: JpegScale) => jpeg.estimateJpegDecodeBytes(header, s) } }, scale, "jpeg-kernel");
     }
   }
   return planRender({ ...base, frame }, 1, "mozjpeg");
@@ -149,21 +180,40 @@ export async function renderTargets(
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];
 
-  const plan = planCall(input, source, targets, modules, budget);
+  // One walk over a JPEG's markers serves the plan (frame, truncation) and the EXIF.
+  const markers = source.format === "jpeg" ? readJpegMarkers(input) : undefined;
+  let plan = planCall(input, source, targets, modules, markers);
   if (plan.peakBytes > budget) {
     const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
   }
-  let maxWasmHeapBytes = 0;
+  const account = memoryAccount();
+  account.set("input", input.length);
 
-  let decoded: DecodeResult | undefined = await decodeSource(input, source, plan, modules, maxPixels);
-  maxWasmHeapBytes = Math.max(maxWasmHeapBytes, decoded.decoderHeapBytes);
+  let decoded: DecodeResult | undefined;
+  try {
+    decoded = await decodeSource(input, source, plan, modules, maxPixels);
+  } catch (e) {
+    // Our decoder found something it does not handle past the header (e.g. a DNL marker): mozjpeg, if it fits.
+    if (!(plan.decoder === "jpeg-kernel" && e instanceof CodecError && e.kind === "unsupported")) throw e;
+    const fallback = planRender({ inputBytes: input.length, source, targets, frame: markers?.frame }, 1, "mozjpeg");
+    if (fallback.peakBytes > budget) {
+      throw new CodecError("limit", `${e.message}; the mozjpeg fallback needs ${mb(fallback.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
+    }
+    plan = fallback;
+    decoded = await decodeSource(input, source, plan, modules, maxPixels);
+  }
+  account.heap(decoded.decoderHeapBytes);
+  account.set("source", bufferBytes(decoded.raster));
+  if (decoded.decoderHeapBytes !== bufferBytes(decoded.raster)) account.set("codec", decoded.decoderHeapBytes);
+  account.drop("codec"); // the decoder instance is unreachable once decodeSource returned
   let sourceRaster: Raster | undefined = decoded.raster;
   decoded = undefined;
   if (sourceRaster.width !== plan.decodedWidth || sourceRaster.height !== plan.decodedHeight) {
     throw new CodecError("corrupt", `decoded ${sourceRaster.width}×${sourceRaster.height}, expected ${plan.decodedWidth}×${plan.decodedHeight} from the header`);
   }
-  const exif = extractExif(input, source.format);
+  const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
+  const exif = !carriesExif ? undefined : markers ? markers.exif : extractExif(input, source.format);
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
 
@@ -173,7 +223,9 @@ export async function renderTargets(
     const { target, region } = step;
     let content: Raster;
     try {
-      if (step.from === "previous" && previous) {
+      if (step.from === "same" && previous) {
+        content = previous.content;
+      } else if (step.from === "previous" && previous) {
         const crop = mapRect(region, previous.region, previous.content.width, previous.content.height);
         content = await resizeOriented(previous.content, 1, target.width, target.height, crop, modules);
       } else {
@@ -183,17 +235,31 @@ export async function renderTargets(
     } catch (e) {
       throw e instanceof CodecError ? e : new CodecError("limit", `resize to ${target.width}×${target.height} failed: ${e instanceof Error ? e.message : e}`);
     }
+    account.set("content", bufferBytes(content));
     // Free big buffers as soon as nothing later needs them.
-    if (!step.sourceNeededAfter) sourceRaster = undefined;
-    previous = step.keepForNext ? { content, region } : undefined;
+    if (!step.sourceNeededAfter) {
+      sourceRaster = undefined;
+      account.drop("source");
+    }
+    if (step.from !== "source") account.drop("previous");
 
     let out = content;
     if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
     if (target.format === "jpeg") out = flattenAlpha(out, target.background ?? [255, 255, 255]);
+    if (out !== content) account.set("output raster", bufferBytes(out));
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
-    const bytes = await encodeRaster(out, target.format, target.quality, modules, carried);
-    outputs[step.index] = { bytes, width: out.width, height: out.height, format: target.format, contentType: CONTENT_TYPES[target.format] };
+    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried);
+    account.heap(encoded.workBytes);
+    account.set("codec", encoded.workBytes + encoded.bytes.length);
+    account.drop("codec");
+    account.drop("output raster");
+    account.set("outputs", (outputs.reduce((n, o) => n + o.bytes.length, 0)) + encoded.bytes.length);
+    outputs[step.index] = { bytes: encoded.bytes, width: out.width, height: out.height, format: target.format, contentType: CONTENT_TYPES[target.format] };
+
+    previous = step.keepForNext ? { content, region } : undefined;
+    account.drop("content");
+    if (previous) account.set("previous", bufferBytes(content));
   }
-  report?.({ plan, maxWasmHeapBytes });
+  report?.({ plan, measuredPeakBytes: account.peak, maxWasmHeapBytes: account.maxHeap });
   return outputs;
 }

@@ -1,39 +1,27 @@
 /**
- * The seam to our own AssemblyScript kernels (wasm/src/jpeg.ts, wasm/src/resize.ts). They are developed on
- * their own branches; until they are merged, `kernels` is undefined and the engine runs on jSquash plus the
- * TypeScript resampler in pixels.ts. Switching them on = importing them here (see wasm/README.md).
- * The engine only uses them when the caller also provides their compiled modules (`modules.jpeg`,
- * `modules.resize`), so a Worker can ship without them.
+ * The seam to our own AssemblyScript kernels: the JPEG decoder with DCT-domain scaling (jpeg.ts →
+ * wasm/build/jpeg.wasm) and the SIMD box + Lanczos3 resizer (resize.ts → wasm/build/resize.wasm).
+ * The engine uses a kernel only when the caller also provides its compiled module (`modules.jpeg`,
+ * `modules.resize`); without them it runs on mozjpeg and the TypeScript resampler in pixels.ts.
  */
-import type { Orientation, Raster, Rect } from "./raster.ts";
+import { decodeJpeg, estimateJpegDecodeBytes, readJpegHeader, type JpegHeader, type JpegScale } from "./jpeg.ts";
+import { estimateResizeBytes, resizeOriented } from "./resize.ts";
 
-export interface JpegHeader {
-  width: number;
-  height: number;
-  components: number;
-  progressive: boolean;
-  orientation: Orientation;
-  colorSpace: string;
-  supported: boolean;
-  unsupportedReason?: string;
-}
-
-export type JpegScale = 1 | 2 | 4 | 8;
-
-export interface JpegKernel {
-  readJpegHeader(bytes: Uint8Array): JpegHeader;
-  estimateJpegDecodeBytes(header: JpegHeader, scale: JpegScale): number;
-  decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options?: { maxPixels?: number }): Raster | Promise<Raster>;
-}
-
-export interface ResizeKernel {
-  resizeOriented(module: WebAssembly.Module, src: Raster, orientation: Orientation, width: number, height: number, options?: { crop?: Rect }): Raster | Promise<Raster>;
-  estimateResizeBytes?(...args: never[]): number;
-}
+export type { JpegHeader, JpegScale };
 
 export interface Kernels {
-  jpeg?: JpegKernel;
-  resize?: ResizeKernel;
+  jpeg?: {
+    readJpegHeader: typeof readJpegHeader;
+    estimateJpegDecodeBytes: typeof estimateJpegDecodeBytes;
+    decodeJpeg: typeof decodeJpeg;
+  };
+  resize?: {
+    resizeOriented: typeof resizeOriented;
+    estimateResizeBytes: typeof estimateResizeBytes;
+  };
 }
 
-export const kernels: Kernels = {};
+export const kernels: Kernels = {
+  jpeg: { readJpegHeader, estimateJpegDecodeBytes, decodeJpeg },
+  resize: { resizeOriented, estimateResizeBytes },
+};

@@ -5,7 +5,7 @@
  *
  * The @jsquash packages declare no `exports` map, so their files are importable by package path.
  * SIMD builds are picked where a package ships one (WebP encoder); Workers' V8 has wasm SIMD.
- * Our own kernels (wasm/build/jpeg.wasm, resize.wasm) are added here once their branches land.
+ * Our own kernels come from wasm/build/ (git-ignored): `npm run build:wasm` must run before wrangler bundles.
  */
 import mozjpegDec from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
 import mozjpegEnc from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
@@ -15,6 +15,8 @@ import webpDec from "@jsquash/webp/codec/dec/webp_dec.wasm";
 import webpEnc from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
 import avifDec from "@jsquash/avif/codec/dec/avif_dec.wasm";
 import avifEnc from "@jsquash/avif/codec/enc/avif_enc.wasm";
+import jpeg from "../build/jpeg.wasm";
+import resize from "../build/resize.wasm";
 import type { EngineModules } from "./modules.ts";
 
 export const engineModules: EngineModules = {
@@ -25,4 +27,6 @@ export const engineModules: EngineModules = {
   webpEnc,
   avifDec,
   avifEnc,
+  jpeg,
+  resize,
 };

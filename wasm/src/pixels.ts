@@ -1,6 +1,7 @@
 /**
- * Pixel operations in plain TypeScript: the engine's fallback when our SIMD resize kernels (resize.wasm) are not
- * provided, plus the cheap per-output steps (orient, pad, flatten, channel conversion).
+ * Pixel operations in plain TypeScript: the engine's resampler when our SIMD resize kernel (resize.wasm) is not
+ * provided, and channel conversions around the jSquash codecs. (Orient, pad and flatten live in orient.ts and
+ * canvas.ts, shared with the kernel path.)
  *
  * Resampling follows what sharp/libvips do by default so outputs compare closely: sRGB (not linear light),
  * premultiplied alpha, an integer box pre-shrink for large ratios, then a separable Lanczos3 with an 8-bit
@@ -11,98 +12,6 @@ import type { Orientation, Raster, Rect } from "./raster.ts";
 /** Width and height after applying an EXIF orientation to a `width × height` image. */
 export function orientedSize(width: number, height: number, o: Orientation): { width: number; height: number } {
   return o >= 5 ? { width: height, height: width } : { width, height };
-}
-
-/** Maps a rectangle in oriented (display) coordinates back to stored coordinates. */
-export function rectToStored(r: Rect, o: Orientation, storedWidth: number, storedHeight: number): Rect {
-  const W = storedWidth, H = storedHeight;
-  const x0 = r.left, x1 = r.left + r.width, y0 = r.top, y1 = r.top + r.height;
-  switch (o) {
-    case 1: return { ...r };
-    case 2: return { left: W - x1, top: y0, width: r.width, height: r.height };
-    case 3: return { left: W - x1, top: H - y1, width: r.width, height: r.height };
-    case 4: return { left: x0, top: H - y1, width: r.width, height: r.height };
-    case 5: return { left: y0, top: x0, width: r.height, height: r.width };
-    case 6: return { left: y0, top: H - x1, width: r.height, height: r.width };
-    case 7: return { left: W - y1, top: H - x1, width: r.height, height: r.width };
-    case 8: return { left: W - y1, top: x0, width: r.height, height: r.width };
-  }
-}
-
-/** Applies an EXIF orientation: returns the image as it should be displayed. */
-export function orient(src: Raster, o: Orientation): Raster {
-  if (o === 1) return src;
-  const { width: W, height: H, channels: c, data } = src;
-  const { width: dw, height: dh } = orientedSize(W, H, o);
-  const out = new Uint8Array(dw * dh * c);
-  // For each displayed pixel (x, y) the stored pixel is S(a*x + b*y + e, c*x + d*y + f).
-  let ax = 0, bx = 0, ex = 0, ay = 0, by = 0, ey = 0;
-  switch (o) {
-    case 2: ax = -1; ex = W - 1; by = 1; break;
-    case 3: ax = -1; ex = W - 1; by = -1; ey = H - 1; break;
-    case 4: ax = 1; by = -1; ey = H - 1; break;
-    case 5: bx = 1; ay = 1; break;
-    case 6: bx = 1; ay = -1; ey = H - 1; break;
-    case 7: bx = -1; ex = W - 1; ay = -1; ey = H - 1; break;
-    case 8: bx = -1; ex = W - 1; ay = 1; break;
-  }
-  let o2 = 0;
-  for (let y = 0; y < dh; y++) {
-    for (let x = 0; x < dw; x++) {
-      const sx = ax * x + bx * y + ex;
-      const sy = ay * x + by * y + ey;
-      let i = (sy * W + sx) * c;
-      out[o2++] = data[i++]; out[o2++] = data[i++]; out[o2++] = data[i++];
-      if (c === 4) out[o2++] = data[i];
-    }
-  }
-  return { data: out, width: dw, height: dh, channels: c };
-}
-
-/** Composites straight-alpha RGBA over an opaque background colour; returns RGB. */
-export function flattenAlpha(src: Raster, rgb: readonly [number, number, number]): Raster {
-  if (src.channels === 3) return src;
-  const n = src.width * src.height;
-  const out = new Uint8Array(n * 3);
-  const d = src.data;
-  for (let p = 0, i = 0, o = 0; p < n; p++, i += 4, o += 3) {
-    const a = d[i + 3];
-    if (a === 255) {
-      out[o] = d[i]; out[o + 1] = d[i + 1]; out[o + 2] = d[i + 2];
-    } else {
-      const ia = 255 - a;
-      out[o] = (d[i] * a + rgb[0] * ia + 127) / 255;
-      out[o + 1] = (d[i + 1] * a + rgb[1] * ia + 127) / 255;
-      out[o + 2] = (d[i + 2] * a + rgb[2] * ia + 127) / 255;
-    }
-  }
-  return { data: out, width: src.width, height: src.height, channels: 3 };
-}
-
-/** Centres `src` on a `width × height` canvas filled with `rgba`; RGBA out unless everything is opaque. */
-export function padTo(src: Raster, width: number, height: number, rgba: readonly [number, number, number, number]): Raster {
-  if (src.width === width && src.height === height) return src;
-  const c: 3 | 4 = src.channels === 4 || rgba[3] < 255 ? 4 : 3;
-  const out = new Uint8Array(width * height * c);
-  for (let i = 0; i < out.length; i += c) {
-    out[i] = rgba[0]; out[i + 1] = rgba[1]; out[i + 2] = rgba[2];
-    if (c === 4) out[i + 3] = rgba[3];
-  }
-  const left = Math.floor((width - src.width) / 2);
-  const top = Math.floor((height - src.height) / 2);
-  const s = src.data, sc = src.channels;
-  for (let y = 0; y < src.height; y++) {
-    const ty = y + top;
-    if (ty < 0 || ty >= height) continue;
-    for (let x = 0; x < src.width; x++) {
-      const tx = x + left;
-      if (tx < 0 || tx >= width) continue;
-      const i = (y * src.width + x) * sc, o = (ty * width + tx) * c;
-      out[o] = s[i]; out[o + 1] = s[i + 1]; out[o + 2] = s[i + 2];
-      if (c === 4) out[o + 3] = sc === 4 ? s[i + 3] : 255;
-    }
-  }
-  return { data: out, width, height, channels: c };
 }
 
 /** RGB → RGBA (opaque), as the jSquash encoders take ImageData-shaped input. */

@@ -7,7 +7,8 @@ import type { Orientation, Rect } from "./raster.ts";
 import type { RenderTarget, SourceInfo } from "./targets.ts";
 import type { JpegFrame } from "./jpeg-markers.ts";
 import type { JpegScale } from "./kernels.ts";
-import { orientedSize, rectToStored } from "./pixels.ts";
+import { orientedSize } from "./pixels.ts";
+import { orientedRectToStored as rectToStored } from "./orient.ts";
 
 const MiB = 1024 * 1024;
 
@@ -19,8 +20,11 @@ export interface TargetStep {
   target: RenderTarget;
   /** The region of the oriented full-resolution source this output shows. */
   region: Rect;
-  /** Resize from the decoded source, or from the previous step's content (the cascade). */
-  from: "source" | "previous";
+  /**
+   * Where the content comes from: a resize of the decoded source, a resize of the previous step's content
+   * (the cascade), or the previous step's content as is (same region and size, e.g. a WebP and its JPEG fallback).
+   */
+  from: "source" | "previous" | "same";
   /** Whether the next step resizes from this step's content, so it must be kept. */
   keepForNext: boolean;
   /** Whether the decoded source is still needed after this step. */
@@ -47,6 +51,8 @@ export interface PlanInput {
   frame?: JpegFrame;
   /** JPEG only: our decoder can take this stream (kernel present and header supported). */
   jpegKernel?: { estimate(scale: JpegScale): number };
+  /** Peak bytes of one kernel resize, when the resize kernel is in use (else the TS resampler's estimate). */
+  resizeKernel?: (srcW: number, srcH: number, channels: 3 | 4, dstW: number, dstH: number) => number;
 }
 
 /** The oriented full-resolution region a target shows. */
@@ -67,6 +73,12 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
   for (let i = 1; i < steps.length; i++) {
     const prev = steps[i - 1], cur = steps[i];
     const p = prev.region, r = cur.region;
+    if (r.left === p.left && r.top === p.top && r.width === p.width && r.height === p.height &&
+      cur.target.width === prev.target.width && cur.target.height === prev.target.height) {
+      cur.from = "same";
+      prev.keepForNext = true;
+      continue;
+    }
     const inside = r.left >= p.left && r.top >= p.top && r.left + r.width <= p.left + p.width && r.top + r.height <= p.top + p.height;
     if (!inside) continue;
     const mappedW = (r.width * prev.target.width) / p.width;
@@ -104,22 +116,35 @@ function mozjpegHeap(input: number, w: number, h: number, frame?: JpegFrame): nu
   return 17 * MiB + input + 4 * w * h + coefficients;
 }
 
-/** Decoder linear memory (it dies with the instance after the decode) by decoder; calibrated in Node 22. */
+/**
+ * Decoder linear memory (it dies with the instance after the decode). Calibrated in Node 22 by reading
+ * `memory.buffer.byteLength` after decoding 1–12 MP images (mozjpeg 12 MP baseline: 65 MB = 17 MiB + 4·n;
+ * progressive 4:2:0: 100 MB, +3·n of coefficients; PNG 4.3–5.8·n with the input; WebP 16 MiB + 6·n;
+ * AVIF 16 MiB + 34–44·n).
+ */
 function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number, frame?: JpegFrame): number {
+  const n = w * h;
   switch (decoder) {
     case "mozjpeg": return mozjpegHeap(input, w, h, frame);
-    case "png": return 2 * MiB + input + 8 * w * h;
-    case "webp": return 16 * MiB + input + 4 * w * h;
-    case "avif": return 16 * MiB + input + 8 * w * h;
-    case "gif": return 0;
+    case "png": return 1 * MiB + input + 5 * n;
+    case "webp": return 16 * MiB + input + 6 * n;
+    case "avif": return 16 * MiB + input + 44 * n;
+    case "gif": return input; // omggif works on the input in JS; only the raster is allocated
     case "jpeg-kernel": return 0; // replaced by the kernel's own estimate
   }
 }
 
-/** Encoder linear memory plus the RGBA copy handed to it and the output, for `n` output pixels. */
+/**
+ * Encoder linear memory plus the RGBA copy handed to it, for `n` output pixels. Calibrated on downscaled photos
+ * and on downscaled per-pixel noise at ~1 MP: libwebp and mozjpeg stay inside their initial 16 MiB, aom grows by
+ * ~23·n. The estimate adds 8·n (WebP), 6·n (JPEG), 24·n (AVIF), 24·n (PNG). Trade-off: a synthetic full-entropy
+ * image (independent noise in every output pixel) grows libwebp to 16 MiB + 25·n, ~17 MB over this at 1 MP;
+ * the 32 MB between the 96 MiB budget and the 128 MB isolate absorbs that, where budgeting every render for
+ * pure noise would refuse ordinary 50 MP photos.
+ */
 export function encoderBytes(format: RenderTarget["format"], n: number): number {
-  const heap = format === "jpeg" ? 17 * MiB + 8 * n : format === "webp" ? 16 * MiB + 12 * n : format === "avif" ? 16 * MiB + 16 * n : 2 * MiB + 8 * n;
-  return heap + 4 * n + 4 * n;
+  const heap = format === "jpeg" ? 17 * MiB + 6 * n : format === "webp" ? 16 * MiB + 8 * n : format === "avif" ? 16 * MiB + 24 * n : 1 * MiB + 24 * n;
+  return heap + 4 * n;
 }
 
 /** Transient bytes of one resize from a `srcW × srcH` region to `w × h` (box stage, 8-bit intermediate, output, orient). */
@@ -134,11 +159,22 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
   const steps = planCascade(p.targets, source);
   const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
   const c = source.hasAlpha ? 4 : 3;
-  // jSquash decoders hand back RGBA; we compact in place, so the buffer stays 4 bytes per pixel.
-  const rasterBytes = decoder === "jpeg-kernel" ? dw * dh * 3 : dw * dh * 4;
-  const heap = decoder === "jpeg-kernel" ? p.jpegKernel!.estimate(scale) : decoderHeap(decoder, inputBytes, dw, dh, p.frame);
+  let rasterBytes: number, decodeBytes: number;
+  if (decoder === "jpeg-kernel") {
+    // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
+    // raster) and copies a small one out (both exist for a moment).
+    const heap = p.jpegKernel!.estimate(scale);
+    const out = dw * dh * 3;
+    const copied = out * 4 < heap;
+    rasterBytes = copied ? out : heap;
+    decodeBytes = inputBytes + heap + (copied ? out : 0);
+  } else {
+    // jSquash decoders copy RGBA out of their heap; we compact it to RGB in place, so it stays 4 bytes/px.
+    rasterBytes = dw * dh * 4;
+    decodeBytes = inputBytes + decoderHeap(decoder, inputBytes, dw, dh, p.frame) + rasterBytes;
+  }
   const phases: Array<{ phase: string; bytes: number }> = [
-    { phase: `decode (${decoder}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: inputBytes + heap + rasterBytes },
+    { phase: `decode (${decoder}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes },
   ];
   let sourceAlive = true;
   let previous = 0;
@@ -150,7 +186,10 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
     const fromW = step.from === "source" ? (stored.width * dw) / source.width : Math.max(target.width, target.height) * 2;
     const fromH = step.from === "source" ? (stored.height * dh) / source.height : Math.max(target.width, target.height) * 2;
     const content = n * c;
-    const work = resizeBytes(fromW, fromH, target.width, target.height, c) + (target.canvas ? outCanvas * 4 : 0);
+    const resizing = step.from === "same" ? 0
+      : p.resizeKernel ? p.resizeKernel(Math.ceil(fromW), Math.ceil(fromH), c, target.width, target.height) + content
+      : resizeBytes(fromW, fromH, target.width, target.height, c);
+    const work = resizing + (target.canvas ? outCanvas * 4 : 0) + (target.format === "jpeg" && c === 4 ? outCanvas * 3 : 0);
     const bytes = inputBytes + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
     phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
     sourceAlive = step.sourceNeededAfter;

@@ -1,0 +1,78 @@
+/**
+ * The benchmark's input set, generated with sharp and cached under bench/out/ (git-ignored).
+ * "noisy" is per-pixel noise over gradients (worst case for entropy decoding, ~8 bits/px JPEG);
+ * "smooth" is gradients and low-frequency waves (a clear sky); the large ones are photo-like (smooth + mild noise).
+ */
+import sharp from "sharp";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export const OUT_DIR = fileURLToPath(new URL("./out/", import.meta.url));
+
+export interface BenchInput {
+  name: string;
+  file: string;
+  width: number;
+  height: number;
+}
+
+type Content = "noisy" | "smooth" | "photo";
+
+/** Deterministic xorshift noise so cached and fresh inputs are identical. */
+function noiseSource(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s & 255;
+  };
+}
+
+function pixels(width: number, height: number, content: Content, channels: 3 | 4): Buffer {
+  const px = Buffer.alloc(width * height * channels);
+  const noise = noiseSource(width * 31 + height);
+  const amp = content === "noisy" ? 1 : content === "photo" ? 0.12 : 0;
+  for (let y = 0; y < height; y++) {
+    const v = y / height;
+    for (let x = 0; x < width; x++) {
+      const u = x / width;
+      const i = (y * width + x) * channels;
+      const n = amp ? (noise() - 128) * amp : 0;
+      px[i] = 30 + 180 * u + 20 * Math.sin(u * 11 + v * 3) + n;
+      px[i + 1] = 50 + 150 * v + 20 * Math.sin(v * 7) + n;
+      px[i + 2] = 200 - 140 * u * v + 25 * Math.cos(u * 5 - v * 9) + n;
+      if (channels === 4) px[i + 3] = u > 0.7 ? Math.max(0, 255 - (u - 0.7) * 850) : 255;
+    }
+  }
+  return px;
+}
+
+async function ensure(name: string, file: string, width: number, height: number, make: () => Promise<Buffer>): Promise<BenchInput> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  const path = OUT_DIR + file;
+  if (!existsSync(path)) writeFileSync(path, await make());
+  return { name, file: path, width, height };
+}
+
+function jpeg(width: number, height: number, content: Content, progressive: boolean) {
+  return () => sharp(pixels(width, height, content, 3), { raw: { width, height, channels: 3 }, limitInputPixels: false })
+    .jpeg({ quality: 90, progressive }).toBuffer();
+}
+
+/** Inputs in ascending size, so jSquash's ever-growing heaps measure each row's own high-water mark. */
+export async function benchInputs(): Promise<BenchInput[]> {
+  return [
+    await ensure("PNG alpha 6 MP", "alpha-3000x2000.png", 3000, 2000, () =>
+      sharp(pixels(3000, 2000, "photo", 4), { raw: { width: 3000, height: 2000, channels: 4 } }).png().toBuffer()),
+    await ensure("12 MP noisy base", "noisy-4000x3000.jpg", 4000, 3000, jpeg(4000, 3000, "noisy", false)),
+    await ensure("12 MP noisy prog", "noisy-4000x3000-progressive.jpg", 4000, 3000, jpeg(4000, 3000, "noisy", true)),
+    await ensure("12 MP smooth base", "smooth-4000x3000.jpg", 4000, 3000, jpeg(4000, 3000, "smooth", false)),
+    await ensure("12 MP smooth prog", "smooth-4000x3000-progressive.jpg", 4000, 3000, jpeg(4000, 3000, "smooth", true)),
+    await ensure("24 MP photo", "photo-6000x4000.jpg", 6000, 4000, jpeg(6000, 4000, "photo", false)),
+    await ensure("50 MP photo", "photo-8660x5774.jpg", 8660, 5774, jpeg(8660, 5774, "photo", false)),
+    await ensure("100 MP photo", "photo-12000x8333.jpg", 12000, 8333, jpeg(12000, 8333, "photo", false)),
+  ];
+}
+
+export function readInput(input: BenchInput): Uint8Array {
+  return new Uint8Array(readFileSync(input.file));
+}
