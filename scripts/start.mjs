@@ -24,7 +24,8 @@ if (!existsSync(".dev.vars")) {
 
 const wrangler = (args, options = {}) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env, ...options });
 
-const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+// CI=true makes wrangler apply without asking for confirmation at a terminal.
+const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], { env: { ...env, CI: "true" } });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const dev = spawn(

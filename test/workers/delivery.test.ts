@@ -160,7 +160,8 @@ describe("delivery", () => {
   });
 
   it("accepts every input format", async () => {
-    for (const name of ["grayscaleJpeg", "lossyWebp", "alphaWebp", "avif", "gif"] as const) {
+    const names = ["grayscaleJpeg", "cmykJpeg", "progressiveJpeg", "sixteenBitPng", "interlacedPng", "paletteAlphaPng", "lossyWebp", "alphaWebp", "avif", "gif", "animatedGif"] as const;
+    for (const name of names) {
       await json(await upload(name, { id: `input-${name}` }));
       const state = await waitForStatus(`input-${name}`, ["ready", "failed"]);
       expect(state, name).toMatchObject({ status: "ready" });
