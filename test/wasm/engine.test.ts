@@ -3,6 +3,7 @@ import sharp, { type Sharp } from "sharp";
 import { renderTargets, CodecError, AVIF_MAX_DIMENSION, type RenderTarget, type RenderReport, type SourceInfo, type EngineModules } from "../../wasm/src/engine.ts";
 import { kernels } from "../../wasm/src/kernels.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
+import { REUSABLE_ENCODER_HEAP_BYTES, idleWebpEncoderBytes } from "../../wasm/src/codecs/instances.ts";
 import { H, MARK, W, inputSet, jpegWithOrientation, picture, probe, psnr, rgbOnWhite } from "./fixtures.ts";
 
 let modules: EngineModules;
@@ -289,6 +290,57 @@ describe.each([
       await render(inputs.inputJpgBaseline, [target({ width: 100, height: 66, format: "webp" }), target({ width: 60, height: 40, format: "webp" })], { report: (r) => (plan = r.plan) });
       // 480×320 → 100×66 needs ≥ 100×66 decoded: 1/4 gives 120×80, 1/8 only 60×40.
       expect([plan!.decoder, plan!.scale]).toEqual(modules.jpeg ? ["jpeg-kernel", 4] : ["mozjpeg", 1]);
+    });
+  });
+
+  describe("WebP encoder reuse between jobs is bounded", () => {
+    /** Per-pixel noise: the worst case for libwebp's heap (it grows well past its initial 16 MiB at 1 MP). */
+    async function noisePng(width: number, height: number): Promise<Buffer> {
+      const px = Buffer.alloc(width * height * 3);
+      let s = 12345;
+      for (let i = 0; i < px.length; i++) {
+        s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+        px[i] = s & 255;
+      }
+      return sharp(px, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+    }
+    const thumbnail = () => render(inputs.inputJpgBaseline, [target({ width: 120, height: 80, format: "webp" })]);
+
+    it("keeps the encoder of a small job, at its initial heap, for the next one", async () => {
+      await thumbnail();
+      const idle = idleWebpEncoderBytes(modules.webpEnc);
+      expect(idle).toBeGreaterThan(0);
+      expect(idle).toBeLessThanOrEqual(REUSABLE_ENCODER_HEAP_BYTES);
+      const [again] = await render(inputs.inputJpgBaseline, [target({ width: 120, height: 80, format: "webp" })]);
+      expect((await sharp(again.bytes).metadata()).format).toBe("webp"); // a reused instance encodes correctly
+      expect(idleWebpEncoderBytes(modules.webpEnc)).toBe(idle);
+    });
+
+    it("drops the encoder a big image grew, so the next small job starts from a fresh heap", async () => {
+      await thumbnail(); // an idle instance exists; the big job takes it and grows it
+      const big = await noisePng(1024, 1024);
+      let bigReport: RenderReport | undefined;
+      await render(big, [target({ width: 1024, height: 1024, format: "webp" })], { report: (r) => (bigReport = r) });
+      expect(bigReport!.maxWasmHeapBytes - 1024 * 1024 * 4).toBeGreaterThan(REUSABLE_ENCODER_HEAP_BYTES);
+      expect(idleWebpEncoderBytes(modules.webpEnc)).toBe(0);
+
+      let smallReport: RenderReport | undefined;
+      await render(inputs.inputJpgBaseline, [target({ width: 120, height: 80, format: "webp" })], { report: (r) => (smallReport = r) });
+      // The small job's encoder heap is the initial one, not the big job's high-water mark.
+      // The small job's largest heap (decoder or encoder, + its RGBA copy) is an initial one, not the big job's
+      // high-water mark (measured: 16.8 MB vs 33 MB).
+      expect(smallReport!.maxWasmHeapBytes).toBeLessThan(REUSABLE_ENCODER_HEAP_BYTES + 2 * 1024 * 1024);
+      expect(idleWebpEncoderBytes(modules.webpEnc)).toBeLessThanOrEqual(REUSABLE_ENCODER_HEAP_BYTES);
+    });
+
+    it("lets the idle encoder go before a job whose plan leaves no room for it under the budget", async () => {
+      let report: RenderReport | undefined;
+      await render(inputs.inputPng8, [target({ width: 240, height: 160, format: "png" })], { report: (r) => (report = r) });
+      await thumbnail();
+      expect(idleWebpEncoderBytes(modules.webpEnc)).toBeGreaterThan(0);
+      const tight = report!.plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES - 1;
+      await render(inputs.inputPng8, [target({ width: 240, height: 160, format: "png" })], { memoryBudgetBytes: tight });
+      expect(idleWebpEncoderBytes(modules.webpEnc)).toBe(0);
     });
   });
 

@@ -23,6 +23,7 @@ import { readJpegMarkers, type JpegMarkers } from "./jpeg-markers.ts";
 import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
 import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, sniffFormat, asCodecError, type DecodeResult } from "./decode.ts";
 import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
+import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize, resize } from "./pixels.ts";
 import { orient, orientedRectToStored } from "./orient.ts";
 import { flattenAlpha, padTo } from "./canvas.ts";
@@ -187,6 +188,10 @@ export async function renderTargets(
     const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
   }
+  // An idle WebP encoder kept from an earlier job sits outside this job's plan: keep (and reuse) it only when
+  // the plan leaves room for it under the budget, else let it go before the decode needs the memory.
+  let reuseEncoder = plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES <= budget;
+  if (!reuseEncoder) dropIdleWebpEncoder(modules.webpEnc);
   const account = memoryAccount();
   account.set("input", input.length);
 
@@ -201,6 +206,10 @@ export async function renderTargets(
       throw new CodecError("limit", `${e.message}; the mozjpeg fallback needs ${mb(fallback.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
     }
     plan = fallback;
+    if (plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES > budget) {
+      reuseEncoder = false;
+      dropIdleWebpEncoder(modules.webpEnc);
+    }
     decoded = await decodeSource(input, source, plan, modules, maxPixels);
   }
   account.heap(decoded.decoderHeapBytes);
@@ -248,7 +257,7 @@ export async function renderTargets(
     if (target.format === "jpeg") out = flattenAlpha(out, target.background ?? [255, 255, 255]);
     if (out !== content) account.set("output raster", bufferBytes(out));
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
-    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried);
+    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder });
     account.heap(encoded.workBytes);
     account.set("codec", encoded.workBytes + encoded.bytes.length);
     account.drop("codec");
