@@ -392,6 +392,17 @@ describe.each([
       expect(e.kind, e.message).toBe("corrupt");
     });
 
+    // The EOI check reads the last two bytes first; bytes after EOI must still take the full marker walk.
+    it.each(["inputJpgBaseline", "inputJpgProgressive"])("%s with bytes after its EOI still renders; cut before EOI it is corrupt", async (name) => {
+      const input = inputs[name];
+      const source = await probe(input);
+      const trailing = Buffer.concat([input, Buffer.from("trailing bytes, e.g. a camera's appended data")]);
+      const [out] = await renderTargets(trailing, source, one, { modules, maxPixels });
+      expect([out.width, out.height]).toEqual([60, 40]);
+      const cut = Buffer.concat([input.subarray(0, input.length - 2), Buffer.from([0xff, 0x00, 0x12])]);
+      expect((await codecError(() => renderTargets(cut, source, one, { modules, maxPixels }))).kind).toBe("corrupt");
+    });
+
     // Overwritten from byte 16 on: the signature survives, the headers and data do not. (Damage confined to
     // entropy-coded data is undetectable for VP8 and baseline JPEG and decodes to noise, as in every decoder.)
     it.each(samples)("%s with everything after its signature overwritten is corrupt", async (name) => {
