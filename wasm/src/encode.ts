@@ -67,7 +67,7 @@ export async function encodeRaster(
     }
     case "webp": {
       const codec = await acquireWebpEncoder(modules.webpEnc);
-      let succeeded = false;
+      let keep = false;
       try {
         // method 4 (libwebp's default, sharp's effort 4) above thumbnail size: method 6 measured 2–6.5× slower
         // (1 MP: 0.9 s → 5.7 s on noise) and 25% more heap for ~3–5% fewer bytes. For thumbnails method 2:
@@ -85,13 +85,13 @@ export async function encodeRaster(
         });
         if (!out) throw new Error("libwebp returned no data");
         const bytes = new Uint8Array(out);
-        succeeded = options.reuseEncoder === true;
+        keep = options.reuseEncoder === true;
         return { bytes: exif ? embedExifInWebp(bytes, exif, width, height, raster.channels === 4) : bytes, workBytes: codec.memory.buffer.byteLength + rgba.byteLength };
       } catch (e) {
         throw encoderFailure("WebP", e, codec.messages);
       } finally {
         // An instance that failed (abort, trap) may be in any state: only a clean one is kept.
-        releaseWebpEncoder(modules.webpEnc, codec, succeeded);
+        releaseWebpEncoder(modules.webpEnc, codec, keep);
       }
     }
     case "avif": {
