@@ -63,11 +63,13 @@ function probeJpeg(r: Reader): ImageHeader {
   r.pos = 2;
   let orientation: Orientation = 1;
   for (;;) {
-    // Markers may be padded with any number of 0xFF fill bytes.
-    if (r.u8() !== 0xff) throw truncatedOrCorrupt(r, "JPEG", "expected a marker");
+    // Junk between segments is skipped (libjpeg warns "extraneous bytes before marker" and decodes, and so do
+    // our decoder and mozjpeg); markers may be padded with any number of 0xFF fill bytes.
+    r.need(2, "JPEG");
+    if (r.u8() !== 0xff) continue;
     let marker = r.u8();
     while (marker === 0xff) marker = r.u8();
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
+    if (marker === 0x00 || marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
     if (marker === 0xd9 || marker === 0xda) throw new CodecError("corrupt", "JPEG has no frame header (SOF) before its scan data");
     const length = r.u16be();
     if (length < 2) throw new CodecError("corrupt", "JPEG segment with an invalid length");
@@ -173,10 +175,15 @@ function probeWebp(r: Reader): ImageHeader {
   r.pos = 12;
   const header: ImageHeader = { format: "webp", width: 0, height: 0, orientation: 1, hasAlpha: false, progressive: false, animated: false };
   let sawFrame = false;
+  // Walk the chunks inside the RIFF only: bytes after it (trailing junk, which libwebp ignores) are not chunks.
+  const riffEnd = 8 + readU32LE(r.bytes, 4);
+  if (riffEnd >= 20 && riffEnd < r.bytes.length) r.bytes = r.bytes.subarray(0, riffEnd);
   while (r.remaining() >= 8) {
     const type = r.ascii(4);
     const size = r.u32le();
     const start = r.pos;
+    // A damaged chunk after the frame header (metadata, later animation frames) does not stop the upload.
+    if (sawFrame && r.remaining() < Math.min(size, 30)) break;
     r.need(Math.min(size, 30), "WebP");
     if (type === "VP8X") {
       const flags = r.u8();
@@ -294,7 +301,7 @@ export function readExifOrientation(exif: Uint8Array): Orientation {
 }
 
 class Reader {
-  readonly bytes: Uint8Array;
+  bytes: Uint8Array;
   pos = 0;
 
   constructor(bytes: Uint8Array) {

@@ -41,6 +41,14 @@ let bitBuf: u64 = 0;
 let bitCnt: i32 = 0;
 // The reader stopped at a marker (or the end of data) and now feeds zero bits, as libjpeg does.
 let hitMarker: bool = false;
+// How many of the low bits of bitBuf are that zero padding. Once the decoder has consumed into it
+// (bitCnt < padBits) the scan's data is used up: libjpeg's "insufficient data" state.
+let padBits: i32 = 0;
+// The current scan has no more data at all (used up, and no restart marker to resynchronise on): the rest
+// of it is not decoded. This is what bounds the work of a tiny file claiming a huge frame.
+let scanExhausted: bool = false;
+
+@inline function starved(): bool { return bitCnt < padBits; }
 
 function fill(): void {
   // Fast path: up to 7 bytes at once when none of the next 8 is 0xFF.
@@ -59,7 +67,8 @@ function fill(): void {
   }
   while (bitCnt <= 56) {
     let b: u64 = 0;
-    if (!hitMarker && pos < end) {
+    if (hitMarker || pos >= end) padBits += 8;
+    else {
       const v = load<u8>(pos);
       if (v == 0xFF) {
         if (pos + 1 < end && load<u8>(pos + 1) == 0) {
@@ -67,6 +76,7 @@ function fill(): void {
           pos += 2;
         } else {
           hitMarker = true;
+          padBits += 8;
         }
       } else {
         b = <u64>v;
@@ -540,6 +550,8 @@ function parseSOS(p: usize, segEnd: usize): bool {
 function resetEntropy(): void {
   bitBuf = 0;
   bitCnt = 0;
+  padBits = 0;
+  scanExhausted = false;
   eobrun = 0;
   for (let i = 0; i < ncomp; i++) unchecked(comps[i]).pred = 0;
 }
@@ -548,6 +560,7 @@ function resetEntropy(): void {
 function processRestart(): void {
   bitBuf = 0;
   bitCnt = 0;
+  padBits = 0;
   eobrun = 0;
   for (let i = 0; i < ncomp; i++) unchecked(comps[i]).pred = 0;
   while (pos + 1 < end) {
@@ -555,10 +568,27 @@ function processRestart(): void {
     const m = <i32>load<u8>(pos + 1);
     if (m == 0xFF) { pos++; continue; }
     if (m >= 0xD0 && m <= 0xD7) { pos += 2; hitMarker = false; return; }
-    if (m != 0) { hitMarker = true; return; } // some other marker: the rest of this scan is missing
+    if (m != 0) break; // some other marker: the rest of this scan is missing
     pos += 2;
   }
   hitMarker = true;
+  scanExhausted = true;
+}
+
+/**
+ * Whether the next unit (MCU or block) of the scan must be left undecoded, as libjpeg does once the data ran
+ * out: with no restart interval the scan is over; with one, decoding resumes at the next RSTn marker.
+ */
+@inline function skipUnit(): bool {
+  if (scanExhausted) return true;
+  if (!starved()) return false;
+  if (restartInterval == 0) scanExhausted = true;
+  return true;
+}
+
+/** Mid-grey K×K block: the zero coefficients libjpeg leaves where the data ran out. */
+function greyBlock(dst: usize, stride: i32): void {
+  for (let y = 0; y < K; y++) memory.fill(dst + <usize>(y * stride), 128, <usize>K);
 }
 
 /** Sequential block: DC + AC, keeping only the coefficients the scale needs. Returns true if any kept AC != 0. */
@@ -652,13 +682,27 @@ function decodeStreamingScan(): void {
   const kk2 = <usize>(KK * 2);
   let mcu = 0;
   for (let my = 0; my < mcusY; my++) {
+    if (scanExhausted) {
+      // No data for any later MCU row: grey strips, converted row by row (work bounded by the output).
+      for (let i = 0; i < ns; i++) {
+        const c = unchecked(scanComps[i]);
+        memory.fill(c.strip, 128, <usize>(c.stride * c.v * K));
+      }
+      emitRows(my);
+      continue;
+    }
     for (let mx = 0; mx < mcusX; mx++) {
       if (restartInterval > 0 && mcu > 0 && mcu % restartInterval == 0) processRestart();
       mcu++;
+      const skip = skipUnit();
       for (let i = 0; i < ns; i++) {
         const c = unchecked(scanComps[i]);
         for (let by = 0; by < c.v; by++) {
           for (let bx = 0; bx < c.h; bx++) {
+            if (skip) {
+              greyBlock(c.strip + <usize>(by * K * c.stride + (mx * c.h + bx) * K), c.stride);
+              continue;
+            }
             const anyAc = decodeBlockSeq(c, blockBuf);
             const dst = c.strip + <usize>(by * K * c.stride + (mx * c.h + bx) * K);
             idctBlock(blockBuf, c, dst, c.stride, anyAc);
@@ -855,6 +899,7 @@ function skipScan(): void {
 function decodeStoredScan(): void {
   // At 1/8 only DC is kept, and no later scan's refinement of AC can reach it: AC scans are skipped.
   if (progressive && ss > 0 && K == 1) { skipScan(); return; }
+  // Units left undecoded keep what earlier scans stored (zero, i.e. mid-grey, if none did).
   let unit = 0;
   if (ns == 1) {
     const c = unchecked(scanComps[0]);
@@ -862,6 +907,10 @@ function decodeStoredScan(): void {
       for (let bx = 0; bx < c.bw; bx++) {
         if (restartInterval > 0 && unit > 0 && unit % restartInterval == 0) processRestart();
         unit++;
+        if (skipUnit()) {
+          if (scanExhausted) return;
+          continue;
+        }
         decodeStoredBlock(c, by * c.pbw + bx);
       }
       if (errKind != 0) return;
@@ -872,6 +921,10 @@ function decodeStoredScan(): void {
     for (let mx = 0; mx < mcusX; mx++) {
       if (restartInterval > 0 && unit > 0 && unit % restartInterval == 0) processRestart();
       unit++;
+      if (skipUnit()) {
+        if (scanExhausted) return;
+        continue;
+      }
       for (let i = 0; i < ns; i++) {
         const c = unchecked(scanComps[i]);
         for (let by = 0; by < c.v; by++) {
