@@ -24,6 +24,11 @@ const MAX_PIXELS = 100_000_000;
 const BUDGET = 96 * 1024 * 1024;
 /** Per-case wall-clock limit. Generous for a shared 2-core machine; a real hang is orders of magnitude beyond. */
 const CASE_MS = 4000;
+/**
+ * Per-call limit for our JPEG decoder on these small inputs. Before it stopped scans whose data ran out,
+ * a header-only 100 MP bomb took 1–10 s here; now every case takes well under 200 ms.
+ */
+const KERNEL_MS = 1000;
 const SCALES: JpegScale[] = [1, 2, 4, 8];
 
 const jpegModule = new (WebAssembly.Module as unknown as new (b: Uint8Array) => WebAssembly.Module)(
@@ -120,7 +125,7 @@ function runJpegKernel(bytes: Uint8Array, scale: JpegScale, where: string): Rast
     expectReadableCodecError(e, `${where}: decodeJpeg 1/${scale}`);
     return e;
   } finally {
-    expect(performance.now() - started, `${where}: decodeJpeg 1/${scale} took too long`).toBeLessThan(CASE_MS);
+    expect(performance.now() - started, `${where}: decodeJpeg 1/${scale} took too long`).toBeLessThan(KERNEL_MS);
   }
 }
 
@@ -222,7 +227,8 @@ describe("hostile images: render or a readable CodecError, bounded in time and m
         if (ENGINE_HANGS[img.name]) continue;
         try {
           const result = await runUploadPath(img, 128);
-          if (!result.ok && result.stage === "probe") await expectProbeRefusalJustified(img);
+          // A "limit" refusal is the probe stopping a bomb on purpose; running the engine on it is the hazard.
+          if (!result.ok && result.stage === "probe" && result.error.kind !== "limit") await expectProbeRefusalJustified(img);
         } catch (e) {
           failures.push(`${img.name} (${img.note}): ${e instanceof Error ? e.message : String(e)}`);
         }

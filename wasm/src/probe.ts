@@ -134,6 +134,7 @@ function probeGif(r: Reader): ImageHeader {
   if (flags & 0x80) r.pos += 3 * (1 << ((flags & 7) + 1));
   let hasAlpha = false;
   let frames = 0;
+  let firstFrame = { width: 0, height: 0 };
   // Count frames (up to two: we only need to know whether it is animated) and look for transparency. Damage
   // after the first image descriptor ends the scan rather than the upload: the first frame is what we render.
   try {
@@ -146,7 +147,9 @@ function probeGif(r: Reader): ImageHeader {
         skipGifSubBlocks(r);
       } else if (block === 0x2c) {
         frames++;
-        r.pos += 8;
+        r.pos += 4;
+        const frame = { width: r.u16le(), height: r.u16le() };
+        if (frames === 1) firstFrame = frame;
         const imageFlags = r.u8();
         if (imageFlags & 0x80) r.pos += 3 * (1 << ((imageFlags & 7) + 1));
         r.u8(); // LZW minimum code size
@@ -159,8 +162,18 @@ function probeGif(r: Reader): ImageHeader {
     if (frames === 0) throw error;
   }
   if (frames === 0) throw new CodecError("corrupt", "GIF contains no image");
+  // We render the first frame clipped to the logical screen, and the screen is what memory is planned for;
+  // but the GIF decoder expands the whole frame first. A frame far larger than its screen (up to 65535×65535
+  // in a few bytes) is a decompression bomb, not a picture.
+  const frameArea = firstFrame.width * firstFrame.height;
+  if (frameArea > Math.max(4 * width * height, GIF_FRAME_SLACK_PIXELS)) {
+    throw new CodecError("limit", `GIF's first frame (${firstFrame.width}×${firstFrame.height}) is far larger than its ${width}×${height} logical screen`);
+  }
   return { format: "gif", width, height, orientation: 1, hasAlpha, progressive: false, animated: frames > 1 };
 }
+
+/** Frames up to this size are accepted whatever the logical screen says (some encoders write 0×0 screens). */
+const GIF_FRAME_SLACK_PIXELS = 1 << 24;
 
 function skipGifSubBlocks(r: Reader): void {
   for (;;) {
