@@ -14,7 +14,7 @@ import { kernels } from "../../wasm/src/kernels.ts";
 import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { decodeJpeg, type JpegScale } from "../../wasm/src/jpeg.ts";
 import type { Raster } from "../../wasm/src/raster.ts";
-import { hostileCorpus, validCorpus, type CorpusImage, type HostileImage } from "../fixtures/robustness-corpus.ts";
+import { avifFrameLargerThanIspe, hostileCorpus, validCorpus, type CorpusImage, type HostileImage } from "../fixtures/robustness-corpus.ts";
 import { psnr, rgbOnWhite } from "./fixtures.ts";
 
 const valid = await validCorpus();
@@ -251,6 +251,16 @@ describe("hostile images: render or a readable CodecError, bounded in time and m
         expect(failures, failures.join("\n")).toEqual([]);
       });
     }
+  });
+});
+
+describe("bombs the probe must stop before any decoder sees them", () => {
+  it("an AVIF whose AV1 frame (4000×4000) is far larger than its ispe (64×64)", async () => {
+    // Without the check libavif decodes the 16 MP frame (≈1.3 s, 300 MB of heap) before rejecting it.
+    const img = { name: "avifFrameLargerThanIspe", format: "avif" as const, note: "flat 4000×4000 AVIF, ispe patched", bytes: await avifFrameLargerThanIspe() };
+    const result = await runUploadPath(img);
+    expect(result.ok || result.stage).toBe("probe");
+    expect(!result.ok && result.error.kind).toBe("limit");
   });
 });
 
