@@ -155,6 +155,11 @@ function engineGap(name: string): string | undefined {
     // (VP8X + ANIM/ANMF) file; the probe accepts it (animated: true). Needs first-frame extraction (re-wrap
     // the first ANMF's ALPH/VP8/VP8L as a still WebP) or the WebPAnimDecoder API.
     webpAnimated: "wasm/src/decode.ts decodeWebp: libwebp simple API rejects animated WebP",
+    // wasm/src/decode.ts decodePng: the Rust `png` crate behind @jsquash/png fails the whole decode on a
+    // malformed tEXt chunk (keyword without its NUL) with the unreadable "Error: `unwrap_throw` failed";
+    // libpng (sharp, browsers) warns and ignores bad ancillary chunks. Needs malformed tEXt/zTXt/iTXt chunks
+    // dropped before decoding (ancillary chunks never change pixels).
+    pngTextWithoutSeparator: "wasm/src/decode.ts decodePng: png crate rejects a malformed tEXt chunk",
   };
   return gaps[name];
 }
@@ -167,8 +172,8 @@ const MIN_PSNR_EXCEPTIONS: Record<string, { db: number; why: string }> = {
 describe("valid images: every one renders, close to sharp", () => {
   it("the corpus covers every format and its real-world variants", () => {
     const byFormat = (f: string) => valid.filter((x) => x.format === f).length;
-    expect(byFormat("jpeg")).toBeGreaterThanOrEqual(25);
-    expect(byFormat("png")).toBeGreaterThanOrEqual(18);
+    expect(byFormat("jpeg")).toBeGreaterThanOrEqual(29);
+    expect(byFormat("png")).toBeGreaterThanOrEqual(20);
     expect(byFormat("webp")).toBeGreaterThanOrEqual(7);
     expect(byFormat("avif")).toBeGreaterThanOrEqual(4);
     expect(byFormat("gif")).toBeGreaterThanOrEqual(4);
