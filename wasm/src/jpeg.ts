@@ -17,6 +17,8 @@
 //   scans leave earlier ones' coefficients. So a small file claiming a huge frame costs work in proportion to
 //   its data plus the output, not the frame's block count times its scans. Truncation before the first scan
 //   is "corrupt".
+// - Progressive work: EOB runs let a few bytes cover the whole frame, so the scans together may visit the
+//   frame's blocks at most 32 times over (real files: about 5); beyond that it is CodecError("limit").
 // - EXIF orientation is reported in the header, never applied.
 import { CodecError } from "./errors.ts";
 import type { CodecErrorKind } from "./errors.ts";

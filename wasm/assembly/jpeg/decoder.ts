@@ -264,6 +264,11 @@ let buffersReady: bool = false;
 let streaming: bool = false;
 let scanCount: i32 = 0;
 const MAX_SCANS: i32 = 256;
+// Block visits of all scans together, in passes over every block of the frame. EOB runs let a few bytes of
+// a scan cover the whole frame, so a 44 KB file of 250 refinement scans over a 100 MP frame would otherwise
+// take minutes. Real progressive files make about 5 passes (libjpeg's default script), mozjpeg's under 10.
+const MAX_PASSES: f64 = 32;
+let blockVisits: f64 = 0;
 let anyScan: bool = false;
 let emitted: bool = false;
 
@@ -542,6 +547,19 @@ function parseSOS(p: usize, segEnd: usize): bool {
     if (!latchQuant(c)) return false;
   }
   if (!buffersReady && !setupBuffers(ns == ncomp)) return false;
+  // At 1/8 progressive AC scans are skipped unread and cost nothing.
+  if (!(progressive && ss > 0 && K == 1)) {
+    let frameBlocks: f64 = 0;
+    for (let i = 0; i < ncomp; i++) frameBlocks += <f64>unchecked(comps[i]).pbw * <f64>unchecked(comps[i]).pbh;
+    let scanBlocks: f64 = 0;
+    if (ns == 1) scanBlocks = <f64>unchecked(scanComps[0]).bw * <f64>unchecked(scanComps[0]).bh;
+    else scanBlocks = <f64>mcusX * <f64>mcusY * <f64>blocksPerMcu;
+    blockVisits += scanBlocks;
+    if (blockVisits > MAX_PASSES * frameBlocks + 1048576) {
+      fail(KIND_LIMIT, "JPEG scans revisit the image more than 32 times (a progressive decoding bomb)");
+      return false;
+    }
+  }
   return true;
 }
 
@@ -804,6 +822,9 @@ function decodeStoredBlock(c: Component, bi: i32): void {
     bitBuf = buf;
     return;
   }
+  // A block inside an EOB run with no nonzero coefficient has no correction bits: nothing to do. Checked in
+  // O(1) so that runs over a huge, empty frame cost little.
+  if (eobrun > 0 && blockIsZero(blk, msk)) { eobrun--; return; }
   // Successive-approximation refinement of AC coefficients (T.81 G.1.2.3), on the local bit buffer.
   // A coefficient's "history" is its kept value, or its mask bit when the scale discards it.
   const p1 = 1 << al;
@@ -882,6 +903,14 @@ function decodeStoredBlock(c: Component, bi: i32): void {
   bitBuf = buf;
 }
 
+/** No kept coefficient and no mask bit set (the AC refinement history of the block is empty). */
+function blockIsZero(blk: usize, msk: usize): bool {
+  const bytes = <usize>(KK * 2);
+  let acc: u64 = useMask ? load<u64>(msk) : 0;
+  for (let o: usize = 0; o < bytes; o += 8) acc |= load<u64>(blk + o);
+  return acc == 0;
+}
+
 /** Skips a scan's entropy-coded data up to the next non-RST marker. */
 function skipScan(): void {
   while (pos + 1 < end) {
@@ -909,6 +938,16 @@ function decodeStoredScan(): void {
         unit++;
         if (skipUnit()) {
           if (scanExhausted) return;
+          continue;
+        }
+        if (progressive && ah == 0 && ss > 0 && eobrun > 0) {
+          // Blocks in the EOB run of a first AC pass are left as they are: jump over them, within this block
+          // row and this restart interval.
+          let n = min(eobrun, c.bw - bx);
+          if (restartInterval > 0) n = min(n, restartInterval - (unit - 1) % restartInterval);
+          eobrun -= n;
+          unit += n - 1;
+          bx += n - 1;
           continue;
         }
         decodeStoredBlock(c, by * c.pbw + bx);
