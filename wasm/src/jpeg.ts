@@ -12,8 +12,13 @@
 //   other factors (3, 4) by replication.
 // - CMYK/YCCK: converted naively (R = (1−C)(1−K) etc.); Adobe APP14 files are read as inverted, like
 //   libjpeg/libvips. No ICC transform.
-// - Truncated data: scans decode what is there and the rest repeats the last DC (flat), as libjpeg does;
-//   truncation before the first scan is "corrupt".
+// - Truncated data: a scan decodes what is there; once it has used up its data (and no RSTn marker lets it
+//   resynchronise) the rest of it is not decoded, as libjpeg does: blocks no scan reached are mid-grey, later
+//   scans leave earlier ones' coefficients. So a small file claiming a huge frame costs work in proportion to
+//   its data plus the output, not the frame's block count times its scans. Truncation before the first scan
+//   is "corrupt".
+// - Progressive work: EOB runs let a few bytes cover the whole frame, so the scans together may visit the
+//   frame's blocks at most 32 times over (real files: about 5); beyond that it is CodecError("limit").
 // - EXIF orientation is reported in the header, never applied.
 import { CodecError } from "./errors.ts";
 import type { CodecErrorKind } from "./errors.ts";
@@ -238,7 +243,7 @@ export interface JpegDecodeOptions {
  * Decodes a JPEG to RGB at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
  * Uses a fresh instance of `module` (the compiled jpeg.wasm); a large returned raster views that
  * instance's memory (so it lives as long as the raster), a small one is a copy.
- * Truncated scan data decodes what is present; missing blocks repeat the last DC value (as libjpeg).
+ * Truncated scan data decodes what is present; blocks without data are mid-grey (as libjpeg).
  */
 export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
   if (!SCALES.has(scale)) throw new CodecError("unsupported", `JPEG scale must be 1, 2, 4 or 8, got ${String(scale)}`);

@@ -63,11 +63,13 @@ function probeJpeg(r: Reader): ImageHeader {
   r.pos = 2;
   let orientation: Orientation = 1;
   for (;;) {
-    // Markers may be padded with any number of 0xFF fill bytes.
-    if (r.u8() !== 0xff) throw truncatedOrCorrupt(r, "JPEG", "expected a marker");
+    // Junk between segments is skipped (libjpeg warns "extraneous bytes before marker" and decodes, and so do
+    // our decoder and mozjpeg); markers may be padded with any number of 0xFF fill bytes.
+    r.need(2, "JPEG");
+    if (r.u8() !== 0xff) continue;
     let marker = r.u8();
     while (marker === 0xff) marker = r.u8();
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
+    if (marker === 0x00 || marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
     if (marker === 0xd9 || marker === 0xda) throw new CodecError("corrupt", "JPEG has no frame header (SOF) before its scan data");
     const length = r.u16be();
     if (length < 2) throw new CodecError("corrupt", "JPEG segment with an invalid length");
@@ -132,6 +134,7 @@ function probeGif(r: Reader): ImageHeader {
   if (flags & 0x80) r.pos += 3 * (1 << ((flags & 7) + 1));
   let hasAlpha = false;
   let frames = 0;
+  let firstFrame = { width: 0, height: 0 };
   // Count frames (up to two: we only need to know whether it is animated) and look for transparency. Damage
   // after the first image descriptor ends the scan rather than the upload: the first frame is what we render.
   try {
@@ -144,7 +147,9 @@ function probeGif(r: Reader): ImageHeader {
         skipGifSubBlocks(r);
       } else if (block === 0x2c) {
         frames++;
-        r.pos += 8;
+        r.pos += 4;
+        const frame = { width: r.u16le(), height: r.u16le() };
+        if (frames === 1) firstFrame = frame;
         const imageFlags = r.u8();
         if (imageFlags & 0x80) r.pos += 3 * (1 << ((imageFlags & 7) + 1));
         r.u8(); // LZW minimum code size
@@ -157,8 +162,18 @@ function probeGif(r: Reader): ImageHeader {
     if (frames === 0) throw error;
   }
   if (frames === 0) throw new CodecError("corrupt", "GIF contains no image");
+  // We render the first frame clipped to the logical screen, and the screen is what memory is planned for;
+  // but the GIF decoder expands the whole frame first. A frame far larger than its screen (up to 65535×65535
+  // in a few bytes) is a decompression bomb, not a picture.
+  const frameArea = firstFrame.width * firstFrame.height;
+  if (frameArea > Math.max(4 * width * height, GIF_FRAME_SLACK_PIXELS)) {
+    throw new CodecError("limit", `GIF's first frame (${firstFrame.width}×${firstFrame.height}) is far larger than its ${width}×${height} logical screen`);
+  }
   return { format: "gif", width, height, orientation: 1, hasAlpha, progressive: false, animated: frames > 1 };
 }
+
+/** Frames up to this size are accepted whatever the logical screen says (some encoders write 0×0 screens). */
+const GIF_FRAME_SLACK_PIXELS = 1 << 24;
 
 function skipGifSubBlocks(r: Reader): void {
   for (;;) {
@@ -173,10 +188,15 @@ function probeWebp(r: Reader): ImageHeader {
   r.pos = 12;
   const header: ImageHeader = { format: "webp", width: 0, height: 0, orientation: 1, hasAlpha: false, progressive: false, animated: false };
   let sawFrame = false;
+  // Walk the chunks inside the RIFF only: bytes after it (trailing junk, which libwebp ignores) are not chunks.
+  const riffEnd = 8 + readU32LE(r.bytes, 4);
+  if (riffEnd >= 20 && riffEnd < r.bytes.length) r.bytes = r.bytes.subarray(0, riffEnd);
   while (r.remaining() >= 8) {
     const type = r.ascii(4);
     const size = r.u32le();
     const start = r.pos;
+    // A damaged chunk after the frame header (metadata, later animation frames) does not stop the upload.
+    if (sawFrame && r.remaining() < Math.min(size, 30)) break;
     r.need(Math.min(size, 30), "WebP");
     if (type === "VP8X") {
       const flags = r.u8();
@@ -216,6 +236,16 @@ function probeAvif(r: Reader): ImageHeader {
   header.animated = brands.includes("avis") && !brands.includes("avif");
   let rotation = 0;
   let mirror = -1;
+  // Largest frame any AV1 sequence header (in av1C) allows: the decoder allocates for that, whatever ispe says.
+  let av1Width = 0;
+  let av1Height = 0;
+  const noteAv1Size = (obus: Uint8Array) => {
+    const dims = av1SequenceHeaderSize(obus);
+    if (dims) {
+      av1Width = Math.max(av1Width, dims.width);
+      av1Height = Math.max(av1Height, dims.height);
+    }
+  };
   const visit = (start: number, end: number, depth: number): void => {
     let pos = start;
     while (pos + 8 <= end && depth < 8) {
@@ -243,6 +273,10 @@ function probeAvif(r: Reader): ImageHeader {
         }
       } else if (type === "auxC" && ascii(r.bytes, body + 4, size - headerSize - 4).includes("auxiliary:alpha")) {
         header.hasAlpha = true;
+      } else if (type === "av1C" && size > headerSize + 4) {
+        noteAv1Size(r.bytes.subarray(body + 4, pos + size));
+      } else if (type === "iloc") {
+        for (const at of ilocFirstExtents(r.bytes, body, pos + size)) noteAv1Size(r.bytes.subarray(at, Math.min(r.bytes.length, at + 256)));
       } else if (type === "irot" && size >= 9) {
         rotation = r.bytes[body] & 3;
       } else if (type === "imir" && size >= 9) {
@@ -253,9 +287,133 @@ function probeAvif(r: Reader): ImageHeader {
   };
   visit(0, r.bytes.length, 0);
   if (header.width === 0) throw new CodecError("corrupt", "AVIF file has no image spatial extent (ispe)");
+  // The planner budgets for the ispe size, but dav1d allocates for the AV1 frame: a few hundred bytes claiming
+  // 64×64 can carry a flat 4000×4000 frame (1.3 s and 300 MB of decoder heap before libavif rejects the
+  // mismatch). An encoder may round its maximum frame size up a little, so only a far larger one is refused.
+  if (av1Width * av1Height > Math.max(4 * header.width * header.height, AV1_FRAME_SLACK_PIXELS)) {
+    throw new CodecError("limit", `AVIF's AV1 stream allows ${av1Width}×${av1Height} frames, far larger than its ${header.width}×${header.height} image extent (ispe)`);
+  }
   // Like EXIF, report the stored (ispe) size and let the orientation say how to turn it.
   header.orientation = heifOrientation(rotation, mirror);
   return header;
+}
+
+/** AV1 frames up to this size are decoded whatever ispe says (libavif then checks the match). */
+const AV1_FRAME_SLACK_PIXELS = 1 << 20;
+
+/**
+ * File offsets of the first extent of every item in an iloc box (ISO 14496-12 8.11.3), file-offset
+ * construction only: where each coded image (AV1 OBUs) starts.
+ */
+function ilocFirstExtents(b: Uint8Array, start: number, end: number): number[] {
+  const offsets: number[] = [];
+  let p = start;
+  const n = (bytes: number): number => {
+    if (p + bytes > end) throw new RangeError("short");
+    let v = 0;
+    for (let i = 0; i < bytes; i++) v = v * 256 + b[p++];
+    return v;
+  };
+  try {
+    const version = n(1);
+    n(3); // flags
+    const sizes = n(2);
+    const offsetSize = sizes >> 12, lengthSize = (sizes >> 8) & 15, baseOffsetSize = (sizes >> 4) & 15;
+    const indexSize = version === 1 || version === 2 ? sizes & 15 : 0;
+    const items = n(version < 2 ? 2 : 4);
+    for (let i = 0; i < items && offsets.length < 64; i++) {
+      n(version < 2 ? 2 : 4); // item_ID
+      const method = version === 1 || version === 2 ? n(2) & 15 : 0;
+      n(2); // data_reference_index
+      const base = n(baseOffsetSize);
+      const extents = n(2);
+      for (let e = 0; e < extents; e++) {
+        n(indexSize);
+        const offset = n(offsetSize);
+        n(lengthSize);
+        if (e === 0 && method === 0 && base + offset < b.length) offsets.push(base + offset);
+      }
+    }
+  } catch {
+    // A damaged iloc: check what was read; the decoder judges the rest.
+  }
+  return offsets;
+}
+
+/**
+ * max_frame_width/height from the first sequence header among the leading OBUs of `obus` (AV1 spec 5.3,
+ * 5.5.1), or undefined when there is none or it is malformed (the decoder will judge then).
+ */
+function av1SequenceHeaderSize(obus: Uint8Array): { width: number; height: number } | undefined {
+  let bit = 0;
+  const end = obus.length * 8;
+  const f = (n: number): number => {
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      if (bit >= end) throw new RangeError("short");
+      v = v * 2 + ((obus[bit >> 3] >> (7 - (bit & 7))) & 1);
+      bit++;
+    }
+    return v;
+  };
+  try {
+    // Skip leading OBUs (temporal delimiter, padding, metadata) to the sequence header.
+    for (let obu = 0; ; obu++) {
+      const obuHeader = f(8);
+      if (obuHeader & 4) f(8); // extension header
+      let size = -1;
+      if (obuHeader & 2) {
+        size = 0;
+        for (let i = 0; i < 8; i++) {
+          const byte = f(8);
+          size += (byte & 0x7f) * 2 ** (7 * i);
+          if (!(byte & 0x80)) break;
+        }
+      }
+      if (((obuHeader >> 3) & 15) === 1) break; // OBU_SEQUENCE_HEADER
+      if (size < 0 || obu >= 4) return undefined;
+      bit += size * 8;
+    }
+    f(3); // seq_profile
+    f(1); // still_picture
+    const reduced = f(1);
+    if (reduced) {
+      f(5);
+    } else {
+      let bufferDelayLength = 0;
+      const timingInfo = f(1);
+      let decoderModelInfo = 0;
+      if (timingInfo) {
+        f(32); f(32);
+        if (f(1)) {
+          // num_ticks_per_picture_minus_1, uvlc
+          let zeros = 0;
+          while (f(1) === 0) if (++zeros >= 32) return undefined;
+          f(zeros);
+        }
+        decoderModelInfo = f(1);
+        if (decoderModelInfo) {
+          bufferDelayLength = f(5) + 1;
+          f(32); f(5); f(5);
+        }
+      }
+      const initialDisplayDelay = f(1);
+      const operatingPoints = f(5) + 1;
+      for (let i = 0; i < operatingPoints; i++) {
+        f(12);
+        if (f(5) > 7) f(1);
+        if (decoderModelInfo && f(1)) {
+          f(bufferDelayLength); f(bufferDelayLength); f(1);
+        }
+        if (initialDisplayDelay && f(1)) f(4);
+      }
+    }
+    const widthBits = f(4) + 1;
+    const heightBits = f(4) + 1;
+    return { width: f(widthBits) + 1, height: f(heightBits) + 1 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Maps HEIF anti-clockwise rotation (irot, in quarter turns) and mirror axis (imir) to an EXIF orientation. */
@@ -294,7 +452,7 @@ export function readExifOrientation(exif: Uint8Array): Orientation {
 }
 
 class Reader {
-  readonly bytes: Uint8Array;
+  bytes: Uint8Array;
   pos = 0;
 
   constructor(bytes: Uint8Array) {

@@ -41,6 +41,14 @@ let bitBuf: u64 = 0;
 let bitCnt: i32 = 0;
 // The reader stopped at a marker (or the end of data) and now feeds zero bits, as libjpeg does.
 let hitMarker: bool = false;
+// How many of the low bits of bitBuf are that zero padding. Once the decoder has consumed into it
+// (bitCnt < padBits) the scan's data is used up: libjpeg's "insufficient data" state.
+let padBits: i32 = 0;
+// The current scan has no more data at all (used up, and no restart marker to resynchronise on): the rest
+// of it is not decoded. This is what bounds the work of a tiny file claiming a huge frame.
+let scanExhausted: bool = false;
+
+@inline function starved(): bool { return bitCnt < padBits; }
 
 function fill(): void {
   // Fast path: up to 7 bytes at once when none of the next 8 is 0xFF.
@@ -59,7 +67,8 @@ function fill(): void {
   }
   while (bitCnt <= 56) {
     let b: u64 = 0;
-    if (!hitMarker && pos < end) {
+    if (hitMarker || pos >= end) padBits += 8;
+    else {
       const v = load<u8>(pos);
       if (v == 0xFF) {
         if (pos + 1 < end && load<u8>(pos + 1) == 0) {
@@ -67,6 +76,7 @@ function fill(): void {
           pos += 2;
         } else {
           hitMarker = true;
+          padBits += 8;
         }
       } else {
         b = <u64>v;
@@ -254,6 +264,11 @@ let buffersReady: bool = false;
 let streaming: bool = false;
 let scanCount: i32 = 0;
 const MAX_SCANS: i32 = 256;
+// Block visits of all scans together, in passes over every block of the frame. EOB runs let a few bytes of
+// a scan cover the whole frame, so a 44 KB file of 250 refinement scans over a 100 MP frame would otherwise
+// take minutes. Real progressive files make about 5 passes (libjpeg's default script), mozjpeg's under 10.
+const MAX_PASSES: f64 = 32;
+let blockVisits: f64 = 0;
 let anyScan: bool = false;
 let emitted: bool = false;
 
@@ -532,6 +547,19 @@ function parseSOS(p: usize, segEnd: usize): bool {
     if (!latchQuant(c)) return false;
   }
   if (!buffersReady && !setupBuffers(ns == ncomp)) return false;
+  // At 1/8 progressive AC scans are skipped unread and cost nothing.
+  if (!(progressive && ss > 0 && K == 1)) {
+    let frameBlocks: f64 = 0;
+    for (let i = 0; i < ncomp; i++) frameBlocks += <f64>unchecked(comps[i]).pbw * <f64>unchecked(comps[i]).pbh;
+    let scanBlocks: f64 = 0;
+    if (ns == 1) scanBlocks = <f64>unchecked(scanComps[0]).bw * <f64>unchecked(scanComps[0]).bh;
+    else scanBlocks = <f64>mcusX * <f64>mcusY * <f64>blocksPerMcu;
+    blockVisits += scanBlocks;
+    if (blockVisits > MAX_PASSES * frameBlocks + 1048576) {
+      fail(KIND_LIMIT, "JPEG scans revisit the image more than 32 times (a progressive decoding bomb)");
+      return false;
+    }
+  }
   return true;
 }
 
@@ -540,6 +568,8 @@ function parseSOS(p: usize, segEnd: usize): bool {
 function resetEntropy(): void {
   bitBuf = 0;
   bitCnt = 0;
+  padBits = 0;
+  scanExhausted = false;
   eobrun = 0;
   for (let i = 0; i < ncomp; i++) unchecked(comps[i]).pred = 0;
 }
@@ -548,6 +578,7 @@ function resetEntropy(): void {
 function processRestart(): void {
   bitBuf = 0;
   bitCnt = 0;
+  padBits = 0;
   eobrun = 0;
   for (let i = 0; i < ncomp; i++) unchecked(comps[i]).pred = 0;
   while (pos + 1 < end) {
@@ -555,10 +586,27 @@ function processRestart(): void {
     const m = <i32>load<u8>(pos + 1);
     if (m == 0xFF) { pos++; continue; }
     if (m >= 0xD0 && m <= 0xD7) { pos += 2; hitMarker = false; return; }
-    if (m != 0) { hitMarker = true; return; } // some other marker: the rest of this scan is missing
+    if (m != 0) break; // some other marker: the rest of this scan is missing
     pos += 2;
   }
   hitMarker = true;
+  scanExhausted = true;
+}
+
+/**
+ * Whether the next unit (MCU or block) of the scan must be left undecoded, as libjpeg does once the data ran
+ * out: with no restart interval the scan is over; with one, decoding resumes at the next RSTn marker.
+ */
+@inline function skipUnit(): bool {
+  if (scanExhausted) return true;
+  if (!starved()) return false;
+  if (restartInterval == 0) scanExhausted = true;
+  return true;
+}
+
+/** Mid-grey K×K block: the zero coefficients libjpeg leaves where the data ran out. */
+function greyBlock(dst: usize, stride: i32): void {
+  for (let y = 0; y < K; y++) memory.fill(dst + <usize>(y * stride), 128, <usize>K);
 }
 
 /** Sequential block: DC + AC, keeping only the coefficients the scale needs. Returns true if any kept AC != 0. */
@@ -652,13 +700,27 @@ function decodeStreamingScan(): void {
   const kk2 = <usize>(KK * 2);
   let mcu = 0;
   for (let my = 0; my < mcusY; my++) {
+    if (scanExhausted) {
+      // No data for any later MCU row: grey strips, converted row by row (work bounded by the output).
+      for (let i = 0; i < ns; i++) {
+        const c = unchecked(scanComps[i]);
+        memory.fill(c.strip, 128, <usize>(c.stride * c.v * K));
+      }
+      emitRows(my);
+      continue;
+    }
     for (let mx = 0; mx < mcusX; mx++) {
       if (restartInterval > 0 && mcu > 0 && mcu % restartInterval == 0) processRestart();
       mcu++;
+      const skip = skipUnit();
       for (let i = 0; i < ns; i++) {
         const c = unchecked(scanComps[i]);
         for (let by = 0; by < c.v; by++) {
           for (let bx = 0; bx < c.h; bx++) {
+            if (skip) {
+              greyBlock(c.strip + <usize>(by * K * c.stride + (mx * c.h + bx) * K), c.stride);
+              continue;
+            }
             const anyAc = decodeBlockSeq(c, blockBuf);
             const dst = c.strip + <usize>(by * K * c.stride + (mx * c.h + bx) * K);
             idctBlock(blockBuf, c, dst, c.stride, anyAc);
@@ -760,6 +822,9 @@ function decodeStoredBlock(c: Component, bi: i32): void {
     bitBuf = buf;
     return;
   }
+  // A block inside an EOB run with no nonzero coefficient has no correction bits: nothing to do. Checked in
+  // O(1) so that runs over a huge, empty frame cost little.
+  if (eobrun > 0 && blockIsZero(blk, msk)) { eobrun--; return; }
   // Successive-approximation refinement of AC coefficients (T.81 G.1.2.3), on the local bit buffer.
   // A coefficient's "history" is its kept value, or its mask bit when the scale discards it.
   const p1 = 1 << al;
@@ -838,6 +903,14 @@ function decodeStoredBlock(c: Component, bi: i32): void {
   bitBuf = buf;
 }
 
+/** No kept coefficient and no mask bit set (the AC refinement history of the block is empty). */
+function blockIsZero(blk: usize, msk: usize): bool {
+  const bytes = <usize>(KK * 2);
+  let acc: u64 = useMask ? load<u64>(msk) : 0;
+  for (let o: usize = 0; o < bytes; o += 8) acc |= load<u64>(blk + o);
+  return acc == 0;
+}
+
 /** Skips a scan's entropy-coded data up to the next non-RST marker. */
 function skipScan(): void {
   while (pos + 1 < end) {
@@ -855,6 +928,7 @@ function skipScan(): void {
 function decodeStoredScan(): void {
   // At 1/8 only DC is kept, and no later scan's refinement of AC can reach it: AC scans are skipped.
   if (progressive && ss > 0 && K == 1) { skipScan(); return; }
+  // Units left undecoded keep what earlier scans stored (zero, i.e. mid-grey, if none did).
   let unit = 0;
   if (ns == 1) {
     const c = unchecked(scanComps[0]);
@@ -862,6 +936,20 @@ function decodeStoredScan(): void {
       for (let bx = 0; bx < c.bw; bx++) {
         if (restartInterval > 0 && unit > 0 && unit % restartInterval == 0) processRestart();
         unit++;
+        if (skipUnit()) {
+          if (scanExhausted) return;
+          continue;
+        }
+        if (progressive && ah == 0 && ss > 0 && eobrun > 0) {
+          // Blocks in the EOB run of a first AC pass are left as they are: jump over them, within this block
+          // row and this restart interval.
+          let n = min(eobrun, c.bw - bx);
+          if (restartInterval > 0) n = min(n, restartInterval - (unit - 1) % restartInterval);
+          eobrun -= n;
+          unit += n - 1;
+          bx += n - 1;
+          continue;
+        }
         decodeStoredBlock(c, by * c.pbw + bx);
       }
       if (errKind != 0) return;
@@ -872,6 +960,10 @@ function decodeStoredScan(): void {
     for (let mx = 0; mx < mcusX; mx++) {
       if (restartInterval > 0 && unit > 0 && unit % restartInterval == 0) processRestart();
       unit++;
+      if (skipUnit()) {
+        if (scanExhausted) return;
+        continue;
+      }
       for (let i = 0; i < ns; i++) {
         const c = unchecked(scanComps[i]);
         for (let by = 0; by < c.v; by++) {

@@ -1,0 +1,307 @@
+// The decode path against real-world and hostile images (corpus: test/fixtures/robustness-corpus.ts).
+//
+// The contract: every input either renders (right format, exact requested size) or fails with a CodecError
+// whose message is readable — never another exception, never a hang, never a leaked wasm trap, never more
+// memory than the budget. Every VALID image must render, and close to sharp's render of it; the probe must
+// not refuse what the engine renders. JPEGs also go straight through our decoder (decodeJpeg) at every DCT
+// scale, as production will run them once the kernel is wired into the engine.
+import { beforeAll, describe, expect, it } from "vitest";
+import sharp from "sharp";
+import { readFileSync } from "node:fs";
+import { renderTargets, CodecError, type EngineModules, type RenderTarget, type RenderedOutput, type RenderReport, type SourceInfo } from "../../wasm/src/engine.ts";
+import { loadEngineModules } from "../../wasm/src/modules.node.ts";
+import { kernels } from "../../wasm/src/kernels.ts";
+import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
+import { decodeJpeg, type JpegScale } from "../../wasm/src/jpeg.ts";
+import type { Raster } from "../../wasm/src/raster.ts";
+import { avifFrameLargerThanIspe, hostileCorpus, validCorpus, type CorpusImage, type HostileImage } from "../fixtures/robustness-corpus.ts";
+import { psnr, rgbOnWhite } from "./fixtures.ts";
+
+const valid = await validCorpus();
+const hostile = hostileCorpus(valid);
+
+const MAX_PIXELS = 100_000_000;
+const BUDGET = 96 * 1024 * 1024;
+/** Per-case wall-clock limit. Generous for a shared 2-core machine; a real hang is orders of magnitude beyond. */
+const CASE_MS = 4000;
+/**
+ * Per-call limit for our JPEG decoder on these small inputs. Before it stopped scans whose data ran out,
+ * a header-only 100 MP bomb took 1–10 s here; now every case takes well under 200 ms.
+ */
+const KERNEL_MS = 1000;
+const SCALES: JpegScale[] = [1, 2, 4, 8];
+
+const jpegModule = new (WebAssembly.Module as unknown as new (b: Uint8Array) => WebAssembly.Module)(
+  readFileSync(new URL("../../wasm/build/jpeg.wasm", import.meta.url)),
+);
+
+let modules: EngineModules;
+beforeAll(async () => {
+  modules = await loadEngineModules();
+});
+
+function orientedSize(h: Pick<ImageHeader, "width" | "height" | "orientation">): { width: number; height: number } {
+  return h.orientation >= 5 ? { width: h.height, height: h.width } : { width: h.width, height: h.height };
+}
+
+/**
+ * A `long` px (longest side) WebP and a 100×100 centre-cover JPEG, the two variants every upload gets here.
+ * Valid images get 320 px; hostile ones 128 px, because libwebp's method 6 (thumbnails) with alpha costs
+ * ~0.7 s at 320 px and hundreds of cases must run in well under a minute.
+ */
+function targetsFor(h: ImageHeader, long = 320): RenderTarget[] {
+  const o = orientedSize(h);
+  const fit = (n: number) => Math.max(1, Math.round((n * long) / Math.max(o.width, o.height)));
+  const side = Math.min(o.width, o.height);
+  const crop = { left: Math.floor((o.width - side) / 2), top: Math.floor((o.height - side) / 2), width: side, height: side };
+  return [
+    { width: fit(o.width), height: fit(o.height), format: "webp", quality: 80, metadata: "none" },
+    { width: 100, height: 100, crop, format: "jpeg", quality: 80, metadata: "keep" },
+  ];
+}
+
+const sourceInfo = (h: ImageHeader): SourceInfo => ({ format: h.format, width: h.width, height: h.height, orientation: h.orientation, hasAlpha: h.hasAlpha });
+
+/** Fails unless `e` is a CodecError with a message a person can read. */
+function expectReadableCodecError(e: unknown, where: string): asserts e is CodecError {
+  if (!(e instanceof CodecError)) {
+    throw new Error(`${where}: expected a CodecError, got ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : typeof e}`);
+  }
+  expect(["unsupported", "corrupt", "limit"], `${where}: kind`).toContain(e.kind);
+  expect(e.message.length, `${where}: message "${e.message}"`).toBeGreaterThan(8);
+  expect(e.message.length, `${where}: message too long`).toBeLessThan(400);
+  expect(e.message, `${where}: unreadable message`).not.toMatch(/[\u0000-\u001f]|undefined(?! [a-zA-Z])|\[object|\bNaN\b/);
+}
+
+/** Checks the outputs are what the targets asked for, by reading the encoded bytes back. */
+async function expectOutputsMatch(outputs: RenderedOutput[], targets: RenderTarget[], where: string): Promise<void> {
+  expect(outputs.length, where).toBe(targets.length);
+  for (let i = 0; i < targets.length; i++) {
+    const meta = await sharp(outputs[i].bytes).metadata();
+    expect({ format: meta.format, width: meta.width, height: meta.height }, `${where}: output ${i}`).toEqual({
+      format: targets[i].format,
+      width: targets[i].width,
+      height: targets[i].height,
+    });
+  }
+}
+
+type Outcome = { ok: true; header: ImageHeader; outputs: RenderedOutput[]; targets: RenderTarget[] } | { ok: false; stage: "probe" | "render"; error: CodecError };
+
+/** Probe, then render: the upload path. Asserts the contract on whatever happens. */
+async function runUploadPath(img: CorpusImage, long = 320): Promise<Outcome> {
+  const started = performance.now();
+  let header: ImageHeader;
+  try {
+    header = probeImage(img.bytes);
+  } catch (e) {
+    expectReadableCodecError(e, `${img.name}: probeImage`);
+    return { ok: false, stage: "probe", error: e };
+  }
+  const targets = targetsFor(header, long);
+  const reports: RenderReport[] = [];
+  try {
+    const outputs = await renderTargets(img.bytes, sourceInfo(header), targets, { modules, maxPixels: MAX_PIXELS, memoryBudgetBytes: BUDGET }, (r) => reports.push(r));
+    await expectOutputsMatch(outputs, targets, img.name);
+    for (const r of reports) expect(r.maxWasmHeapBytes, `${img.name}: wasm heap`).toBeLessThanOrEqual(BUDGET);
+    return { ok: true, header, outputs, targets };
+  } catch (e) {
+    expectReadableCodecError(e, `${img.name}: renderTargets`);
+    return { ok: false, stage: "render", error: e };
+  } finally {
+    expect(performance.now() - started, `${img.name}: took too long`).toBeLessThan(CASE_MS);
+  }
+}
+
+/** Our JPEG decoder directly, at one scale, with the engine's budget: a raster of the right size or a CodecError. */
+function runJpegKernel(bytes: Uint8Array, scale: JpegScale, where: string): Raster | CodecError {
+  const started = performance.now();
+  try {
+    const r = decodeJpeg(jpegModule, bytes, scale, { maxPixels: MAX_PIXELS, maxMemoryBytes: BUDGET });
+    expect(r.channels, where).toBe(3);
+    expect(r.data.length, where).toBe(r.width * r.height * 3);
+    return r;
+  } catch (e) {
+    expectReadableCodecError(e, `${where}: decodeJpeg 1/${scale}`);
+    return e;
+  } finally {
+    expect(performance.now() - started, `${where}: decodeJpeg 1/${scale} took too long`).toBeLessThan(KERNEL_MS);
+  }
+}
+
+/** sharp's render of a target (orient, crop, exact-size Lanczos) as RGB on white, for the content check. */
+async function sharpReference(bytes: Uint8Array, t: RenderTarget): Promise<Buffer> {
+  let s = sharp(bytes, { failOn: "none" }).rotate();
+  if (t.crop) s = s.extract(t.crop);
+  const png = await s.resize(t.width, t.height, { fit: "fill", kernel: "lanczos3" }).png().toBuffer();
+  return (await rgbOnWhite(png)).data;
+}
+
+/**
+ * Minimum PSNR of our render against sharp's. Loose on purpose (encoders, resamplers and upsampling differ);
+ * a wrong orientation, channel order or a grey/garbled decode lands far below.
+ */
+const MIN_PSNR_DB = 22;
+/**
+ * Valid images the engine on this branch cannot render, because of code in engine files (not ours to edit
+ * here). Each names the file and the problem; the lead forwards them.
+ */
+function engineGap(name: string): string | undefined {
+  const gaps: Record<string, string | undefined> = {
+    // wasm/src/kernels.ts does not link our JPEG decoder yet (being wired on the engine branch), so
+    // decode.ts decodeWithMozjpeg refuses CMYK/YCCK ("the mozjpeg fallback cannot convert it to RGB").
+    jpegCmyk: kernels.jpeg ? undefined : "wasm/src/kernels.ts: JPEG kernel not linked, mozjpeg fallback refuses CMYK",
+    // wasm/src/decode.ts decodeWebp: jSquash's webp_dec calls WebPDecodeRGBA, which rejects an animated
+    // (VP8X + ANIM/ANMF) file; the probe accepts it (animated: true). Needs first-frame extraction (re-wrap
+    // the first ANMF's ALPH/VP8/VP8L as a still WebP) or the WebPAnimDecoder API.
+    webpAnimated: "wasm/src/decode.ts decodeWebp: libwebp simple API rejects animated WebP",
+    // wasm/src/decode.ts decodePng: the Rust `png` crate behind @jsquash/png fails the whole decode on a
+    // malformed tEXt chunk (keyword without its NUL) with the unreadable "Error: `unwrap_throw` failed";
+    // libpng (sharp, browsers) warns and ignores bad ancillary chunks. Needs malformed tEXt/zTXt/iTXt chunks
+    // dropped before decoding (ancillary chunks never change pixels).
+    pngTextWithoutSeparator: "wasm/src/decode.ts decodePng: png crate rejects a malformed tEXt chunk",
+  };
+  return gaps[name];
+}
+
+/** Where sharp and we legitimately differ more. */
+const MIN_PSNR_EXCEPTIONS: Record<string, { db: number; why: string }> = {
+  jpegCmyk: { db: 14, why: "sharp converts CMYK through an ICC profile, we convert naively (documented in jpeg.ts)" },
+};
+
+describe("valid images: every one renders, close to sharp", () => {
+  it("the corpus covers every format and its real-world variants", () => {
+    const byFormat = (f: string) => valid.filter((x) => x.format === f).length;
+    expect(byFormat("jpeg")).toBeGreaterThanOrEqual(29);
+    expect(byFormat("png")).toBeGreaterThanOrEqual(20);
+    expect(byFormat("webp")).toBeGreaterThanOrEqual(7);
+    expect(byFormat("avif")).toBeGreaterThanOrEqual(4);
+    expect(byFormat("gif")).toBeGreaterThanOrEqual(4);
+  });
+
+  const validCase = async (img: CorpusImage) => {
+    const meta = await sharp(img.bytes).metadata();
+    const header = probeImage(img.bytes);
+    expect({ width: header.width, height: header.height, orientation: header.orientation }, `${img.name} (${img.note}): probe`).toEqual({
+      width: meta.width,
+      height: meta.height,
+      orientation: meta.orientation ?? 1,
+    });
+    const result = await runUploadPath(img);
+    if (!result.ok) throw new Error(`${img.name} (${img.note}) did not render: ${result.stage}: ${result.error.message}`);
+    const min = MIN_PSNR_EXCEPTIONS[img.name]?.db ?? MIN_PSNR_DB;
+    for (let i = 0; i < result.targets.length; i++) {
+      const ours = await rgbOnWhite(result.outputs[i].bytes);
+      const ref = await sharpReference(img.bytes, result.targets[i]);
+      expect(psnr(ours.data, ref), `${img.name} output ${i} vs sharp`).toBeGreaterThan(min);
+    }
+    if (img.format === "jpeg" && header.orientation === 1) {
+      // Our decoder at every scale, against sharp's full decode resized to the same size.
+      for (const scale of SCALES) {
+        const r = runJpegKernel(img.bytes, scale, img.name);
+        if (r instanceof CodecError) throw new Error(`${img.name}: decodeJpeg 1/${scale} refused a valid JPEG: ${r.message}`);
+        expect([r.width, r.height]).toEqual([Math.ceil(header.width / scale), Math.ceil(header.height / scale)]);
+        const ref = await sharp(img.bytes, { failOn: "none" }).resize(r.width, r.height, { fit: "fill", kernel: "cubic" }).removeAlpha().toColourspace("srgb").raw().toBuffer();
+        expect(psnr(r.data, ref), `${img.name} decodeJpeg 1/${scale} vs sharp`).toBeGreaterThan(MIN_PSNR_EXCEPTIONS[img.name]?.db ?? 20);
+      }
+    }
+  };
+  for (const img of valid) {
+    const gap = engineGap(img.name);
+    // `it.fails` so the suite stays green while the engine branch fixes them, and turns red once it has.
+    if (gap) it.fails(`${img.name} — engine gap: ${gap}`, () => validCase(img));
+    else it(img.name, () => validCase(img));
+  }
+});
+
+describe("hostile images: render or a readable CodecError, bounded in time and memory", () => {
+  it("the corpus has every kind of damage", () => {
+    for (const kind of ["truncated@", "bitflip", "zeroed@", "length", "bomb", "Flood"]) {
+      expect(hostile.filter((x) => x.name.includes(kind)).length, kind).toBeGreaterThan(5);
+    }
+  });
+
+  const byBase = new Map<string, HostileImage[]>();
+  for (const h of hostile) byBase.set(h.base, [...(byBase.get(h.base) ?? []), h]);
+
+  // One test per base image keeps the report readable; every failing variant is named in the message.
+  describe.each([...byBase.entries()])("variants of %s", (_base, variants) => {
+    it(`${variants.length} variants through probe + render`, async () => {
+      const failures: string[] = [];
+      for (const img of variants) {
+        if (ENGINE_HANGS[img.name]) continue;
+        try {
+          const result = await runUploadPath(img, 128);
+          // A "limit" refusal is the probe stopping a bomb on purpose; running the engine on it is the hazard.
+          if (!result.ok && result.stage === "probe" && result.error.kind !== "limit") await expectProbeRefusalJustified(img);
+        } catch (e) {
+          failures.push(`${img.name} (${img.note}): ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      expect(failures, failures.join("\n")).toEqual([]);
+    });
+
+    if (variants[0].format === "jpeg") {
+      it(`${variants.length} variants through decodeJpeg at 1/1, 1/2, 1/4, 1/8`, () => {
+        const failures: string[] = [];
+        for (const img of variants) {
+          for (const scale of SCALES) {
+            try {
+              runJpegKernel(img.bytes, scale, img.name);
+            } catch (e) {
+              failures.push(`${img.name} (${img.note}) at 1/${scale}: ${e instanceof Error ? e.message : String(e)}`);
+            }
+          }
+        }
+        expect(failures, failures.join("\n")).toEqual([]);
+      });
+    }
+  });
+});
+
+describe("bombs the probe must stop before any decoder sees them", () => {
+  it("an AVIF whose AV1 frame (4000×4000) is far larger than its ispe (64×64)", async () => {
+    // Without the check libavif decodes the 16 MP frame (≈1.3 s, 300 MB of heap) before rejecting it.
+    const img = { name: "avifFrameLargerThanIspe", format: "avif" as const, note: "flat 4000×4000 AVIF, ispe patched", bytes: await avifFrameLargerThanIspe() };
+    const result = await runUploadPath(img);
+    expect(result.ok || result.stage).toBe("probe");
+    expect(!result.ok && result.error.kind).toBe("limit");
+  });
+});
+
+/**
+ * Inputs that hang inside an engine file (not ours to edit on this branch): skipped above, because a
+ * synchronous infinite loop cannot be timed out in-process. Each names the file and the problem.
+ */
+const ENGINE_HANGS: Record<string, string> = {
+  // wasm/src/decode.ts decodeGif → omggif 1.0.10 GifReaderLZWOutputIndexStream: a corrupt LZW stream makes a
+  // code-table entry its own prefix, and the "chase" loop (`while (chase > clear_code) chase = code_table[chase] >> 8`)
+  // never ends. Needs a cycle/length guard or our own LZW decoder in decode.ts.
+  "gifInterlaced-bitflips1": "omggif LZW chase loop never terminates",
+};
+
+describe("engine hangs, to be fixed in engine files", () => {
+  for (const [name, problem] of Object.entries(ENGINE_HANGS)) {
+    it.skip(`${name}: ${problem}`, async () => {
+      await runUploadPath(hostile.find((x) => x.name === name)!, 128);
+    });
+  }
+});
+
+/**
+ * When the probe refuses a file, the engine must not be able to render it either (given the valid base's
+ * header, which is what the probe would have needed to say): a refused upload that would have rendered is
+ * a lost image.
+ */
+async function expectProbeRefusalJustified(img: HostileImage): Promise<void> {
+  const base = valid.find((x) => x.name === img.base)!;
+  const header = probeImage(base.bytes);
+  let rendered = false;
+  try {
+    await renderTargets(img.bytes, sourceInfo(header), targetsFor(header, 128), { modules, maxPixels: MAX_PIXELS, memoryBudgetBytes: BUDGET });
+    rendered = true;
+  } catch (e) {
+    expectReadableCodecError(e, `${img.name}: renderTargets after probe refusal`);
+  }
+  if (rendered) throw new Error(`probe refused ${img.name}, but the engine renders it`);
+}
