@@ -3,6 +3,7 @@
  * The picture is "photo-like" (smooth gradients, a soft texture, hard edges) and asymmetric: a solid red
  * square marks the STORED top-left corner, so orientation can be checked on any output.
  */
+export { psnr } from "./measure.ts";
 import sharp from "sharp";
 import type { SourceInfo } from "../../wasm/src/engine.ts";
 import type { Orientation } from "../../wasm/src/raster.ts";
@@ -69,13 +70,6 @@ export async function probe(bytes: Uint8Array): Promise<SourceInfo> {
   return { format: format as SourceInfo["format"], width: m.width!, height: m.height!, orientation: (m.orientation ?? 1) as Orientation, hasAlpha: !!m.hasAlpha };
 }
 
-/** Peak signal-to-noise ratio between two equally sized 8-bit buffers, in dB. */
-export function psnr(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) throw new Error(`psnr: ${a.length} vs ${b.length} bytes`);
-  let se = 0;
-  for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
-  return se === 0 ? Infinity : 10 * Math.log10((255 * 255 * a.length) / se);
-}
 
 /** Decodes any output to RGB flattened on white, the common ground for comparing renders. */
 export async function rgbOnWhite(bytes: Uint8Array): Promise<{ data: Buffer; width: number; height: number }> {

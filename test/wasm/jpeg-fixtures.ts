@@ -51,16 +51,6 @@ export function boxDownscale(data: Uint8Array, width: number, height: number, ch
   return out;
 }
 
-/** PSNR in dB between equal-length 8-bit buffers (Infinity when identical). */
-export function psnr(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) throw new Error(`length mismatch ${a.length} vs ${b.length}`);
-  let se = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    se += d * d;
-  }
-  return se === 0 ? Infinity : 10 * Math.log10((255 * 255 * a.length) / se);
-}
 
 export function meanAbsError(a: Uint8Array, b: Uint8Array): number {
   let s = 0;

@@ -13,8 +13,9 @@ import { decodeJpeg, estimateJpegDecodeBytes, readJpegHeader } from "../../wasm/
 import type { JpegScale } from "../../wasm/src/jpeg.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import {
-  boxDownscale, cmykInkToRgb, encodeBaseline, encodeProgressive, findMarker, meanAbsError, psnr, syntheticPhoto, withoutSegment, yccPlanes,
+  boxDownscale, cmykInkToRgb, encodeBaseline, encodeProgressive, findMarker, meanAbsError, syntheticPhoto, withoutSegment, yccPlanes,
 } from "./jpeg-fixtures.ts";
+import { expectCodecError, psnr } from "./measure.ts";
 
 // Workers load wasm precompiled (their types make Module abstract); Node compiles it from the bytes.
 const compileModule = (bytes: Uint8Array) => new (WebAssembly.Module as unknown as new (b: Uint8Array) => WebAssembly.Module)(bytes);
@@ -73,18 +74,6 @@ async function sharpJpeg(raw: Buffer, width: number, height: number, options: Jp
   return new Uint8Array(await sharp(raw, { raw: { width, height, channels: 3 } }).jpeg(options).toBuffer());
 }
 
-function expectCodecError(fn: () => unknown, kind: CodecError["kind"], message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "expected a CodecError").toBeInstanceOf(CodecError);
-  const err = caught as CodecError;
-  expect(err.kind).toBe(kind);
-  expect(err.message).toMatch(message);
-}
 
 describe("sharp-encoded YCbCr JPEGs at every scale", () => {
   const width = 203;

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CodecError } from "../../wasm/src/errors.ts";
+import { expectCodecError, psnr } from "./measure.ts";
 import type { Orientation, Raster, Rect } from "../../wasm/src/raster.ts";
 import {
   estimateResizeBytes, flattenAlpha, orient, padTo, resize, resizeOriented,
@@ -70,12 +71,6 @@ async function sharpResize(src: Raster, width: number, height: number): Promise<
   return new Uint8Array(out);
 }
 
-function psnr(a: Uint8Array, b: Uint8Array): number {
-  expect(a.length).toBe(b.length);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += (a[i] - b[i]) ** 2;
-  return sum === 0 ? Infinity : 10 * Math.log10((255 * 255 * a.length) / sum);
-}
 
 async function psnrAgainstSharp(src: Raster, width: number, height: number): Promise<number> {
   const ours = resize(module, src, width, height);
@@ -167,17 +162,6 @@ function premultiplied(d: Uint8Array): Uint8Array {
   return d.map((v, i) => (i % 4 === 3 ? v : Math.round((v * d[i - (i % 4) + 3]) / 255)));
 }
 
-function expectCodecError(fn: () => unknown, kind: CodecError["kind"], message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(CodecError);
-  expect((caught as CodecError).kind).toBe(kind);
-  expect((caught as CodecError).message).toMatch(message);
-}
 
 // --- thresholds --------------------------------------------------------------------------------------------
 // Measured against sharp 0.35.5 on these fixtures (RGB and RGBA): smooth ≥ 51 dB, photo ≥ 54 dB, noise ≥ 50 dB,
