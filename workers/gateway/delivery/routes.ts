@@ -1,6 +1,8 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { orientedSize, planGeometry } from "../../processor/pipeline/geometry.ts";
+import { orientedSize } from "../../../wasm/src/pixels.ts";
+import type { Orientation } from "../../../wasm/src/raster.ts";
+import { planGeometry } from "../../processor/pipeline/geometry.ts";
 import { database } from "../../shared/db.ts";
 import { ApiError, ErrorCode, notFound } from "../../shared/errors.ts";
 import { images, variants, type ImageRow } from "../../shared/schema.ts";
@@ -79,7 +81,7 @@ async function resolveVariant(c: Context<GatewayContext>, spec: string): Promise
 }
 
 function outputSize(image: ImageRow, transform: Transform): { outputWidth: number; outputHeight: number } {
-  const source = orientedSize(image.width ?? 1, image.height ?? 1, image.orientation ?? 1);
+  const source = orientedSize(image.width ?? 1, image.height ?? 1, (image.orientation ?? 1) as Orientation);
   const g = planGeometry(source, transform);
   return { outputWidth: g.canvas?.width ?? g.width, outputHeight: g.canvas?.height ?? g.height };
 }

@@ -81,8 +81,3 @@ function clampToMax(g: Geometry): Geometry {
   if (over <= 1) return g;
   return { width: Math.max(1, Math.floor(g.width / over)), height: Math.max(1, Math.floor(g.height / over)) };
 }
-
-/** The size a viewer sees: EXIF orientations 5–8 swap width and height. */
-export function orientedSize(width: number, height: number, orientation: number): { width: number; height: number } {
-  return orientation >= 5 ? { width: height, height: width } : { width, height };
-}

@@ -6,7 +6,8 @@ import { renditions } from "../../shared/schema.ts";
 import { renditionKey } from "../../shared/storage.ts";
 import type { OutputFormat, Transform } from "../../shared/transform.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
-import { orientedSize, planGeometry } from "./geometry.ts";
+import { orientedSize } from "../../../wasm/src/pixels.ts";
+import { planGeometry } from "./geometry.ts";
 import type { ProcessorEnv } from "../env.ts";
 
 /** One output to produce: a transform in a format, stored under the transform's fingerprint. */
