@@ -225,6 +225,20 @@ describe("direct upload", () => {
     const late = await json(await SELF.fetch(created.result.uploadURL, { method: "POST", body: fileForm("gif") }), 410);
     expect(late.errors[0].message).toContain("expired");
   });
+
+  it("removes a draft whose upload URL expired unused", async () => {
+    const stats = async () => (await json(await api("/v1/stats"))).result.count.current as number;
+    await json(await api("/v2/direct_upload", { method: "POST", body: formOf({ id: "direct-abandoned" }) }));
+    const before = await stats();
+    await runInDurableObject(coordinator("direct-abandoned"), async (instance: ImageCoordinator) => {
+      (instance as any).state.upload.expiresAt = Date.now() - 1;
+      await instance.alarm();
+    });
+    expect((await api("/v1/direct-abandoned")).status).toBe(404);
+    expect(await stats()).toBe(before - 1);
+    // The id is free again.
+    await json(await upload("gif", { id: "direct-abandoned" }));
+  });
 });
 
 function formOf(fields: Record<string, string>): FormData {

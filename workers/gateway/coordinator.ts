@@ -7,8 +7,11 @@ import type { ProcessJob } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
 import { images, type ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
+import { deleteImageRecords } from "./records.ts";
 
 const TERMINAL: readonly ImageStatus[] = ["ready", "failed", "deleted"];
+/** How long an upload that started before its URL expired may take to finish storing the file. */
+const DRAFT_UPLOAD_GRACE_MS = 10 * 60 * 1000;
 
 /** What the coordinator knows about one image. Persisted under a single storage key. */
 export interface CoordinatorState {
@@ -164,7 +167,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
     const s = this.state;
     const now = Date.now();
     if (s.status === "draft") {
-      if (s.upload && now > s.upload.expiresAt && !s.upload.used) await this.save({});
+      await this.expireDraft(now);
       return;
     }
     const overdue =
@@ -176,6 +179,22 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
       return;
     }
     await this.enqueue({ imageId: s.imageId, originalKey: s.originalKey });
+  }
+
+  /**
+   * An unused direct upload past its expiry is removed: its record and counter entry go, and the id may be used
+   * again. An upload that began before expiry gets a grace period to finish storing its file.
+   */
+  private async expireDraft(now: number): Promise<void> {
+    const upload = this.state.upload;
+    if (!upload) return;
+    const deadline = upload.used ? upload.expiresAt + DRAFT_UPLOAD_GRACE_MS : upload.expiresAt;
+    if (now < deadline) {
+      await this.ctx.storage.setAlarm(deadline);
+      return;
+    }
+    await deleteImageRecords(database(this.env.DB), this.state.imageId);
+    await this.transition({ status: "deleted", upload: undefined });
   }
 
   /** Server-Sent Events of every state change; the stream ends at a terminal state. */
