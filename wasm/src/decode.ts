@@ -1,10 +1,9 @@
 /**
  * Decode step: the whole source, once, to an 8-bit raster in stored orientation.
  * JPEG goes through our DCT-scaling decoder when the engine has it (see kernels.ts) and through mozjpeg
- * otherwise; PNG, WebP and AVIF through jSquash; GIF's first frame through omggif.
+ * otherwise; PNG, WebP and AVIF through jSquash; GIF's first frame through our own decoder (codecs/gif.ts).
  * Every decoder failure becomes a CodecError: `corrupt` for a damaged stream, never a raw RuntimeError.
  */
-import omggif from "omggif";
 import { CodecError } from "./errors.ts";
 import type { Raster } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
@@ -16,6 +15,7 @@ import {
   instantiateWebpDecoder,
   type CodecImage,
 } from "./codecs/instances.ts";
+import { decodeGifFirstFrame } from "./codecs/gif.ts";
 import { dropAlphaInPlace, isOpaque } from "./pixels.ts";
 import { readJpegMarkers } from "./jpeg-markers.ts";
 
@@ -121,11 +121,7 @@ export async function decodeAvif(input: Uint8Array, modules: EngineModules, keep
 /** First frame of a GIF, composited on a transparent canvas of the logical screen size. */
 export function decodeGif(input: Uint8Array, keepAlpha: boolean): DecodeResult {
   try {
-    const reader = new omggif.GifReader(input);
-    if (reader.numFrames() < 1) throw new CodecError("corrupt", "GIF has no frames");
-    const pixels = new Uint8Array(reader.width * reader.height * 4);
-    reader.decodeAndBlitFrameRGBA(0, pixels);
-    return { raster: fromRgba({ data: pixels, width: reader.width, height: reader.height }, keepAlpha), decoderHeapBytes: 0 };
+    return { raster: fromRgba(decodeGifFirstFrame(input), keepAlpha), decoderHeapBytes: 0 };
   } catch (e) {
     throw asCodecError(e, "GIF decode");
   }
