@@ -16,6 +16,7 @@ import {
   type CodecImage,
 } from "./codecs/instances.ts";
 import { decodeGifFirstFrame } from "./codecs/gif.ts";
+import { describePngDamage, pixelChunks } from "./codecs/png-chunks.ts";
 import { dropAlphaInPlace, isOpaque } from "./pixels.ts";
 import { readJpegMarkers } from "./jpeg-markers.ts";
 
@@ -87,9 +88,17 @@ export async function decodePng(input: Uint8Array, modules: EngineModules, keepA
   let codec;
   try {
     codec = instantiatePngCodec(modules.pngCodec);
-    const image = codec.api.decode(input);
+    // Only the chunks the pixels need: the crate fails the whole image on a malformed ancillary chunk.
+    const image = codec.api.decode(pixelChunks(input));
     return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
   } catch (e) {
+    if (e instanceof CodecError) throw e;
+    // @jsquash/png reports every crate error as "`unwrap_throw` failed": say what is wrong ourselves.
+    const damage = describePngDamage(input);
+    if (damage) throw new CodecError("corrupt", `PNG decode failed: ${damage}`);
+    if (e instanceof Error && /unwrap_throw/.test(e.message)) {
+      throw new CodecError("corrupt", "PNG decode failed: the image data is damaged (compressed stream, scanline filters or header values)");
+    }
     throw asCodecError(e, "PNG decode");
   }
 }
