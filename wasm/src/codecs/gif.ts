@@ -5,7 +5,9 @@
  * own prefix, and its chain walk then never ends. Here every table entry is built from an older entry, so chains
  * end by construction, and every walk is additionally bounded by the entry's recorded length; any code the
  * table cannot have is `corrupt`. Output is bounded by the frame's pixel count: extra data is ignored, and
- * missing data (a truncated file) leaves the rest of the screen transparent, as browsers render it.
+ * an image-data stream that ends early (end code or block terminator) leaves the rest of the screen
+ * transparent, as browsers draw it; a file cut off inside the frame's data is `corrupt`, as a JPEG without
+ * its EOI is here.
  */
 import { CodecError } from "../errors.ts";
 
@@ -113,7 +115,7 @@ function skipSubBlocks(b: Uint8Array, p: number): number {
  * order — the frame itself is never held, so a frame larger than the screen costs no memory.
  */
 function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenWidth: number, screenHeight: number): void {
-  if (frame.dataAt >= b.length) return; // no image data at all: nothing drawn
+  if (frame.dataAt >= b.length) throw new CodecError("corrupt", "GIF is truncated before the first frame's image data");
   const minCodeSize = b[frame.dataAt];
   if (minCodeSize < 1 || minCodeSize > 11) throw new CodecError("corrupt", `GIF LZW minimum code size ${minCodeSize} is outside 1–11`);
 
@@ -121,10 +123,12 @@ function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenW
   let p = frame.dataAt + 1;
   let blockEnd = p;
   let ended = false;
+  let truncated = false;
   const nextByte = (): number => {
     if (p >= blockEnd) {
       if (p >= b.length || b[p] === 0) {
         ended = true;
+        truncated = p >= b.length;
         return 0;
       }
       blockEnd = p + 1 + b[p];
@@ -132,6 +136,7 @@ function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenW
       if (blockEnd > b.length) blockEnd = b.length;
       if (p >= blockEnd) {
         ended = true;
+        truncated = true;
         return 0;
       }
     }
@@ -203,7 +208,11 @@ function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenW
       bits |= byte << bitCount;
       bitCount += 8;
     }
-    if (bitCount < codeSize) return; // data ran out: the rest stays transparent
+    if (bitCount < codeSize) {
+      // Like a JPEG without EOI, a file cut inside the frame is damaged, not a picture with a transparent end.
+      if (truncated) throw new CodecError("corrupt", `GIF is truncated inside the first frame's image data (${written} of ${total} pixels)`);
+      return; // the stream ended early but properly: the rest stays transparent, as browsers draw it
+    }
     const code = bits & ((1 << codeSize) - 1);
     bits >>>= codeSize;
     bitCount -= codeSize;
