@@ -14,7 +14,7 @@ import { kernels } from "../../wasm/src/kernels.ts";
 import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { decodeJpeg, type JpegScale } from "../../wasm/src/jpeg.ts";
 import { decodeGifFirstFrame } from "../../wasm/src/codecs/gif.ts";
-import { decodePng } from "../../wasm/src/decode.ts";
+import { decodePng, decodeWebp } from "../../wasm/src/decode.ts";
 import type { Raster } from "../../wasm/src/raster.ts";
 import { avifFrameLargerThanIspe, hostileCorpus, pngChunk, pngChunks, validCorpus, type CorpusImage, type HostileImage } from "../fixtures/robustness-corpus.ts";
 import { psnr, rgbOnWhite } from "./fixtures.ts";
@@ -155,10 +155,6 @@ function engineGap(name: string): string | undefined {
     // wasm/src/kernels.ts does not link our JPEG decoder yet (being wired on the engine branch), so
     // decode.ts decodeWithMozjpeg refuses CMYK/YCCK ("the mozjpeg fallback cannot convert it to RGB").
     jpegCmyk: kernels.jpeg ? undefined : "wasm/src/kernels.ts: JPEG kernel not linked, mozjpeg fallback refuses CMYK",
-    // wasm/src/decode.ts decodeWebp: jSquash's webp_dec calls WebPDecodeRGBA, which rejects an animated
-    // (VP8X + ANIM/ANMF) file; the probe accepts it (animated: true). Needs first-frame extraction (re-wrap
-    // the first ANMF's ALPH/VP8/VP8L as a still WebP) or the WebPAnimDecoder API.
-    webpAnimated: "wasm/src/decode.ts decodeWebp: libwebp simple API rejects animated WebP",
   };
   return gaps[name];
 }
@@ -349,10 +345,13 @@ describe("GIF first frame (codecs/gif.ts) against sharp's decode of page 0", () 
     expect([...img.data]).toEqual([255, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255]);
   });
 
-  it("leaves what a truncated stream does not reach transparent, and ignores data past the frame", () => {
-    const short = decodeGifFirstFrame(gif({ screen: [4, 1], frame: [0, 0, 4, 1], lzw: packCodes([4, 2], [3, 3]) }));
+  it("leaves what a stream that ends early does not reach transparent, and ignores data past the frame", () => {
+    const shortStream = gif({ screen: [4, 1], frame: [0, 0, 4, 1], lzw: packCodes([4, 2], [3, 3]) });
+    const short = decodeGifFirstFrame(shortStream);
     expect([...short.data.subarray(0, 4)]).toEqual([0, 255, 0, 255]);
     expect(short.data[7]).toBe(0);
+    // Cut inside the image data (no block terminator): damaged, as a JPEG without its EOI.
+    expect(() => decodeGifFirstFrame(shortStream.subarray(0, shortStream.length - 2))).toThrow(/truncated inside the first frame/);
     const long = decodeGifFirstFrame(gif({ screen: [1, 1], frame: [0, 0, 1, 1], lzw: packCodes([4, 3, 1, 1, 1, 5], [3, 3, 3, 3, 4, 4]) }));
     expect([...long.data]).toEqual([0, 0, 255, 255]);
   });
@@ -433,6 +432,85 @@ describe("PNG: ancillary chunks the Rust png crate would refuse are dropped; its
     data[0] = 0; // zlib header: compression method 0 (only 8, deflate, exists)
     const zlibBroken = new Uint8Array(Buffer.concat([b.subarray(0, idat.at), pngChunk("IDAT", data), b.subarray(idat.at + 12 + idat.length)]));
     await refuse(zlibBroken, /PNG decode failed: the image data is damaged/);
+  });
+});
+
+describe("animated WebP: the first frame (codecs/webp-animation.ts), against sharp's decode of page 0", () => {
+  const le = (v: number, n: number) => Array.from({ length: n }, (_, i) => (v >>> (8 * i)) & 255);
+  const chunk = (fourcc: string, payload: Uint8Array | number[]) =>
+    new Uint8Array([...Buffer.from(fourcc, "latin1"), ...le(payload.length, 4), ...payload, ...(payload.length & 1 ? [0] : [])]);
+  /** An animated WebP of one frame: the image chunks of `still` (ALPH, VP8/VP8L) in an ANMF at `left, top` on a canvas. */
+  const animated = (still: Uint8Array, canvas: [number, number], at: [number, number], frameSize: [number, number]) => {
+    const parts: Uint8Array[] = [];
+    for (let p = 12; p + 8 <= still.length; ) {
+      const size = le32(still, p + 4);
+      const fourcc = Buffer.from(still.subarray(p, p + 4)).toString("latin1");
+      if (fourcc === "ALPH" || fourcc === "VP8 " || fourcc === "VP8L") parts.push(still.subarray(p, p + 8 + size + (size & 1)));
+      p += 8 + size + (size & 1);
+    }
+    const frame = [...le(at[0] / 2, 3), ...le(at[1] / 2, 3), ...le(frameSize[0] - 1, 3), ...le(frameSize[1] - 1, 3), ...le(100, 3), 0];
+    const body = [
+      chunk("VP8X", [0x12, 0, 0, 0, ...le(canvas[0] - 1, 3), ...le(canvas[1] - 1, 3)]),
+      chunk("ANIM", [0, 0, 0, 0, 0, 0]),
+      chunk("ANMF", new Uint8Array(Buffer.concat([new Uint8Array(frame), ...parts]))),
+    ];
+    return new Uint8Array(Buffer.concat([Buffer.from("RIFF", "latin1"), new Uint8Array(le(4 + body.reduce((n, b) => n + b.length, 0), 4)), Buffer.from("WEBP", "latin1"), ...body]));
+  };
+  const le32 = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+  /** Our decode as RGBA (keepAlpha, so nothing is dropped), and sharp's page 0 as RGBA. */
+  const both = async (bytes: Uint8Array) => {
+    const ours = (await decodeWebp(bytes, modules, true)).raster;
+    const ref = await sharp(bytes, { page: 0 }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([ours.width, ours.height]).toEqual([ref.info.width, ref.info.height]);
+    const rgbaOurs = ours.channels === 4 ? ours.data : new Uint8Array(Buffer.from(await sharp(ours.data, { raw: { width: ours.width, height: ours.height, channels: 3 } }).ensureAlpha().raw().toBuffer()));
+    return { ours: rgbaOurs, ref: ref.data, width: ours.width };
+  };
+  /** Largest per-sample difference, counting only colour of pixels that are not fully transparent in both. */
+  const maxDiff = (a: Uint8Array, b: Uint8Array) => {
+    let max = 0;
+    for (let i = 0; i < a.length; i += 4) {
+      max = Math.max(max, Math.abs(a[i + 3] - b[i + 3]));
+      if (a[i + 3] === 0 && b[i + 3] === 0) continue;
+      for (let k = 0; k < 3; k++) max = Math.max(max, Math.abs(a[i + k] - b[i + k]));
+    }
+    return max;
+  };
+
+  it("webpAnimated (sharp, lossy with alpha, full-canvas frames)", async () => {
+    const { ours, ref } = await both(valid.find((x) => x.name === "webpAnimated")!.bytes);
+    expect(maxDiff(ours, ref)).toBeLessThanOrEqual(2);
+  });
+
+  it("a lossless (VP8L) first frame at an offset: transparent around it", async () => {
+    const still = new Uint8Array(await sharp({ create: { width: 10, height: 6, channels: 3, background: "#3366cc" } }).webp({ lossless: true }).toBuffer());
+    const bytes = animated(still, [20, 16], [4, 6], [10, 6]);
+    const { ours, ref, width } = await both(bytes);
+    expect(maxDiff(ours, ref)).toBe(0);
+    expect([...ours.subarray(0, 4)]).toEqual([0, 0, 0, 0]);
+    expect([...ours.subarray((6 * width + 4) * 4, (6 * width + 4) * 4 + 4)]).toEqual([0x33, 0x66, 0xcc, 255]);
+  });
+
+  it("a lossy first frame with an ALPH chunk at an offset", async () => {
+    const still = new Uint8Array(await sharp({ create: { width: 12, height: 8, channels: 4, background: { r: 200, g: 40, b: 40, alpha: 0.5 } } }).webp({ quality: 90 }).toBuffer());
+    const { ours, ref } = await both(animated(still, [16, 12], [2, 2], [12, 8]));
+    expect(maxDiff(ours, ref)).toBeLessThanOrEqual(2);
+  });
+
+  it("refuses a first frame outside the canvas, or one whose ANMF size disagrees with its bitstream", async () => {
+    const still = new Uint8Array(await sharp({ create: { width: 10, height: 6, channels: 3, background: "#3366cc" } }).webp({ lossless: true }).toBuffer());
+    for (const [bytes, message] of [
+      [animated(still, [12, 8], [4, 6], [10, 6]), /outside the 12×8 canvas/],
+      [animated(still, [20, 16], [0, 0], [8, 6]), /bitstream is 10×6, its ANMF chunk says 8×6/],
+    ] as const) {
+      let error: unknown;
+      try {
+        await decodeWebp(bytes, modules, true);
+      } catch (e) {
+        error = e;
+      }
+      expectReadableCodecError(error, "decodeWebp");
+      expect(error.message).toMatch(message);
+    }
   });
 });
 

@@ -17,6 +17,7 @@ import {
 } from "./codecs/instances.ts";
 import { decodeGifFirstFrame } from "./codecs/gif.ts";
 import { describePngDamage, pixelChunks } from "./codecs/png-chunks.ts";
+import { placeOnCanvas, webpFirstFrame } from "./codecs/webp-animation.ts";
 import { dropAlphaInPlace, isOpaque } from "./pixels.ts";
 import { readJpegMarkers } from "./jpeg-markers.ts";
 
@@ -104,14 +105,23 @@ export async function decodePng(input: Uint8Array, modules: EngineModules, keepA
 }
 
 export async function decodeWebp(input: Uint8Array, modules: EngineModules, keepAlpha: boolean): Promise<DecodeResult> {
+  // libwebp's simple API refuses animations: decode the first frame as a still and place it on the canvas.
+  const first = webpFirstFrame(input);
   const codec = await instantiateWebpDecoder(modules.webpDec);
   let image: CodecImage | null;
   try {
-    image = codec.api.decode(input);
+    image = codec.api.decode(first ? first.still : input);
   } catch (e) {
     throw asCodecError(e, "WebP decode", codec.messages);
   }
-  if (!image) throw new CodecError("corrupt", "WebP decode failed: libwebp rejected the stream");
+  if (!image) throw new CodecError("corrupt", `WebP decode failed: libwebp rejected the ${first ? "first frame of the animation" : "stream"}`);
+  if (first) {
+    if (image.width !== first.width || image.height !== first.height) {
+      throw new CodecError("corrupt", `animated WebP: first frame's bitstream is ${image.width}×${image.height}, its ANMF chunk says ${first.width}×${first.height}`);
+    }
+    const frame = image.data instanceof Uint8Array ? image.data : new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+    image = { data: placeOnCanvas(frame, first), width: first.canvasWidth, height: first.canvasHeight };
+  }
   return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
 }
 
