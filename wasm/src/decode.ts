@@ -120,7 +120,11 @@ export async function decodeWebp(input: Uint8Array, modules: EngineModules, keep
       throw new CodecError("corrupt", `animated WebP: first frame's bitstream is ${image.width}×${image.height}, its ANMF chunk says ${first.width}×${first.height}`);
     }
     const frame = image.data instanceof Uint8Array ? image.data : new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-    image = { data: placeOnCanvas(frame, first), width: first.canvasWidth, height: first.canvasHeight };
+    try {
+      image = { data: placeOnCanvas(frame, first), width: first.canvasWidth, height: first.canvasHeight };
+    } catch (e) {
+      throw asCodecError(e, `animated WebP: placing the first frame on its ${first.canvasWidth}×${first.canvasHeight} canvas`);
+    }
   }
   return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
 }
