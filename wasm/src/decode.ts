@@ -1,10 +1,9 @@
 /**
  * Decode step: the whole source, once, to an 8-bit raster in stored orientation.
  * JPEG goes through our DCT-scaling decoder when the engine has it (see kernels.ts) and through mozjpeg
- * otherwise; PNG, WebP and AVIF through jSquash; GIF's first frame through omggif.
+ * otherwise; PNG, WebP and AVIF through jSquash; GIF's first frame through our own decoder (codecs/gif.ts).
  * Every decoder failure becomes a CodecError: `corrupt` for a damaged stream, never a raw RuntimeError.
  */
-import omggif from "omggif";
 import { CodecError } from "./errors.ts";
 import type { Raster } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
@@ -16,6 +15,9 @@ import {
   instantiateWebpDecoder,
   type CodecImage,
 } from "./codecs/instances.ts";
+import { decodeGifFirstFrame } from "./codecs/gif.ts";
+import { describePngDamage, pixelChunks } from "./codecs/png-chunks.ts";
+import { placeOnCanvas, webpFirstFrame } from "./codecs/webp-animation.ts";
 import { dropAlphaInPlace, isOpaque } from "./pixels.ts";
 import { readJpegMarkers } from "./jpeg-markers.ts";
 
@@ -87,22 +89,43 @@ export async function decodePng(input: Uint8Array, modules: EngineModules, keepA
   let codec;
   try {
     codec = instantiatePngCodec(modules.pngCodec);
-    const image = codec.api.decode(input);
+    // Only the chunks the pixels need: the crate fails the whole image on a malformed ancillary chunk.
+    const image = codec.api.decode(pixelChunks(input));
     return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
   } catch (e) {
+    if (e instanceof CodecError) throw e;
+    // @jsquash/png reports every crate error as "`unwrap_throw` failed": say what is wrong ourselves.
+    const damage = describePngDamage(input);
+    if (damage) throw new CodecError("corrupt", `PNG decode failed: ${damage}`);
+    if (e instanceof Error && /unwrap_throw/.test(e.message)) {
+      throw new CodecError("corrupt", "PNG decode failed: the image data is damaged (compressed stream, scanline filters or header values)");
+    }
     throw asCodecError(e, "PNG decode");
   }
 }
 
 export async function decodeWebp(input: Uint8Array, modules: EngineModules, keepAlpha: boolean): Promise<DecodeResult> {
+  // libwebp's simple API refuses animations: decode the first frame as a still and place it on the canvas.
+  const first = webpFirstFrame(input);
   const codec = await instantiateWebpDecoder(modules.webpDec);
   let image: CodecImage | null;
   try {
-    image = codec.api.decode(input);
+    image = codec.api.decode(first ? first.still : input);
   } catch (e) {
     throw asCodecError(e, "WebP decode", codec.messages);
   }
-  if (!image) throw new CodecError("corrupt", "WebP decode failed: libwebp rejected the stream");
+  if (!image) throw new CodecError("corrupt", `WebP decode failed: libwebp rejected the ${first ? "first frame of the animation" : "stream"}`);
+  if (first) {
+    if (image.width !== first.width || image.height !== first.height) {
+      throw new CodecError("corrupt", `animated WebP: first frame's bitstream is ${image.width}×${image.height}, its ANMF chunk says ${first.width}×${first.height}`);
+    }
+    const frame = image.data instanceof Uint8Array ? image.data : new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+    try {
+      image = { data: placeOnCanvas(frame, first), width: first.canvasWidth, height: first.canvasHeight };
+    } catch (e) {
+      throw asCodecError(e, `animated WebP: placing the first frame on its ${first.canvasWidth}×${first.canvasHeight} canvas`);
+    }
+  }
   return { raster: fromRgba(image, keepAlpha), decoderHeapBytes: codec.memory.buffer.byteLength };
 }
 
@@ -121,11 +144,7 @@ export async function decodeAvif(input: Uint8Array, modules: EngineModules, keep
 /** First frame of a GIF, composited on a transparent canvas of the logical screen size. */
 export function decodeGif(input: Uint8Array, keepAlpha: boolean): DecodeResult {
   try {
-    const reader = new omggif.GifReader(input);
-    if (reader.numFrames() < 1) throw new CodecError("corrupt", "GIF has no frames");
-    const pixels = new Uint8Array(reader.width * reader.height * 4);
-    reader.decodeAndBlitFrameRGBA(0, pixels);
-    return { raster: fromRgba({ data: pixels, width: reader.width, height: reader.height }, keepAlpha), decoderHeapBytes: 0 };
+    return { raster: fromRgba(decodeGifFirstFrame(input), keepAlpha), decoderHeapBytes: 0 };
   } catch (e) {
     throw asCodecError(e, "GIF decode");
   }

@@ -123,8 +123,11 @@ export const instantiateAvifDecoder = (m: WebAssembly.Module) => instantiateEmsc
 export const instantiateAvifEncoder = (m: WebAssembly.Module) => instantiateEmscripten<AvifEncoder>(avifEncFactory, m);
 
 export interface PngCodec {
-  /** Decodes any PNG (palette, gray, 16-bit, interlaced) to 8-bit RGBA. */
-  decode(data: Uint8Array): CodecImage;
+  /**
+   * Decodes any PNG (palette, gray, 16-bit, interlaced) to 8-bit RGBA. `data` may come in parts (the stream
+   * with chunks left out): they are concatenated straight into the codec's memory, the stream's only copy.
+   */
+  decode(data: Uint8Array | Uint8Array[]): CodecImage;
   /** Encodes 8-bit RGBA. */
   encode(data: Uint8Array, width: number, height: number): Uint8Array;
 }
@@ -181,8 +184,15 @@ export function instantiatePngCodec(module: WebAssembly.Module): CodecInstance<P
 
   const api: PngCodec = {
     decode(data) {
-      const ptr = pass(data);
-      return take(exports.decode(ptr, data.length)) as CodecImage;
+      const parts = Array.isArray(data) ? data : [data];
+      const length = parts.reduce((n, part) => n + part.length, 0);
+      const ptr = exports.__wbindgen_malloc(length, 1) >>> 0;
+      let at = ptr;
+      for (const part of parts) {
+        bytes().set(part, at);
+        at += part.length;
+      }
+      return take(exports.decode(ptr, length)) as CodecImage;
     },
     encode(data, width, height) {
       const retptr = exports.__wbindgen_add_to_stack_pointer(-16);
