@@ -21,17 +21,6 @@ import { placeOnCanvas, webpFirstFrame } from "./codecs/webp-animation.ts";
 import { dropAlphaInPlace, isOpaque } from "./pixels.ts";
 import { readJpegMarkers } from "./jpeg-markers.ts";
 
-/** Which format the bytes are, by signature; undefined when none of ours. */
-export function sniffFormat(b: Uint8Array): SourceFormat | undefined {
-  const ascii = (at: number, s: string) => [...s].every((ch, i) => b[at + i] === ch.charCodeAt(0));
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
-  if (b.length >= 8 && b[0] === 0x89 && ascii(1, "PNG\r\n\x1a\n")) return "png";
-  if (b.length >= 12 && ascii(0, "RIFF") && ascii(8, "WEBP")) return "webp";
-  if (b.length >= 6 && (ascii(0, "GIF87a") || ascii(0, "GIF89a"))) return "gif";
-  if (b.length >= 12 && ascii(4, "ftyp") && (ascii(8, "avif") || ascii(8, "avis") || ascii(8, "mif1") || ascii(8, "miaf"))) return "avif";
-  return undefined;
-}
-
 /** Turns whatever a decoder threw into a CodecError that says what failed. */
 export function asCodecError(e: unknown, what: string, messages: string[] = []): CodecError {
   if (e instanceof CodecError) return e;

@@ -21,7 +21,8 @@ import {
 import { kernels, type JpegScale } from "./kernels.ts";
 import { readJpegMarkers, type JpegMarkers } from "./jpeg-markers.ts";
 import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
-import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, sniffFormat, asCodecError, type DecodeResult } from "./decode.ts";
+import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, asCodecError, type DecodeResult } from "./decode.ts";
+import { sniffFormat } from "./probe.ts";
 import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize, resize } from "./pixels.ts";

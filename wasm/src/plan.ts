@@ -129,7 +129,7 @@ function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number
     case "png": return 1 * MiB + input + 5 * n;
     case "webp": return 16 * MiB + input + 6 * n;
     case "avif": return 16 * MiB + input + 44 * n;
-    case "gif": return input; // omggif works on the input in JS; only the raster is allocated
+    case "gif": return input; // codecs/gif.ts decodes in JS straight onto the raster; nothing else is allocated
     case "jpeg-kernel": return 0; // replaced by the kernel's own estimate
   }
 }
