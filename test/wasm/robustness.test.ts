@@ -10,7 +10,6 @@ import sharp from "sharp";
 import { readFileSync } from "node:fs";
 import { renderTargets, CodecError, type EngineModules, type RenderTarget, type RenderedOutput, type RenderReport, type SourceInfo } from "../../wasm/src/engine.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
-import { kernels } from "../../wasm/src/kernels.ts";
 import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { decodeJpeg, type JpegScale } from "../../wasm/src/jpeg.ts";
 import { decodeGifFirstFrame } from "../../wasm/src/codecs/gif.ts";
@@ -146,18 +145,6 @@ async function sharpReference(bytes: Uint8Array, t: RenderTarget): Promise<Buffe
  * a wrong orientation, channel order or a grey/garbled decode lands far below.
  */
 const MIN_PSNR_DB = 22;
-/**
- * Valid images the engine on this branch cannot render, because of code in engine files (not ours to edit
- * here). Each names the file and the problem; the lead forwards them.
- */
-function engineGap(name: string): string | undefined {
-  const gaps: Record<string, string | undefined> = {
-    // wasm/src/kernels.ts does not link our JPEG decoder yet (being wired on the engine branch), so
-    // decode.ts decodeWithMozjpeg refuses CMYK/YCCK ("the mozjpeg fallback cannot convert it to RGB").
-    jpegCmyk: kernels.jpeg ? undefined : "wasm/src/kernels.ts: JPEG kernel not linked, mozjpeg fallback refuses CMYK",
-  };
-  return gaps[name];
-}
 
 /** Where sharp and we legitimately differ more. */
 const MIN_PSNR_EXCEPTIONS: Record<string, { db: number; why: string }> = {
@@ -201,12 +188,7 @@ describe("valid images: every one renders, close to sharp", () => {
       }
     }
   };
-  for (const img of valid) {
-    const gap = engineGap(img.name);
-    // `it.fails` so the suite stays green while the engine branch fixes them, and turns red once it has.
-    if (gap) it.fails(`${img.name} — engine gap: ${gap}`, () => validCase(img));
-    else it(img.name, () => validCase(img));
-  }
+  for (const img of valid) it(img.name, () => validCase(img));
 });
 
 describe("hostile images: render or a readable CodecError, bounded in time and memory", () => {
