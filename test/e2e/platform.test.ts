@@ -2,6 +2,8 @@ import { createHmac } from "node:crypto";
 import Cloudflare, { NotFoundError, toFile } from "cloudflare";
 import sharp from "sharp";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { StatusEvent } from "../../workers/shared/messages.ts";
+import { parseStatusEvents } from "../fixtures/events.ts";
 import { makeFixtures } from "../fixtures/images.ts";
 
 const { origin, apiToken, accountId, accountHash } = inject("platform");
@@ -13,11 +15,6 @@ beforeAll(async () => {
   fixtures = await makeFixtures();
 });
 
-interface StatusEvent {
-  status: string;
-  error?: string;
-}
-
 /** Follows an image's Server-Sent Events until a terminal state and returns every event seen. */
 async function followEvents(id: string): Promise<StatusEvent[]> {
   const response = await fetch(`${origin}/client/v4/accounts/${accountId}/images/v1/${id}/events`, {
@@ -25,11 +22,7 @@ async function followEvents(id: string): Promise<StatusEvent[]> {
     signal: AbortSignal.timeout(90_000),
   });
   expect(response.headers.get("content-type")).toContain("text/event-stream");
-  const text = await response.text(); // the stream ends at a terminal state
-  return text
-    .split("\n\n")
-    .filter((block) => block.includes("data: "))
-    .map((block) => JSON.parse(block.slice(block.indexOf("data: ") + 6)) as StatusEvent);
+  return parseStatusEvents(await response.text()); // the stream ends at a terminal state
 }
 
 async function deliver(url: string, accept?: string) {

@@ -1,7 +1,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
-import { API, api, coordinator, fixture, json, upload, waitForStatus } from "./helpers.ts";
+import { API, api, coordinator, fileForm, fixture, json, upload, waitForStatus } from "./helpers.ts";
 
 describe("authentication", () => {
   it("refuses a missing or wrong token with 401 in the Cloudflare envelope", async () => {
@@ -244,12 +244,6 @@ describe("direct upload", () => {
 function formOf(fields: Record<string, string>): FormData {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
-  return form;
-}
-
-function fileForm(name: Parameters<typeof fixture>[0]): FormData {
-  const form = new FormData();
-  form.append("file", new File([fixture(name)], `${name}.bin`));
   return form;
 }
 

@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
+import { parseStatusEvents } from "../fixtures/events.ts";
 import { coordinator, waitForStatus } from "./helpers.ts";
 
 /**
@@ -73,12 +74,9 @@ describe("ImageCoordinator", () => {
     const reading = response.text();
     await stub.claim(1);
     await stub.fail("cannot decode: bad Huffman table");
-    const events = (await reading)
-      .split("\n\n")
-      .filter((block) => block.includes("data: "))
-      .map((block) => JSON.parse(block.slice(block.indexOf("data: ") + 6)));
+    const events = parseStatusEvents(await reading);
     expect(events.map((e) => e.status)).toEqual(["queued", "processing", "failed"]);
-    expect(events.at(-1).error).toBe("cannot decode: bad Huffman table");
+    expect(events.at(-1)?.error).toBe("cannot decode: bad Huffman table");
   });
 
   it("uses the direct-upload token once and can give it back if storing fails", async () => {

@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { CoordinatorState } from "../../workers/gateway/coordinator.ts";
+import { coordinatorOf } from "../../workers/shared/coordinators.ts";
 import type { FixtureName } from "../fixtures/images.ts";
 
 export const API = "https://images.test/client/v4/accounts/test-account/images";
@@ -22,16 +23,20 @@ export async function json<T = any>(response: Response, status = 200): Promise<T
 }
 
 /** Uploads a fixture with the API, as the SDK does (multipart). */
-export async function upload(name: FixtureName, fields: Record<string, string> = {}): Promise<Response> {
+/** A multipart form with a fixture as its `file` field. */
+export function fileForm(name: FixtureName): FormData {
   const form = new FormData();
   form.append("file", new File([fixture(name)], `${name}.bin`));
+  return form;
+}
+
+export async function upload(name: FixtureName, fields: Record<string, string> = {}): Promise<Response> {
+  const form = fileForm(name);
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   return api("/v1", { method: "POST", body: form });
 }
 
-export function coordinator(imageId: string) {
-  return env.COORDINATOR.get(env.COORDINATOR.idFromName(imageId));
-}
+export const coordinator = (imageId: string) => coordinatorOf(env, imageId);
 
 /** Waits until the image's coordinator reaches one of the given statuses (the queue runs in the background). */
 export async function waitForStatus(imageId: string, statuses: string[], timeoutMs = 45_000): Promise<CoordinatorState> {

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso } from "../shared/db.ts";
-import type { ProcessJob } from "../shared/messages.ts";
+import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
 import { images, type ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
@@ -33,15 +33,6 @@ export interface CoordinatorState {
 
 export type ClaimResult = { action: "process"; attempt: number } | { action: "skip"; reason: string };
 export type UploadCheck = { ok: true } | { ok: false; reason: "unknown" | "used" | "expired" };
-
-/** The public view of a state change, as streamed to event subscribers. */
-export interface StatusEvent {
-  id: string;
-  status: ImageStatus | "none";
-  error?: string;
-  attempts: number;
-  updatedAt: string;
-}
 
 /**
  * One per image id. Owns the image's lifecycle `draft → queued → processing → ready | failed` (+ `deleted`),

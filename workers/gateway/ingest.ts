@@ -2,10 +2,12 @@ import { eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { CONTENT_TYPES, probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { parseBoolean, type Config } from "../shared/config.ts";
+import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso } from "../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, fromCodecError } from "../shared/errors.ts";
-import { images, type ImageRow } from "../shared/schema.ts";
+import { images, type ImageRow, type ImageStatus } from "../shared/schema.ts";
 import { originalKey } from "../shared/storage.ts";
+import type { CoordinatorState } from "./coordinator.ts";
 import type { GatewayEnv } from "./env.ts";
 import { countImages, deleteImageRecords, insertImageRecord } from "./records.ts";
 
@@ -168,8 +170,6 @@ async function fetchUrl(raw: string, config: Config): Promise<{ bytes: Uint8Arra
   return { bytes, filename };
 }
 
-export const coordinatorOf = (env: GatewayEnv, imageId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(imageId));
-
 /** Fails with a clear error when the account already holds as many images as it may. */
 export async function checkImageAllowance(env: GatewayEnv, config: Config): Promise<void> {
   const current = await countImages(database(env.DB));
@@ -213,17 +213,21 @@ export async function ingestUpload(
     status: "queued",
     ...originalColumns(upload.header, upload.bytes),
   };
-  if (!(await insertImageRecord(db, row))) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
+  const inserted = await insertImageRecord(db, row);
+  if (!inserted) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
   try {
     await storeOriginal(env, id, upload.bytes, upload.header);
-    await coordinatorOf(env, id).accept(id, originalKey(id));
+    return withStatus(inserted, await coordinatorOf(env, id).accept(id, originalKey(id)));
   } catch (error) {
     await env.BUCKET.delete(originalKey(id)).catch(() => {});
     await deleteImageRecords(db, id);
     throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored, nothing was kept; try again (${(error as Error).message})`);
   }
-  const [stored] = await db.select().from(images).where(eq(images.id, id));
-  return stored;
+}
+
+/** A row as the coordinator's transition just mirrored it into D1, without reading it back. */
+export function withStatus(row: ImageRow, state: CoordinatorState): ImageRow {
+  return { ...row, status: state.status as ImageStatus, error: null, updatedAt: state.updatedAt };
 }
 
 export async function storeOriginal(env: GatewayEnv, id: string, bytes: Uint8Array, header: ImageHeader): Promise<void> {

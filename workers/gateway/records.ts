@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "../shared/db.ts";
-import { counters, images, renditions } from "../shared/schema.ts";
+import { counters, images, renditions, type ImageRow } from "../shared/schema.ts";
 
 // Image rows are only inserted and deleted here, each in one batch (a D1 transaction) with the `images` counter:
 // SQLite's changes() is the row count of the statement just before it, so a no-op insert counts nothing.
@@ -10,10 +10,10 @@ const bumpImages = (db: Db, sign: 1 | -1) =>
     .set({ value: sign === 1 ? sql`${counters.value} + changes()` : sql`${counters.value} - changes()` })
     .where(eq(counters.name, "images"));
 
-/** Inserts an image record unless the id is taken; answers whether it was inserted. */
-export async function insertImageRecord(db: Db, row: typeof images.$inferInsert): Promise<boolean> {
-  const [inserted] = await db.batch([db.insert(images).values(row).onConflictDoNothing().returning({ id: images.id }), bumpImages(db, 1)]);
-  return inserted.length > 0;
+/** Inserts an image record unless the id is taken; answers the stored row, or undefined when the id was taken. */
+export async function insertImageRecord(db: Db, row: typeof images.$inferInsert): Promise<ImageRow | undefined> {
+  const [inserted] = await db.batch([db.insert(images).values(row).onConflictDoNothing().returning(), bumpImages(db, 1)]);
+  return inserted[0];
 }
 
 /** Deletes an image record and its renditions' records. */

@@ -2,6 +2,7 @@ import { asc, eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig } from "../shared/config.ts";
+import { coordinatorOf } from "../shared/coordinators.ts";
 import { database } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
 import type { ProcessJob } from "../shared/messages.ts";
@@ -28,7 +29,7 @@ export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
  */
 export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<JobOutcome> {
   const config = parseConfig(env, false);
-  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(job.imageId));
+  const coordinator = coordinatorOf(env, job.imageId);
   const claim = await coordinator.claim(job.generation);
   if (claim.action === "skip") return "skipped";
   try {
@@ -66,7 +67,7 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
 
 /** A job that exhausted its retries: record a visible failure with the last error seen. */
 export async function recordDeadLetter(env: ProcessorEnv, job: ProcessJob): Promise<void> {
-  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(job.imageId));
+  const coordinator = coordinatorOf(env, job.imageId);
   const { lastError, attempts } = await coordinator.snapshot();
   await coordinator.fail(`processing failed after ${attempts} attempts${lastError ? `: ${lastError}` : ""}`);
 }

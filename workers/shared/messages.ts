@@ -1,3 +1,7 @@
+/** Lifecycle of an image; the ImageCoordinator Durable Object owns transitions, D1 mirrors them for queries. */
+export const IMAGE_STATUSES = ["draft", "queued", "processing", "ready", "failed", "deleted"] as const;
+export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+
 /** The queue message that asks the processor to render an image's eager variants. Carries keys, never bytes. */
 export interface ProcessJob {
   type: "process";
@@ -13,4 +17,13 @@ export function parseProcessJob(body: unknown): ProcessJob {
     throw new Error(`malformed queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
   }
   return { type: "process", imageId: b.imageId, originalKey: b.originalKey, generation: b.generation };
+}
+
+/** The public view of a state change, as streamed to event subscribers. */
+export interface StatusEvent {
+  id: string;
+  status: ImageStatus | "none";
+  error?: string;
+  attempts: number;
+  updatedAt: string;
 }

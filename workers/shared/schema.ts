@@ -1,10 +1,10 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
 import type { Fit, MetadataMode } from "./transform.ts";
 
-/** Lifecycle of an image; the ImageCoordinator Durable Object owns transitions, D1 mirrors them for queries. */
-export const IMAGE_STATUSES = ["draft", "queued", "processing", "ready", "failed", "deleted"] as const;
-export type ImageStatus = (typeof IMAGE_STATUSES)[number];
+export { IMAGE_STATUSES, type ImageStatus };
+
 
 export const images = sqliteTable(
   "images",

@@ -1,8 +1,9 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { orientedSize } from "../../../wasm/src/pixels.ts";
 import type { Orientation } from "../../../wasm/src/raster.ts";
 import { planGeometry } from "../../processor/pipeline/geometry.ts";
+import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database } from "../../shared/db.ts";
 import { ApiError, ErrorCode, notFound } from "../../shared/errors.ts";
 import { images, variants, type ImageRow } from "../../shared/schema.ts";
@@ -10,7 +11,6 @@ import { renditionKey } from "../../shared/storage.ts";
 import { parseFlexibleOptions, transformFingerprint, transformOfVariant, type OutputFormat, type Transform } from "../../shared/transform.ts";
 import { CONTENT_TYPES } from "../../../wasm/src/probe.ts";
 import { router, type GatewayContext } from "../app.ts";
-import { coordinatorOf } from "../ingest.ts";
 import { listKeys } from "../routes/keys.ts";
 import { cacheKey } from "./cache.ts";
 import { negotiateFormat } from "./negotiate.ts";
@@ -75,7 +75,7 @@ async function resolveVariant(c: Context<GatewayContext>, spec: string): Promise
     }
     return { transform: parseFlexibleOptions(spec), variant: null, neverRequireSignedUrls: false };
   }
-  const [row] = await database(c.env.DB).select().from(variants).where(and(eq(variants.id, spec)));
+  const [row] = await database(c.env.DB).select().from(variants).where(eq(variants.id, spec));
   if (!row) throw notFound(`variant ${JSON.stringify(spec)} not found`);
   return { transform: transformOfVariant(row), variant: row.id, neverRequireSignedUrls: row.neverRequireSignedUrls };
 }

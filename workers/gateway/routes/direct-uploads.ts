@@ -1,15 +1,15 @@
 import { eq } from "drizzle-orm";
 import { parseBoolean } from "../../shared/config.ts";
 import { randomHex, sha256Hex } from "../../shared/crypto.ts";
+import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, nowIso } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, envelope, notFound } from "../../shared/errors.ts";
-import { images } from "../../shared/schema.ts";
+import { images, type ImageRow } from "../../shared/schema.ts";
 import { originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
 import {
   checkDeclaredLength,
   checkImageAllowance,
-  coordinatorOf,
   inspectUpload,
   originalColumns,
   parseCreator,
@@ -17,6 +17,7 @@ import {
   parseMetadata,
   readUploadSource,
   storeOriginal,
+  withStatus,
 } from "../ingest.ts";
 import { deleteImageRecords, insertImageRecord } from "../records.ts";
 import { present, readForm } from "./images.ts";
@@ -90,18 +91,19 @@ uploadUrlRoutes.post("/:image_id/:token", async (c) => {
     if (check.reason === "expired") throw new ApiError(410, ErrorCode.gone, "this upload URL has expired");
     throw notFound("this upload URL is not valid");
   }
+  let stored: ImageRow;
   try {
     await storeOriginal(c.env, id, source.bytes, header);
-    await database(c.env.DB)
+    const [updated] = await database(c.env.DB)
       .update(images)
       .set({ filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes) })
-      .where(eq(images.id, id));
-    await coordinator.accept(id, originalKey(id));
+      .where(eq(images.id, id))
+      .returning();
+    stored = withStatus(updated, await coordinator.accept(id, originalKey(id)));
   } catch (error) {
     await coordinator.abortDirectUpload();
     throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored; the URL can be used again (${(error as Error).message})`);
   }
-  const [stored] = await database(c.env.DB).select().from(images).where(eq(images.id, id));
   return c.json(envelope(await present(c, stored)));
 });
 

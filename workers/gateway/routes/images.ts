@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "drizzle-orm";
 import { parseBoolean } from "../../shared/config.ts";
+import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database } from "../../shared/db.ts";
 import { badRequest, envelope, notFound } from "../../shared/errors.ts";
 import { images, variants, type ImageRow } from "../../shared/schema.ts";
@@ -9,7 +10,6 @@ import { purgeRenditions } from "../delivery/cache.ts";
 import {
   checkDeclaredLength,
   checkImageAllowance,
-  coordinatorOf,
   ingestUpload,
   inspectUpload,
   parseCreator,
