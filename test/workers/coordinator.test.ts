@@ -11,7 +11,7 @@ import { coordinator, waitForStatus } from "./helpers.ts";
 async function seeded(id: string, patch: Record<string, unknown>) {
   const stub = coordinator(id);
   await runInDurableObject(stub, async (instance: ImageCoordinator) => {
-    Object.assign((instance as any).state, { imageId: id, originalKey: `originals/${id}`, generation: 1, attempts: 0, ...patch });
+    Object.assign((instance as any).state, { imageId: id, life: "life-1", originalKey: `originals/${id}/life-1`, generation: 1, attempts: 0, ...patch });
   });
   return stub;
 }
@@ -23,8 +23,9 @@ async function state(stub: DurableObjectStub<ImageCoordinator>) {
 describe("ImageCoordinator", () => {
   it("accepts once: a second accept neither re-queues nor bumps the generation", async () => {
     const stub = coordinator("accept-once");
-    const first = await stub.accept("accept-once", "originals/accept-once");
-    const second = await stub.accept("accept-once", "originals/accept-once");
+    expect(await stub.reserveUpload("accept-once", "life-1", "originals/accept-once/life-1")).toBe(true);
+    const first = await stub.accept("accept-once", "life-1");
+    const second = await stub.accept("accept-once", "life-1");
     expect(first.generation).toBe(1);
     expect(second.generation).toBe(1);
   });
@@ -33,7 +34,7 @@ describe("ImageCoordinator", () => {
     const stub = await seeded("lease-one", { status: "queued" });
     const first = await stub.claim(1);
     const duplicate = await stub.claim(1);
-    expect(first).toEqual({ action: "process", attempt: 1 });
+    expect(first).toEqual({ action: "process", attempt: 1, life: "life-1" });
     expect(duplicate).toEqual({ action: "skip", reason: "another processor holds the lease" });
     expect((await state(stub)).status).toBe("processing");
   });
@@ -61,7 +62,7 @@ describe("ImageCoordinator", () => {
 
   it("keeps terminal states terminal: fail after ready and claim after failure change nothing", async () => {
     const stub = await seeded("terminal", { status: "processing", leaseUntil: Date.now() + 60_000 });
-    expect(await stub.complete()).toBe("ready");
+    expect(await stub.complete("life-1")).toBe("ready");
     await stub.fail("late failure");
     expect((await state(stub)).status).toBe("ready");
     expect(await stub.claim(5)).toEqual({ action: "skip", reason: "image is ready" });
@@ -81,8 +82,8 @@ describe("ImageCoordinator", () => {
 
   it("uses the direct-upload token once and can give it back if storing fails", async () => {
     const stub = coordinator("token");
-    expect(await stub.createDraft("token", "ab".repeat(32), Date.now() + 60_000)).toBe(true);
-    expect(await stub.createDraft("token", "cd".repeat(32), Date.now() + 60_000)).toBe(false);
+    expect(await stub.createDraft("token", "life-1", "originals/token/life-1", "ab".repeat(32), Date.now() + 60_000)).toBe(true);
+    expect(await stub.createDraft("token", "life-2", "originals/token/life-2", "cd".repeat(32), Date.now() + 60_000)).toBe(false);
     expect(await stub.beginDirectUpload("cd".repeat(32))).toEqual({ ok: false, reason: "unknown" });
     expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: true });
     expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: false, reason: "used" });

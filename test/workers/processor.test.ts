@@ -41,7 +41,7 @@ describe("processor", () => {
     await json(await upload("gif", { id: "dup" }));
     const done = await waitForStatus("dup", ["ready"]);
     const before = await renditionRows("dup");
-    const outcome = await processJob(env, { type: "process", imageId: "dup", originalKey: "originals/dup", generation: done.generation });
+    const outcome = await processJob(env, { type: "process", imageId: "dup", life: done.life, originalKey: done.originalKey!, generation: done.generation });
     expect(outcome).toBe("skipped");
     expect(await renditionRows("dup")).toEqual(before);
   });
@@ -86,7 +86,7 @@ describe("processor", () => {
       Object.assign((instance as any).state, { status: "queued", leaseUntil: undefined });
     });
     const outage = { ...env, BUCKET: { get: async () => Promise.reject(new Error("R2 is unavailable")) } } as unknown as typeof env;
-    const job = { type: "process", imageId: "flaky", originalKey: "originals/flaky", generation: settled.generation };
+    const job = { type: "process", imageId: "flaky", life: settled.life, originalKey: settled.originalKey!, generation: settled.generation };
     const batch = createMessageBatch("image-jobs", [{ id: "m1", timestamp: new Date(), attempts: 1, body: job }]);
     const ctx = createExecutionContext();
     await consume(batch, outage, ctx);

@@ -1,63 +1,49 @@
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
+import type { ClaimResult, CoordinatorApi, CoordinatorState, UploadCheck } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
-import { database, nowIso } from "../shared/db.ts";
+import { database, nowIso, primary } from "../shared/db.ts";
+import { describeError } from "../shared/errors.ts";
+import { deleteImageRecords } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
+import { renditionEtag, storeRendition } from "../shared/renditions.ts";
 import { images, type ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
-import { deleteImageRecords } from "./records.ts";
+
+export type { CoordinatorState };
 
 const TERMINAL: readonly ImageStatus[] = ["ready", "failed", "deleted"];
-/** How long an upload that started before its URL expired may take to finish storing the file. */
-const DRAFT_UPLOAD_GRACE_MS = 10 * 60 * 1000;
-
-/** What the coordinator knows about one image. Persisted under a single storage key. */
-export interface CoordinatorState {
-  imageId: string;
-  status: ImageStatus | "none";
-  /** Increases every time a job is (re-)enqueued. */
-  generation: number;
-  /** Processing attempts started (claims), across all generations. */
-  attempts: number;
-  leaseUntil?: number;
-  /** When a queued job that nobody claimed is enqueued again. */
-  queuedUntil?: number;
-  error?: string;
-  lastError?: string;
-  originalKey?: string;
-  upload?: { tokenHash: string; expiresAt: number; used: boolean };
-  updatedAt: string;
-}
-
-export type ClaimResult = { action: "process"; attempt: number } | { action: "skip"; reason: string };
-export type UploadCheck = { ok: true } | { ok: false; reason: "unknown" | "used" | "expired" };
+/** How long a direct upload that spent its token may take to store its file before the alarm recovers it. */
+const DRAFT_UPLOAD_GRACE_MS = 2 * 60 * 1000;
+/** How long an API upload may take from reserving its id to being accepted before the alarm recovers it. */
+const RESERVATION_MS = 60 * 1000;
+/** A queued job nobody claims is enqueued again after QUEUE_CLAIM_SECONDS, doubling each time, this many times. */
+const MAX_REQUEUES = 8;
 
 /**
  * One per image id. Owns the image's lifecycle `draft → queued → processing → ready | failed` (+ `deleted`),
  * makes every transition idempotent, leases processing to one consumer at a time (an alarm hands a job out again
- * when its processor dies), guards the one-time direct-upload token, mirrors status into D1 and fans state
- * changes out to Server-Sent-Event subscribers.
+ * when its processor dies), recovers uploads whose Worker died half-way, guards the one-time direct-upload token,
+ * commits on-demand renders only while their life is current, mirrors status into D1 and fans state changes out
+ * to Server-Sent-Event subscribers.
  */
-export class ImageCoordinator extends DurableObject<GatewayEnv> {
+export class ImageCoordinator extends DurableObject<GatewayEnv> implements CoordinatorApi {
   private state!: CoordinatorState;
   private readonly config: Config;
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private readonly renders = new Map<string, Promise<RenderResponse>>();
+  /** Renditions being written; a delete waits for them so nothing lands after it. */
+  private readonly commits = new Set<Promise<void>>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
     this.config = parseConfig(env, false);
     ctx.blockConcurrencyWhile(async () => {
-      this.state = (await ctx.storage.get<CoordinatorState>("state")) ?? {
-        imageId: "",
-        status: "none",
-        generation: 0,
-        attempts: 0,
-        updatedAt: nowIso(),
-      };
+      const stored = await ctx.storage.get<CoordinatorState>("state");
+      this.state = { imageId: "", status: "none", life: "", generation: 0, attempts: 0, requeues: 0, updatedAt: nowIso(), ...stored };
     });
   }
 
@@ -65,45 +51,82 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
     return this.state;
   }
 
-  /** Registers a direct upload: the image exists as a draft until its one-time URL is used. */
-  async createDraft(imageId: string, tokenHash: string, expiresAt: number): Promise<boolean> {
+  /**
+   * Claims the id for an API upload before its original is written. Refused while the id is in use (including
+   * by another upload in flight). If the upload never calls `accept`, the alarm finishes or undoes it.
+   */
+  async reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean> {
     if (!this.isUnused()) return false;
-    await this.transition({ ...this.freshLife(), imageId, status: "draft", upload: { tokenHash, expiresAt, used: false } });
+    const until = Date.now() + RESERVATION_MS;
+    await this.save({ ...this.freshLife(), imageId, life, reservation: { life, originalKey, until } });
+    await this.ctx.storage.setAlarm(until);
+    return true;
+  }
+
+  /** Registers a direct upload: the image exists as a draft until its one-time URL is used. */
+  async createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number): Promise<boolean> {
+    if (!this.isUnused()) return false;
+    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload: { tokenHash, expiresAt, used: false } });
     await this.ctx.storage.setAlarm(expiresAt);
     return true;
   }
 
-  /** Consumes the one-time upload token. A second use, or one after expiry, is refused. */
-  async beginDirectUpload(tokenHash: string): Promise<UploadCheck> {
+  /** Validates a one-time upload token without spending it, so a bad token is refused before any body is read. */
+  async checkUploadToken(tokenHash: string): Promise<UploadCheck> {
     const upload = this.state.upload;
     if (!upload || !(await constantTimeEqual(upload.tokenHash, tokenHash))) return { ok: false, reason: "unknown" };
     if (upload.used || this.state.status !== "draft") return { ok: false, reason: "used" };
     if (Date.now() > upload.expiresAt) return { ok: false, reason: "expired" };
-    await this.save({ upload: { ...upload, used: true } });
     return { ok: true };
+  }
+
+  /** Consumes the one-time upload token. A second use, or one after expiry, is refused. */
+  async beginDirectUpload(tokenHash: string): Promise<UploadCheck> {
+    const check = await this.checkUploadToken(tokenHash);
+    if (check.ok) {
+      const usedAt = Date.now();
+      await this.save({ upload: { ...this.state.upload!, used: true, usedAt } });
+      await this.ctx.storage.setAlarm(usedAt + DRAFT_UPLOAD_GRACE_MS);
+    }
+    return check;
   }
 
   /** Gives the token back when storing the upload failed, so the user can try again. */
   async abortDirectUpload(): Promise<void> {
-    if (this.state.status === "draft" && this.state.upload) await this.save({ upload: { ...this.state.upload, used: false } });
+    if (this.state.status === "draft" && this.state.upload) {
+      await this.save({ upload: { ...this.state.upload, used: false, usedAt: undefined } });
+      await this.ctx.storage.setAlarm(this.state.upload.expiresAt);
+    }
   }
 
-  /** The original is durably in R2: queue the image for processing. Idempotent. */
-  async accept(imageId: string, originalKey: string): Promise<CoordinatorState> {
-    if (this.state.status === "draft") await this.enqueue({ imageId, originalKey });
-    else if (this.isUnused()) await this.enqueue({ ...this.freshLife(), imageId, originalKey });
+  /** The original is durably in R2 and its record in D1: queue the image for processing. Idempotent. */
+  async accept(imageId: string, life: string): Promise<CoordinatorState> {
+    const { reservation } = this.state;
+    if (reservation?.life === life) {
+      await this.enqueue({ imageId, originalKey: reservation.originalKey, reservation: undefined });
+    } else if (this.state.status === "draft" && this.state.life === life && this.state.originalKey) {
+      await this.enqueue({ imageId, originalKey: this.state.originalKey });
+    }
     return this.state;
+  }
+
+  /** The upload gave up before its record was written (id taken, limit reached): the id is free again. */
+  async abandonUpload(life: string): Promise<void> {
+    if (this.state.reservation?.life === life) await this.save({ reservation: undefined, life: "" });
   }
 
   /**
    * Renders an output on demand through the processor, coalescing concurrent requests for the same output
-   * into one render: a burst of first requests for a new variant costs one decode, not one per request.
+   * into one render: a burst of first requests for a new variant costs one decode, not one per request. The
+   * bytes are answered at once and stored in the background, unless the image's life ended meanwhile.
    */
   async render(request: RenderRequest): Promise<RenderResponse> {
+    const gone = this.refuseRender(request.source.life);
+    if (gone) return gone;
     const key = `${request.fingerprint}.${request.format}`;
     let pending = this.renders.get(key);
     if (!pending) {
-      pending = this.env.RENDERER.render(request).finally(() => this.renders.delete(key));
+      pending = this.renderAndCommit(request).finally(() => this.renders.delete(key));
       this.renders.set(key, pending);
     }
     return pending;
@@ -121,11 +144,15 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
     const leaseUntil = Date.now() + this.config.leaseSeconds * 1000;
     await this.transition({ status: "processing", attempts: s.attempts + 1, leaseUntil, queuedUntil: undefined });
     await this.ctx.storage.setAlarm(leaseUntil);
-    return { action: "process", attempt: s.attempts + 1 };
+    return { action: "process", attempt: s.attempts + 1, life: s.life };
   }
 
-  /** The renditions are stored. Answers the resulting status (`deleted` tells the processor to clean up). */
-  async complete(): Promise<ImageStatus | "none"> {
+  /**
+   * The renditions of `life` are stored. Answers the resulting status; anything but `ready` tells the processor
+   * that the life is over (deleted, or the id uploaded again) and what it wrote must go.
+   */
+  async complete(life: string): Promise<ImageStatus | "none"> {
+    if (life !== this.state.life) return "deleted";
     if (this.state.status !== "processing" && this.state.status !== "queued") return this.state.status;
     await this.transition({ status: "ready", leaseUntil: undefined, queuedUntil: undefined, error: undefined });
     await this.ctx.storage.deleteAlarm();
@@ -142,50 +169,120 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
   /** A transient failure: the queue will deliver the job again; the image goes back to `queued`. */
   async release(error: string): Promise<void> {
     if (this.state.status !== "processing") return;
-    const queuedUntil = Date.now() + this.queuedTimeoutMs();
+    const queuedUntil = Date.now() + this.claimTimeoutMs(this.state.requeues);
     await this.transition({ status: "queued", lastError: error, leaseUntil: undefined, queuedUntil });
     await this.ctx.storage.setAlarm(queuedUntil);
   }
 
+  /** Ends the image's life: no job can start or complete, and renditions still being written land before this returns. */
   async markDeleted(): Promise<void> {
-    if (this.state.status === "deleted") return;
-    await this.transition({ status: "deleted", leaseUntil: undefined, queuedUntil: undefined, upload: undefined });
-    await this.ctx.storage.deleteAlarm();
+    if (this.state.status !== "deleted" || this.state.reservation) {
+      await this.transition({ status: "deleted", leaseUntil: undefined, queuedUntil: undefined, upload: undefined, reservation: undefined });
+      await this.ctx.storage.deleteAlarm();
+    }
+    await Promise.allSettled([...this.commits]);
   }
 
-  /** Lease or queue deadline passed, or a draft expired: hand the job out again, or give up with a reason. */
+  /** A deadline passed: recover an upload, expire a draft, or hand a job out again (or give up with a reason). */
   async alarm(): Promise<void> {
     const s = this.state;
     const now = Date.now();
+    if (s.reservation) {
+      if (now >= s.reservation.until) await this.recoverUpload(s.reservation);
+      else await this.ctx.storage.setAlarm(s.reservation.until);
+      return;
+    }
     if (s.status === "draft") {
       await this.expireDraft(now);
       return;
     }
-    const overdue =
-      (s.status === "processing" && (s.leaseUntil ?? 0) <= now) || (s.status === "queued" && (s.queuedUntil ?? 0) <= now);
-    if (!overdue || !s.originalKey) return;
-    if (s.attempts >= this.config.maxAttempts) {
-      const last = s.lastError ? `; last error: ${s.lastError}` : "";
-      await this.fail(`processing did not finish after ${s.attempts} attempts (lease ${this.config.leaseSeconds} s each)${last}`);
+    if (!s.originalKey) return;
+    if (s.status === "processing" && (s.leaseUntil ?? 0) <= now) {
+      if (s.attempts >= this.config.maxAttempts) {
+        const last = s.lastError ? `; last error: ${s.lastError}` : "";
+        await this.fail(`processing did not finish after ${s.attempts} attempts (lease ${this.config.leaseSeconds} s each)${last}`);
+        return;
+      }
+      await this.enqueue({ imageId: s.imageId, originalKey: s.originalKey });
+    } else if (s.status === "queued" && (s.queuedUntil ?? 0) <= now) {
+      if (s.requeues >= MAX_REQUEUES) {
+        await this.fail(`no processor picked the job up after ${s.requeues} re-enqueues`);
+        return;
+      }
+      await this.enqueue({ imageId: s.imageId, originalKey: s.originalKey, requeues: s.requeues + 1 });
+    }
+  }
+
+  /**
+   * The Worker that reserved this upload died before accepting it. Its D1 record (written after the original)
+   * decides: there, the upload is complete and is queued; not there, the original it may have written is removed.
+   */
+  private async recoverUpload(reservation: NonNullable<CoordinatorState["reservation"]>): Promise<void> {
+    const [row] = await database(primary(this.env.DB))
+      .select({ id: images.id })
+      .from(images)
+      .where(and(eq(images.id, this.state.imageId), eq(images.life, reservation.life)));
+    if (row) {
+      await this.enqueue({ imageId: this.state.imageId, originalKey: reservation.originalKey, reservation: undefined });
       return;
     }
-    await this.enqueue({ imageId: s.imageId, originalKey: s.originalKey });
+    await this.env.BUCKET.delete(reservation.originalKey);
+    await this.save({ reservation: undefined, life: "" });
   }
 
   /**
    * An unused direct upload past its expiry is removed: its record and counter entry go, and the id may be used
-   * again. An upload that began before expiry gets a grace period to finish storing its file.
+   * again. An upload that began before expiry gets a grace period to finish storing its file; if its Worker died
+   * after recording the file, the image is queued rather than removed.
    */
   private async expireDraft(now: number): Promise<void> {
     const upload = this.state.upload;
     if (!upload) return;
-    const deadline = upload.used ? upload.expiresAt + DRAFT_UPLOAD_GRACE_MS : upload.expiresAt;
+    const deadline = upload.used ? (upload.usedAt ?? upload.expiresAt) + DRAFT_UPLOAD_GRACE_MS : upload.expiresAt;
     if (now < deadline) {
       await this.ctx.storage.setAlarm(deadline);
       return;
     }
-    await deleteImageRecords(database(this.env.DB), this.state.imageId);
+    const db = database(primary(this.env.DB));
+    if (upload.used && this.state.originalKey) {
+      const [row] = await db.select({ format: images.format }).from(images).where(and(eq(images.id, this.state.imageId), eq(images.life, this.state.life)));
+      if (row?.format) {
+        await this.enqueue({ imageId: this.state.imageId, originalKey: this.state.originalKey, upload: undefined });
+        return;
+      }
+      await this.env.BUCKET.delete(this.state.originalKey);
+    }
+    await deleteImageRecords(db, this.state.imageId, this.state.life);
     await this.transition({ status: "deleted", upload: undefined });
+  }
+
+  private refuseRender(life: string): RenderResponse | undefined {
+    const s = this.state;
+    if (s.status === "deleted" || s.status === "none" || s.status === "draft") {
+      return { ok: false, status: 404, code: 5404, message: `image ${JSON.stringify(s.imageId)} not found`, stale: true };
+    }
+    if (life !== s.life) return { ok: false, status: 404, code: 5404, message: "the image was uploaded again", stale: true };
+    return undefined;
+  }
+
+  private async renderAndCommit(request: RenderRequest): Promise<RenderResponse> {
+    let rendered;
+    try {
+      rendered = await this.env.RENDERER.render(request);
+    } catch (error) {
+      return { ok: false, status: 503, code: 5503, message: `rendering failed, try again: ${describeError(error)}` };
+    }
+    if ("error" in rendered) return { ok: false, ...rendered.error };
+    const etag = await renditionEtag(rendered.bytes);
+    // The life may have ended while the processor worked: then nothing is stored, and the caller is told so.
+    const gone = this.refuseRender(request.source.life);
+    if (gone) return gone;
+    const image = { imageId: request.source.imageId, storageId: request.source.storageId, life: request.source.life };
+    const commit = storeRendition(this.env, image, request, rendered, etag)
+      .catch((error) => console.error(`storing a rendition of ${image.imageId} failed:`, describeError(error)))
+      .finally(() => this.commits.delete(commit));
+    this.commits.add(commit);
+    return { ok: true, etag, ...rendered };
   }
 
   /** Server-Sent Events of every state change; the stream ends at a terminal state. */
@@ -207,27 +304,42 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
   }
 
   /** A new image, or an id whose image was deleted: it may start a new life. */
+  /** A new image, or an id whose image was deleted, with no upload in flight: it may start a new life. */
   private isUnused(): boolean {
-    return this.state.status === "none" || this.state.status === "deleted";
+    return (this.state.status === "none" || this.state.status === "deleted") && !this.state.reservation;
   }
 
   /** What a new life starts from; the generation keeps counting so jobs of a previous life stay stale. */
   private freshLife(): Partial<CoordinatorState> {
-    return { attempts: 0, error: undefined, lastError: undefined, upload: undefined, leaseUntil: undefined, queuedUntil: undefined };
+    return {
+      attempts: 0,
+      requeues: 0,
+      error: undefined,
+      lastError: undefined,
+      upload: undefined,
+      leaseUntil: undefined,
+      queuedUntil: undefined,
+      reservation: undefined,
+    };
   }
 
   private async enqueue(source: Partial<CoordinatorState> & { imageId: string; originalKey: string }): Promise<void> {
     const generation = this.state.generation + 1;
-    const queuedUntil = Date.now() + this.queuedTimeoutMs();
+    const queuedUntil = Date.now() + this.claimTimeoutMs(source.requeues ?? this.state.requeues);
     // State first, then the message: if the send fails, the alarm set here enqueues again.
     await this.transition({ ...source, status: "queued", generation, queuedUntil, leaseUntil: undefined });
     await this.ctx.storage.setAlarm(queuedUntil);
-    const job: ProcessJob = { type: "process", imageId: source.imageId, originalKey: source.originalKey, generation };
+    const job: ProcessJob = { type: "process", imageId: source.imageId, life: this.state.life, originalKey: source.originalKey, generation };
     await this.env.JOBS.send(job);
   }
 
-  private queuedTimeoutMs(): number {
-    return this.config.leaseSeconds * 5 * 1000;
+  /**
+   * How long a queued job may wait for a processor before it is enqueued again: a lost message (a crashed local
+   * queue, a failed send) is re-sent within QUEUE_CLAIM_SECONDS; a long backlog doubles the wait each time, so
+   * waiting jobs do not flood the queue with copies.
+   */
+  private claimTimeoutMs(requeues: number): number {
+    return Math.min(this.config.queueClaimSeconds * 1000 * 2 ** requeues, 30 * 60 * 1000);
   }
 
   private isTerminal(): boolean {
@@ -243,10 +355,11 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
   private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }): Promise<void> {
     await this.save(patch);
     if (patch.status !== "deleted" && this.state.imageId) {
-      await database(this.env.DB)
+      // Only this life's record: a late transition of an old life must not touch the id's next upload.
+      await database(primary(this.env.DB))
         .update(images)
         .set({ status: patch.status, error: this.state.status === "failed" ? (this.state.error ?? null) : null, updatedAt: this.state.updatedAt })
-        .where(eq(images.id, this.state.imageId));
+        .where(and(eq(images.id, this.state.imageId), eq(images.life, this.state.life)));
     }
     const event = this.event();
     const terminal = this.isTerminal();

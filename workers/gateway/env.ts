@@ -1,13 +1,14 @@
+import type { CoordinatorNamespace, RendererApi } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
 import type { ProcessJob } from "../shared/messages.ts";
-import type { ImageCoordinator } from "./coordinator.ts";
-import type { RenderService } from "../processor/index.ts";
 
 /** Bindings of the gateway Worker (see wrangler.toml). */
 export interface GatewayEnv extends ConfigEnv {
   DB: D1Database;
   BUCKET: R2Bucket;
   JOBS: Queue<ProcessJob>;
-  COORDINATOR: DurableObjectNamespace<ImageCoordinator>;
-  RENDERER: Service<RenderService>;
+  COORDINATOR: CoordinatorNamespace;
+  RENDERER: Service<RendererApi>;
+  /** Uncached renders per client (Workers Rate Limiting binding). */
+  RENDER_LIMITER: RateLimit;
 }

@@ -1,23 +1,30 @@
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { parseConfig } from "../shared/config.ts";
-import { ApiError, ErrorCode, describeError, errorResponse } from "../shared/errors.ts";
+import { parseConfig, type Config } from "../shared/config.ts";
+import { database } from "../shared/db.ts";
+import { ApiError, ErrorCode, badRequest, describeError, errorResponse } from "../shared/errors.ts";
 import { router } from "./app.ts";
 import { requireApiToken } from "./auth.ts";
 import { deliveryRoutes } from "./delivery/routes.ts";
 import type { GatewayEnv } from "./env.ts";
+import { SimulatedCrash } from "./faults.ts";
 import { directUploadRoutes, uploadUrlRoutes } from "./routes/direct-uploads.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { variantRoutes } from "./routes/variants.ts";
+import { sweepFlexibleRenditions } from "./sweep.ts";
 
 export { ImageCoordinator } from "./coordinator.ts";
 
 const app = router();
 
+// The config is a pure function of the bindings, which stay the same for an isolate's life: parse it once.
+const configs = new WeakMap<GatewayEnv, Config>();
 app.use(async (c, next) => {
-  c.set("config", parseConfig(c.env));
+  let config = configs.get(c.env);
+  if (!config) configs.set(c.env, (config = parseConfig(c.env)));
+  c.set("config", config);
   await next();
 });
 
@@ -27,19 +34,33 @@ app.get("/healthz", async (c) => {
   return c.json({ ok: failed.length === 0, failed }, failed.length === 0 ? 200 : 503);
 });
 
-// Management API. Routes are registered before their parametrised siblings (`/v1/variants` before `/v1/:image_id`).
+/**
+ * Management API reads and writes go through one D1 session per request: at the primary, so a `get` right after
+ * an `upload` sees it, unless the client sends the `x-d1-bookmark` of an earlier answer, which lets a replica at
+ * least that recent serve it. Every answer carries the session's bookmark.
+ */
+const BOOKMARK = /^[0-9A-Za-z-]{1,256}$/;
 const api = router();
 api.use(requireApiToken);
-api.route("/", statsRoutes);
-api.route("/", keyRoutes);
-api.route("/", variantRoutes);
-api.route("/", directUploadRoutes);
+api.use(async (c, next) => {
+  const bookmark = c.req.header("x-d1-bookmark");
+  if (bookmark !== undefined && !BOOKMARK.test(bookmark)) throw badRequest("x-d1-bookmark is not a bookmark this API issued");
+  const session = c.env.DB.withSession(bookmark ?? "first-primary");
+  c.set("db", database(session));
+  await next();
+  const latest = session.getBookmark();
+  if (latest) c.header("x-d1-bookmark", latest);
+});
+api.route("/v1/stats", statsRoutes);
+api.route("/v1/keys", keyRoutes);
+api.route("/v1/variants", variantRoutes);
+api.route("/v2/direct_upload", directUploadRoutes);
 api.route("/", imageRoutes);
 app.route("/client/v4/accounts/:account_id/images", api);
 
 // Browsers post to one-time upload URLs from other origins, and pages read delivered images from canvas/fetch.
 app.use("/upload/*", cors({ origin: "*", allowMethods: ["POST", "OPTIONS"] }));
-app.use("/cdn-cgi/imagedelivery/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["ETag"] }));
+app.use("/cdn-cgi/imagedelivery/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["ETag", "Content-Length", "Content-Range"] }));
 app.route("/upload", uploadUrlRoutes);
 app.route("/cdn-cgi/imagedelivery", deliveryRoutes);
 
@@ -48,8 +69,15 @@ app.notFound(() => errorResponse(new ApiError(404, ErrorCode.notFound, "no such 
 app.onError((error, c) => {
   if (error instanceof ApiError) return errorResponse(error);
   if (error instanceof HTTPException) return errorResponse(new ApiError(error.status, ErrorCode.badRequest, error.message));
+  if (error instanceof SimulatedCrash) return errorResponse(new ApiError(500, ErrorCode.internal, error.message));
   console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
   return errorResponse(new ApiError(500, ErrorCode.internal, "internal error"));
 });
 
-export default { fetch: app.fetch } satisfies ExportedHandler<GatewayEnv>;
+export default {
+  fetch: app.fetch,
+  /** Cron (wrangler.toml `[triggers]`; locally scripts/start.mjs calls it): expire flexible renditions. */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(sweepFlexibleRenditions(env, parseConfig(env)).then((n) => n > 0 && console.log(`swept ${n} expired flexible renditions`)));
+  },
+} satisfies ExportedHandler<GatewayEnv>;

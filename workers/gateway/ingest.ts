@@ -1,15 +1,15 @@
-import { eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { CONTENT_TYPES, probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
+import type { CoordinatorState } from "../shared/bindings.ts";
 import { parseBoolean, type Config } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
-import { database, nowIso } from "../shared/db.ts";
-import { ApiError, ErrorCode, badRequest, fromCodecError } from "../shared/errors.ts";
-import { images, type ImageRow, type ImageStatus } from "../shared/schema.ts";
-import { originalKey } from "../shared/storage.ts";
-import type { CoordinatorState } from "./coordinator.ts";
+import { database, nowIso, primary, type Db } from "../shared/db.ts";
+import { ApiError, ErrorCode, badRequest, describeError, fromCodecError } from "../shared/errors.ts";
+import { countImages, insertImageRecord } from "../shared/image-records.ts";
+import type { ImageRow, ImageStatus } from "../shared/schema.ts";
+import { imageStorageId, newLife, originalKey, type StoredImage } from "../shared/storage.ts";
 import type { GatewayEnv } from "./env.ts";
-import { countImages, deleteImageRecords, insertImageRecord } from "./records.ts";
+import { faultPoint } from "./faults.ts";
 
 /** Upload fields shared by `POST /images/v1` and `POST /images/v2/direct_upload`. */
 export interface UploadFields {
@@ -170,12 +170,14 @@ async function fetchUrl(raw: string, config: Config): Promise<{ bytes: Uint8Arra
   return { bytes, filename };
 }
 
-/** Fails with a clear error when the account already holds as many images as it may. */
-export async function checkImageAllowance(env: GatewayEnv, config: Config): Promise<void> {
-  const current = await countImages(database(env.DB));
-  if (current >= config.maxImages) {
-    throw new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${current} images of ${config.maxImages} allowed (MAX_IMAGES)`);
-  }
+/** Fails early, before anything is stored, when the account is full (the insert itself enforces the limit). */
+export async function checkImageAllowance(db: Db, config: Config): Promise<void> {
+  const current = await countImages(db);
+  if (current >= config.maxImages) throw imageLimitReached(current, config);
+}
+
+function imageLimitReached(current: number, config: Config): ApiError {
+  return new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${current} images of ${config.maxImages} allowed (MAX_IMAGES)`);
 }
 
 /** Original facts recorded in D1 once the bytes are stored. */
@@ -192,37 +194,71 @@ export function originalColumns(header: ImageHeader, bytes: Uint8Array) {
 }
 
 /**
- * Stores a checked upload and queues it: claim the id in D1, write the original to R2, hand over to the
- * coordinator. Answers as soon as the original is durable and the job enqueued. If a step fails, what was
- * written is taken back and the client sees an error it can retry.
+ * Stores a checked upload and queues it. The steps are ordered so that a Worker dying between any two leaves
+ * either nothing or an image that reaches a terminal state by itself:
+ *   1. the coordinator reserves the id for this life (its alarm will finish or undo the upload);
+ *   2. the original goes to R2 under the life;
+ *   3. the D1 record is inserted, with the image limit checked in the same statement;
+ *   4. the coordinator accepts: the job is queued.
+ * Dying after 1 or 2: the alarm finds no record and removes the original. After 3: the alarm queues the image.
+ * A step that fails (rather than dies) undoes what was written and the client sees an error it can retry.
  */
 export async function ingestUpload(
   env: GatewayEnv,
   config: Config,
+  request: Request,
   upload: { bytes: Uint8Array; filename?: string; header: ImageHeader; fields: UploadFields },
 ): Promise<ImageRow> {
-  const db = database(env.DB);
   const id = upload.fields.id ?? crypto.randomUUID();
-  const row: typeof images.$inferInsert = {
-    id,
-    filename: upload.filename ?? null,
-    uploaded: nowIso(),
-    requireSignedUrls: upload.fields.requireSignedURLs ?? false,
-    meta: JSON.stringify(upload.fields.metadata ?? {}),
-    creator: upload.fields.creator ?? null,
-    status: "queued",
-    ...originalColumns(upload.header, upload.bytes),
+  const image = { storageId: await imageStorageId(id), life: newLife() };
+  const coordinator = coordinatorOf(env, id);
+  if (!(await coordinator.reserveUpload(id, image.life, originalKey(image)))) throw idTaken(id);
+  faultPoint(config, request, "reserved");
+
+  const giveUp = async () => {
+    await env.BUCKET.delete(originalKey(image)).catch(() => {});
+    await coordinator.abandonUpload(image.life);
   };
-  const inserted = await insertImageRecord(db, row);
-  if (!inserted) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
   try {
-    await storeOriginal(env, id, upload.bytes, upload.header);
-    return withStatus(inserted, await coordinatorOf(env, id).accept(id, originalKey(id)));
+    await storeOriginal(env, image, upload.bytes, upload.header);
   } catch (error) {
-    await env.BUCKET.delete(originalKey(id)).catch(() => {});
-    await deleteImageRecords(db, id);
-    throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored, nothing was kept; try again (${(error as Error).message})`);
+    await giveUp();
+    throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored, nothing was kept; try again (${describeError(error)})`);
   }
+  faultPoint(config, request, "original-stored");
+
+  const db = database(primary(env.DB));
+  const outcome = await insertImageRecord(
+    db,
+    {
+      id,
+      life: image.life,
+      filename: upload.filename ?? null,
+      uploaded: nowIso(),
+      requireSignedUrls: upload.fields.requireSignedURLs ?? false,
+      meta: JSON.stringify(upload.fields.metadata ?? {}),
+      creator: upload.fields.creator ?? null,
+      status: "queued",
+      ...originalColumns(upload.header, upload.bytes),
+    },
+    config.maxImages,
+  ).catch(async (error) => {
+    await giveUp();
+    throw new ApiError(503, ErrorCode.unavailable, `the upload could not be recorded, nothing was kept; try again (${describeError(error)})`);
+  });
+  if ("refused" in outcome) {
+    await giveUp();
+    throw outcome.refused === "taken" ? idTaken(id) : imageLimitReached(config.maxImages, config);
+  }
+  faultPoint(config, request, "recorded");
+
+  // The upload is durable from here: if accepting fails, the reservation's alarm queues it within a minute.
+  const state = await coordinator.accept(id, image.life).catch(() => undefined);
+  return state ? withStatus(outcome.inserted, state) : outcome.inserted;
+}
+
+export function idTaken(id: string): ApiError {
+  return new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
 }
 
 /** A row as the coordinator's transition just mirrored it into D1, without reading it back. */
@@ -230,8 +266,8 @@ export function withStatus(row: ImageRow, state: CoordinatorState): ImageRow {
   return { ...row, status: state.status as ImageStatus, error: null, updatedAt: state.updatedAt };
 }
 
-export async function storeOriginal(env: GatewayEnv, id: string, bytes: Uint8Array, header: ImageHeader): Promise<void> {
-  await env.BUCKET.put(originalKey(id), bytes, {
+export async function storeOriginal(env: GatewayEnv, image: StoredImage, bytes: Uint8Array, header: ImageHeader): Promise<void> {
+  await env.BUCKET.put(originalKey(image), bytes, {
     httpMetadata: { contentType: CONTENT_TYPES[header.format] },
     customMetadata: { width: String(header.width), height: String(header.height), format: header.format },
   });

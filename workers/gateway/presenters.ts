@@ -1,5 +1,8 @@
+import type { Context } from "hono";
 import type { ImageRow, VariantRow } from "../shared/schema.ts";
 import type { VariantOptions } from "../shared/transform.ts";
+import { listVariantNames } from "./account.ts";
+import type { GatewayContext } from "./app.ts";
 
 /** The Cloudflare Images `Image` object, plus our `status` and `error` extensions. */
 export interface ImageResult {
@@ -19,13 +22,23 @@ export function deliveryBase(origin: string, accountHash: string): string {
   return `${origin}/cdn-cgi/imagedelivery/${accountHash}`;
 }
 
+/** Image objects as the API answers them, with their variant URLs on this deployment's public origin. */
+export async function presentImages(c: Context<GatewayContext>, rows: ImageRow[]): Promise<ImageResult[]> {
+  const config = c.get("config");
+  const base = deliveryBase(config.publicUrl ?? new URL(c.req.url).origin, config.accountHash);
+  const names = await listVariantNames(c.get("db"));
+  return rows.map((row) => presentImage(row, names, base));
+}
+
+export const presentOne = async (c: Context<GatewayContext>, row: ImageRow) => (await presentImages(c, [row]))[0];
+
 export function presentImage(row: ImageRow, variantNames: string[], base: string): ImageResult {
   const result: ImageResult = {
     id: row.id,
     filename: row.filename,
     uploaded: row.uploaded,
     requireSignedURLs: row.requireSignedUrls,
-    variants: variantNames.map((name) => `${base}/${row.id}/${name}`),
+    variants: variantNames.map((name) => `${base}/${row.id.split("/").map(encodeURIComponent).join("/")}/${name}`),
     meta: JSON.parse(row.meta) as Record<string, unknown>,
     creator: row.creator,
     status: row.status,

@@ -1,33 +1,35 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
-import { probeImage } from "../../wasm/src/probe.ts";
-import { parseConfig } from "../shared/config.ts";
-import { database } from "../shared/db.ts";
+import type { RendererApi } from "../shared/bindings.ts";
+import { parseConfig, type Config } from "../shared/config.ts";
 import { ApiError, ErrorCode, describeError, fromCodecError } from "../shared/errors.ts";
 import { parseProcessJob } from "../shared/messages.ts";
-import type { RenderRequest, RenderResponse } from "../shared/render.ts";
-import { images } from "../shared/schema.ts";
+import type { RenderedRendition, RenderRequest } from "../shared/render.ts";
 import { originalKey } from "../shared/storage.ts";
 import type { ProcessorEnv } from "./env.ts";
 import { processJob, recordDeadLetter } from "./jobs.ts";
-import { renderAndStore } from "./pipeline/render.ts";
+import { renderOutputs } from "./pipeline/render.ts";
+import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
 
 const DEAD_LETTER_SUFFIX = "-dlq";
 
-/** On-demand renders for the gateway (service binding RPC): a variant or format not produced yet. */
-export class RenderService extends WorkerEntrypoint<ProcessorEnv> {
-  async render(request: RenderRequest): Promise<RenderResponse> {
+/**
+ * On-demand renders for the gateway (service binding RPC), through the image's coordinator. The request carries
+ * what the gateway knows of the original (keys, size, orientation, format), so a render reads the original and
+ * nothing else: no D1 row, no probe. The coordinator stores the result.
+ */
+export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements RendererApi {
+  private readonly config: Config = parseConfig(this.env, false);
+
+  async render(request: RenderRequest): Promise<RenderedRendition | { error: { status: number; code: number; message: string; retryAfter?: number } }> {
     try {
-      const [image] = await database(this.env.DB).select().from(images).where(eq(images.id, request.imageId));
-      if (!image || image.status === "deleted" || image.status === "draft") {
-        throw new ApiError(404, ErrorCode.notFound, `image ${JSON.stringify(request.imageId)} not found`);
-      }
-      const object = await this.env.BUCKET.get(originalKey(image.id));
-      if (!object) throw new ApiError(404, ErrorCode.notFound, `the original of image ${JSON.stringify(image.id)} is not in storage`);
-      const original = new Uint8Array(await object.arrayBuffer());
-      const [stored] = await renderAndStore(this.env, parseConfig(this.env, false), image.id, original, probeImage(original), [request]);
-      return { ok: true, bytes: stored.bytes, contentType: stored.contentType, httpEtag: stored.httpEtag, width: stored.width, height: stored.height };
+      return await withRenderSlot(async () => {
+        const object = await this.env.BUCKET.get(originalKey(request.source));
+        if (!object) throw new ApiError(404, ErrorCode.notFound, `the original of image ${JSON.stringify(request.source.imageId)} is not in storage`);
+        const original = new Uint8Array(await object.arrayBuffer());
+        const [output] = await renderOutputs(this.config, original, request.source, [request]);
+        return output;
+      });
     } catch (error) {
       const apiError =
         error instanceof ApiError
@@ -36,7 +38,8 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> {
             ? fromCodecError(error)
             : new ApiError(503, ErrorCode.unavailable, `rendering failed, try again: ${describeError(error)}`);
       if (!(error instanceof ApiError) && !(error instanceof CodecError)) console.error("render failed", error);
-      return { ok: false, status: apiError.status, code: apiError.code, message: apiError.message };
+      const retryAfter = apiError.status === 503 ? RENDER_RETRY_AFTER_SECONDS : undefined;
+      return { error: { status: apiError.status, code: apiError.code, message: apiError.message, retryAfter } };
     }
   }
 }

@@ -1,16 +1,19 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
-import { database } from "../shared/db.ts";
+import { database, primary } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
 import type { ProcessJob } from "../shared/messages.ts";
-import { images, renditions, variants } from "../shared/schema.ts";
-import { deletePrefix, renditionPrefix } from "../shared/storage.ts";
+import type { OutputRequest } from "../shared/render.ts";
+import { discardLife, renditionEtag, storeRendition } from "../shared/renditions.ts";
+import { images, variants } from "../shared/schema.ts";
+import { imageStorageId } from "../shared/storage.ts";
 import { transformFingerprint, transformOfVariant, type OutputFormat } from "../shared/transform.ts";
 import type { ProcessorEnv } from "./env.ts";
-import { renderAndStore, type OutputRequest } from "./pipeline/render.ts";
+import { renderOutputs } from "./pipeline/render.ts";
+import { withRenderSlot } from "./render-slots.ts";
 
 export type JobOutcome = "ready" | "skipped" | "failed";
 
@@ -25,17 +28,19 @@ export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
 /**
  * Renders every named variant of an image, once its coordinator grants the lease. Permanent failures (the file
  * will not decode, a limit is exceeded) are recorded as `failed` with the reason and the job is done; anything
- * else is thrown so the queue retries it, and ends in the dead-letter queue after the last retry.
+ * else is thrown so the queue retries it, and ends in the dead-letter queue after the last retry. Renditions are
+ * stored under the job's life; if that life ended while the job ran, they are removed again.
  */
 export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<JobOutcome> {
   const config = parseConfig(env, false);
   const coordinator = coordinatorOf(env, job.imageId);
   const claim = await coordinator.claim(job.generation);
   if (claim.action === "skip") return "skipped";
+  const image = { imageId: job.imageId, life: claim.life, storageId: await imageStorageId(job.imageId) };
   try {
-    const db = database(env.DB);
-    const [image] = await db.select().from(images).where(eq(images.id, job.imageId));
-    if (!image) {
+    const db = database(primary(env.DB));
+    const [record] = await db.select({ id: images.id }).from(images).where(and(eq(images.id, job.imageId), eq(images.life, claim.life)));
+    if (!record) {
       // The coordinator outlived its record (deleted between the two): end it visibly rather than lease forever.
       await coordinator.fail("the image record is missing");
       return "failed";
@@ -51,9 +56,10 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
       const fingerprint = await transformFingerprint(transform);
       for (const format of eagerFormats(header.hasAlpha)) requests.push({ transform, format, fingerprint, variant: variant.id });
     }
-    await renderAndStore(env, config, job.imageId, original, header, requests);
-    const status = await coordinator.complete();
-    if (status === "deleted") await discardRenditions(env, job.imageId);
+    const outputs = await withRenderSlot(() => renderOutputs(config, original, header, requests));
+    await Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes))));
+    const status = await coordinator.complete(claim.life);
+    if (status === "deleted") await discardLife(env, image);
     return status === "ready" ? "ready" : "skipped";
   } catch (error) {
     if (error instanceof CodecError) {
@@ -70,10 +76,4 @@ export async function recordDeadLetter(env: ProcessorEnv, job: ProcessJob): Prom
   const coordinator = coordinatorOf(env, job.imageId);
   const { lastError, attempts } = await coordinator.snapshot();
   await coordinator.fail(`processing failed after ${attempts} attempts${lastError ? `: ${lastError}` : ""}`);
-}
-
-/** Renditions written by a job that finished after its image was deleted. */
-async function discardRenditions(env: ProcessorEnv, imageId: string): Promise<void> {
-  await deletePrefix(env.BUCKET, renditionPrefix(imageId));
-  await database(env.DB).delete(renditions).where(eq(renditions.imageId, imageId));
 }

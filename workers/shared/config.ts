@@ -19,8 +19,25 @@ export interface Config {
   leaseSeconds: number;
   /** Delivery attempts per job before it is dead-lettered (mirrors the queue's max_retries + 1). */
   maxAttempts: number;
+  /** A queued job nobody claimed is enqueued again after this long (doubling on each further try). */
+  queueClaimSeconds: number;
   directUploadDefaultExpirySeconds: number;
   memoryBudgetBytes: number;
+  delivery: {
+    /**
+     * How long a location trusts its cached copy of an image's edge state (existence, life, access) and of the
+     * account's variants and keys before reading D1 again: the invalidation bound for every other location.
+     */
+    edgeStateTtlSeconds: number;
+    /** Browser cache lifetime of delivered images (Cloudflare Images' default is 2 days). */
+    browserTtlSeconds: number;
+    /** Flexible renditions are kept in R2 this long after they are rendered, then swept (re-rendered on demand). */
+    flexibleTtlSeconds: number;
+    /** When set, a flexible `w` is snapped up to the next of these widths (as image loaders expect). */
+    allowedWidths?: number[];
+  };
+  /** Test-only switch: lets a request name an ingest step to die after (see workers/gateway/faults.ts). */
+  faultInjection: boolean;
 }
 
 export interface ConfigEnv {
@@ -36,6 +53,12 @@ export interface ConfigEnv {
   LEASE_SECONDS?: string;
   MAX_ATTEMPTS?: string;
   MEMORY_BUDGET_MB?: string;
+  QUEUE_CLAIM_SECONDS?: string;
+  EDGE_STATE_TTL_SECONDS?: string;
+  BROWSER_TTL_SECONDS?: string;
+  FLEXIBLE_RENDITION_TTL_DAYS?: string;
+  ALLOWED_WIDTHS?: string;
+  FAULT_INJECTION?: string;
 }
 
 /**
@@ -63,9 +86,26 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
     maxImages: positiveInt(env.MAX_IMAGES, 100_000, "MAX_IMAGES"),
     leaseSeconds: positiveInt(env.LEASE_SECONDS, 120, "LEASE_SECONDS"),
     maxAttempts: positiveInt(env.MAX_ATTEMPTS, 4, "MAX_ATTEMPTS"),
+    queueClaimSeconds: positiveInt(env.QUEUE_CLAIM_SECONDS, 45, "QUEUE_CLAIM_SECONDS"),
     directUploadDefaultExpirySeconds: 30 * 60,
     memoryBudgetBytes: positiveInt(env.MEMORY_BUDGET_MB, 96, "MEMORY_BUDGET_MB") * 1024 * 1024,
+    delivery: {
+      edgeStateTtlSeconds: positiveInt(env.EDGE_STATE_TTL_SECONDS, 30, "EDGE_STATE_TTL_SECONDS"),
+      browserTtlSeconds: positiveInt(env.BROWSER_TTL_SECONDS, 2 * 24 * 3600, "BROWSER_TTL_SECONDS"),
+      flexibleTtlSeconds: positiveInt(env.FLEXIBLE_RENDITION_TTL_DAYS, 30, "FLEXIBLE_RENDITION_TTL_DAYS") * 24 * 3600,
+      allowedWidths: parseWidths(env.ALLOWED_WIDTHS),
+    },
+    faultInjection: env.FAULT_INJECTION === "enabled",
   };
+}
+
+function parseWidths(raw: string | undefined): number[] | undefined {
+  if (!raw?.trim()) return undefined;
+  const widths = raw.split(",").map((w) => w.trim());
+  if (!widths.every((w) => /^[0-9]{1,5}$/.test(w) && Number(w) > 0)) {
+    throw new Error(`configuration: ALLOWED_WIDTHS must be comma-separated positive integers, got ${JSON.stringify(raw)}`);
+  }
+  return [...new Set(widths.map(Number))].sort((a, b) => a - b);
 }
 
 function positiveInt(raw: string | undefined, fallback: number, name: string): number {

@@ -1,6 +1,6 @@
-import type { ImageCoordinator } from "../gateway/coordinator.ts";
+import type { CoordinatorNamespace } from "./bindings.ts";
 
 /** The ImageCoordinator of an image: one Durable Object per image id, reached from either Worker. */
-export function coordinatorOf(env: { COORDINATOR: DurableObjectNamespace<ImageCoordinator> }, imageId: string) {
+export function coordinatorOf(env: { COORDINATOR: CoordinatorNamespace }, imageId: string) {
   return env.COORDINATOR.get(env.COORDINATOR.idFromName(imageId));
 }

@@ -8,12 +8,15 @@ import { CodecError } from "../../wasm/src/errors.ts";
 export class ApiError extends Error {
   readonly status: number;
   readonly code: number;
+  /** Response headers the error carries (e.g. Retry-After). */
+  readonly headers?: Record<string, string>;
 
-  constructor(status: number, code: number, message: string) {
+  constructor(status: number, code: number, message: string, headers?: Record<string, string>) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.headers = headers;
   }
 
   /** Client errors are permanent: retrying the same request or job cannot succeed. */
@@ -33,6 +36,7 @@ export const ErrorCode = {
   unsupportedFormat: 5415,
   unprocessable: 5422,
   forbidden: 5403,
+  rateLimited: 5429,
   internal: 5500,
   unavailable: 5503,
 } as const;
@@ -63,14 +67,14 @@ export function envelope<T>(result: T, extra: Record<string, unknown> = {}): Env
   return { success: true, errors: [], messages: [], result, ...extra };
 }
 
-export function errorResponse(error: ApiError, headers: HeadersInit = {}): Response {
+export function errorResponse(error: ApiError, headers: Record<string, string> = {}): Response {
   const body: Envelope<null> = {
     success: false,
     errors: [{ code: error.code, message: error.message }],
     messages: [],
     result: null,
   };
-  return Response.json(body, { status: error.status, headers });
+  return Response.json(body, { status: error.status, headers: { ...error.headers, ...headers } });
 }
 
 /** A one-line description of any thrown value, for logs and recorded failures. */

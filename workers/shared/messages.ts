@@ -6,6 +6,8 @@ export type ImageStatus = (typeof IMAGE_STATUSES)[number];
 export interface ProcessJob {
   type: "process";
   imageId: string;
+  /** The upload's life (images.life): renditions are stored under it. */
+  life: string;
   originalKey: string;
   /** Bumped by the coordinator each time it (re-)enqueues, so a stale duplicate can be told apart. */
   generation: number;
@@ -13,10 +15,10 @@ export interface ProcessJob {
 
 export function parseProcessJob(body: unknown): ProcessJob {
   const b = body as Partial<ProcessJob> | null;
-  if (!b || b.type !== "process" || typeof b.imageId !== "string" || typeof b.originalKey !== "string" || typeof b.generation !== "number") {
+  if (!b || b.type !== "process" || typeof b.imageId !== "string" || typeof b.life !== "string" || typeof b.originalKey !== "string" || typeof b.generation !== "number") {
     throw new Error(`malformed queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
   }
-  return { type: "process", imageId: b.imageId, originalKey: b.originalKey, generation: b.generation };
+  return { type: "process", imageId: b.imageId, life: b.life, originalKey: b.originalKey, generation: b.generation };
 }
 
 /** The public view of a state change, as streamed to event subscribers. */

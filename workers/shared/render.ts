@@ -1,16 +1,42 @@
+import type { ImageFormat } from "../../wasm/src/probe.ts";
+import type { Orientation } from "../../wasm/src/raster.ts";
 import type { OutputFormat, Transform } from "./transform.ts";
 
-/** Asks the processor to render one output on demand (RPC over the RENDERER service binding). */
-export interface RenderRequest {
+/** What the gateway already knows about an original, passed along so a render does not read or probe it again. */
+export interface RenderSource {
   imageId: string;
+  life: string;
+  storageId: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  orientation: Orientation;
+  hasAlpha: boolean;
+}
+
+/** One output to produce: a transform in a format, stored under the transform's fingerprint. */
+export interface OutputRequest {
   transform: Transform;
   format: OutputFormat;
   fingerprint: string;
-  /** The named variant asked for, or null for flexible options. */
+  /** The named variant asked for, or null for flexible options (stored under an expiry). */
   variant: string | null;
 }
 
-/** An on-demand render's result; stored in R2 and D1 by the processor before it answers. Errors travel as data. */
+/** Asks for one output on demand: through the image's coordinator, which commits it, to the processor's RenderService. */
+export interface RenderRequest extends OutputRequest {
+  source: RenderSource;
+}
+
+/** Rendered bytes, not stored yet: the coordinator stores them only while the image's life is still current. */
+export interface RenderedRendition {
+  bytes: Uint8Array;
+  contentType: string;
+  width: number;
+  height: number;
+}
+
+/** An on-demand render's result. Errors travel as data; `stale` says the request named a life that is over. */
 export type RenderResponse =
-  | { ok: true; bytes: Uint8Array; contentType: string; httpEtag: string; width: number; height: number }
-  | { ok: false; status: number; code: number; message: string };
+  | ({ ok: true; etag: string } & RenderedRendition)
+  | { ok: false; status: number; code: number; message: string; stale?: boolean; retryAfter?: number };

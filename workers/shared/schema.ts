@@ -5,11 +5,15 @@ import type { Fit, MetadataMode } from "./transform.ts";
 
 export { IMAGE_STATUSES, type ImageStatus };
 
-
 export const images = sqliteTable(
   "images",
   {
     id: text("id").primaryKey(),
+    /**
+     * A random id per upload of this image id. Storage keys and cache keys include it, so an id that is deleted
+     * and uploaded again can never be served its predecessor's pixels. Empty for images stored before lives existed.
+     */
+    life: text("life").notNull().default(""),
     filename: text("filename"),
     /** ISO-8601 upload time; for drafts, the time the direct upload was created. */
     uploaded: text("uploaded").notNull(),
@@ -47,6 +51,8 @@ export const renditions = sqliteTable(
   "renditions",
   {
     imageId: text("image_id").notNull(),
+    /** The image life it was rendered from (see images.life). */
+    life: text("life").notNull().default(""),
     fingerprint: text("fingerprint").notNull(),
     format: text("format").notNull(),
     /** The named variant it was produced for, or null for a flexible variant. */
@@ -58,7 +64,11 @@ export const renditions = sqliteTable(
     etag: text("etag").notNull(),
     createdAt: text("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.imageId, t.fingerprint, t.format] })],
+  (t) => [
+    primaryKey({ columns: [t.imageId, t.fingerprint, t.format] }),
+    // Flexible renditions (variant null) expire; the sweep walks them oldest first.
+    index("renditions_expiry_idx").on(t.variant, t.createdAt),
+  ],
 );
 
 export const signingKeys = sqliteTable("signing_keys", {

@@ -1,23 +1,15 @@
-import { eq } from "drizzle-orm";
-import { database } from "../../shared/db.ts";
-import { renditions } from "../../shared/schema.ts";
-import type { GatewayEnv } from "../env.ts";
+import type { StoredImage } from "../../shared/storage.ts";
 
 /**
  * Cache API key of a rendition. The Cache API ignores `Vary`, so the negotiated format is part of the key; the
- * key names the rendition, not the request URL, so every URL spelling of the same transform shares one entry and
- * a delete can find every entry from the renditions table.
+ * key names the rendition (the image's storage id and life, the transform's fingerprint), not the request URL, so
+ * every URL spelling of the same transform shares one entry, a re-uploaded id never meets its predecessor's
+ * entries, a redefined variant renders to a new key, and a delete can find every entry from the renditions index.
  */
-export function cacheKey(imageId: string, fingerprint: string, format: string): Request {
-  return new Request(`https://image-cache.internal/${encodeURIComponent(imageId)}/${fingerprint}.${format}`);
+export function renditionCacheKey(image: StoredImage, fingerprint: string, format: string): string {
+  return `https://renditions.internal/${image.storageId}/${image.life}/${fingerprint}.${format}`;
 }
 
-/** Drops every cached rendition of an image (in this location's cache; see docs/DESIGN.md for other locations). */
-export async function purgeRenditions(env: GatewayEnv, imageId: string): Promise<void> {
-  const rows = await database(env.DB)
-    .select({ fingerprint: renditions.fingerprint, format: renditions.format })
-    .from(renditions)
-    .where(eq(renditions.imageId, imageId));
-  const cache = await caches.open("renditions");
-  await Promise.all(rows.map((r) => cache.delete(cacheKey(imageId, r.fingerprint, r.format))));
-}
+let renditions: Promise<Cache> | undefined;
+/** The location's cache of renditions (opened once per isolate). */
+export const renditionCache = () => (renditions ??= caches.open("renditions"));

@@ -1,120 +1,218 @@
-import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { orientedSize } from "../../../wasm/src/pixels.ts";
-import type { Orientation } from "../../../wasm/src/raster.ts";
-import { planGeometry } from "../../processor/pipeline/geometry.ts";
-import { coordinatorOf } from "../../shared/coordinators.ts";
-import { database } from "../../shared/db.ts";
-import { ApiError, ErrorCode, notFound } from "../../shared/errors.ts";
-import { images, variants, type ImageRow } from "../../shared/schema.ts";
-import { renditionKey } from "../../shared/storage.ts";
-import { parseFlexibleOptions, transformFingerprint, transformOfVariant, type OutputFormat, type Transform } from "../../shared/transform.ts";
 import { CONTENT_TYPES } from "../../../wasm/src/probe.ts";
+import type { Config } from "../../shared/config.ts";
+import { coordinatorOf } from "../../shared/coordinators.ts";
+import { ApiError, ErrorCode, badRequest, notFound } from "../../shared/errors.ts";
+import { planGeometry } from "../../shared/geometry.ts";
+import { renditionKey } from "../../shared/storage.ts";
+import { parseFlexibleOptions, transformFingerprint, type Transform } from "../../shared/transform.ts";
 import { router, type GatewayContext } from "../app.ts";
-import { listKeys } from "../routes/keys.ts";
-import { cacheKey } from "./cache.ts";
+import { renditionCache, renditionCacheKey } from "./cache.ts";
+import { accountEdgeState, forgetImage, imageEdgeState, type AccountEdgeState, type ImageEdgeState } from "./edge-state.ts";
 import { negotiateFormat } from "./negotiate.ts";
+import { respondWithBytes } from "./respond.ts";
 import { verifySignedUrl } from "./signing.ts";
 
-const PUBLIC_CACHE_CONTROL = "public, max-age=31536000, immutable";
-const SIGNED_CACHE_CONTROL = "private, max-age=3600";
+/** The Cache API copy is addressed by life and fingerprint, so its bytes never change: it may live as long as the cache keeps it. */
+const CACHE_ENTRY_CONTROL = "public, max-age=31536000";
+const DELIVERY_PREFIX = "/cdn-cgi/imagedelivery/";
 
-/** `GET /cdn-cgi/imagedelivery/:account_hash/:image_id/:variant`: a named variant or flexible options. */
+/**
+ * `GET /cdn-cgi/imagedelivery/:account_hash/:image_id/:variant`: a named variant or flexible options. The image id
+ * may have `/`-separated subpaths; the last segment is the variant.
+ *
+ * A cache hit reads only edge state (edge-state.ts) and the location's cache: no D1, no Durable Object. A miss
+ * reads the rendition from R2, and failing that renders it through the image's coordinator.
+ */
 export const deliveryRoutes = router();
 
-deliveryRoutes.on(["GET", "HEAD"], "/:account_hash/:image_id/:variant", async (c) => {
+deliveryRoutes.on(["GET", "HEAD"], "/:account_hash/*", (c) => deliver(c, true));
+
+type Ctx = Context<GatewayContext>;
+
+async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const config = c.get("config");
-  const { account_hash: accountHash, image_id: imageId, variant: variantSpec } = c.req.param();
-  if (accountHash !== config.accountHash) throw notFound("unknown account hash");
+  const url = new URL(c.req.url);
+  const address = parseDeliveryPath(url.pathname);
+  if (address.accountHash !== config.accountHash) throw notFound("unknown account hash");
 
-  const db = database(c.env.DB);
-  const [request, [image]] = await Promise.all([resolveVariant(c, variantSpec), db.select().from(images).where(eq(images.id, imageId))]);
-  if (!image || image.status === "deleted") throw notFound(`image ${JSON.stringify(imageId)} not found`);
-  if (image.status === "draft") throw notFound(`image ${JSON.stringify(imageId)} has not been uploaded yet`);
-  if (image.status === "failed") {
-    throw new ApiError(422, ErrorCode.unprocessable, `image ${JSON.stringify(imageId)} could not be processed: ${image.error ?? "unknown error"}`);
-  }
-  const signed = image.requireSignedUrls && !request.neverRequireSignedUrls;
-  if (signed) await verifySignedUrl(new URL(c.req.url), await listKeys(db));
+  const [image, account] = await Promise.all([
+    imageEdgeState(c.env, config, c.executionCtx, address.imageId),
+    accountEdgeState(c.env, config, c.executionCtx),
+  ]);
+  const visible = checkVisible(image, address.imageId);
+  const output = await resolveOutput(config, account, address.variant);
+  const signed = visible.signed && !output.neverRequireSignedUrls;
+  if (signed) await verifySignedUrl(url, (await accountEdgeState(c.env, config, c.executionCtx, true)).keys);
 
-  const format = negotiateFormat(request.transform.format, c.req.header("accept"), {
-    hasAlpha: image.hasAlpha ?? false,
-    ...outputSize(image, request.transform),
+  const format = negotiateFormat(output.transform.format, c.req.header("accept"), {
+    hasAlpha: visible.hasAlpha,
+    ...outputSize(visible, output.transform),
   });
-  const fingerprint = await transformFingerprint(request.transform);
   const headers = new Headers({
     "content-type": CONTENT_TYPES[format],
-    "cache-control": signed ? SIGNED_CACHE_CONTROL : PUBLIC_CACHE_CONTROL,
+    "cache-control": browserCacheControl(config, signed, url),
     vary: "Accept",
     "x-content-type-options": "nosniff",
   });
 
-  const cache = await caches.open("renditions");
-  const key = cacheKey(imageId, fingerprint, format);
+  const cache = await renditionCache();
+  const key = renditionCacheKey(visible, output.fingerprint, format);
   const cached = await cache.match(key);
-  if (cached) return finish(c, cached.body, cached.headers.get("etag") ?? "", headers, "HIT");
+  if (cached?.body) {
+    headers.set("etag", cached.headers.get("etag") ?? "");
+    headers.set("x-image-source", "HIT");
+    return respondWithBytes(c.req.raw, cached.body, Number(cached.headers.get("x-size")), headers);
+  }
 
-  const stored = await c.env.BUCKET.get(renditionKey(imageId, fingerprint, format));
-  if (stored) return store(c, cache, key, stored.body, stored.httpEtag, headers, "STORED");
+  const stored = await c.env.BUCKET.get(renditionKey(visible, output.fingerprint, format, output.variant === null));
+  if (stored) {
+    return answerAndCache(c, cache, key, stored.body, stored.size, stored.customMetadata?.etag ?? stored.httpEtag, headers, "STORED");
+  }
 
-  const rendered = await coordinatorOf(c.env, imageId).render({ imageId, transform: request.transform, format, fingerprint, variant: request.variant });
-  if (!rendered.ok) throw new ApiError(rendered.status, rendered.code, rendered.message);
-  return store(c, cache, key, rendered.bytes, rendered.httpEtag, headers, "RENDERED");
-});
+  await limitRenders(c);
+  const rendered = await coordinatorOf(c.env, visible.id).render({
+    source: {
+      imageId: visible.id,
+      life: visible.life,
+      storageId: visible.storageId,
+      format: visible.format,
+      width: visible.width,
+      height: visible.height,
+      orientation: visible.orientation,
+      hasAlpha: visible.hasAlpha,
+    },
+    transform: output.transform,
+    format,
+    fingerprint: output.fingerprint,
+    variant: output.variant,
+  });
+  if (!rendered.ok) {
+    if (rendered.stale && retryStale) {
+      // This location's edge state named a life that has ended (deleted or uploaded again elsewhere): read it again.
+      await forgetImage(visible.id, visible.storageId, []);
+      return deliver(c, false);
+    }
+    throw new ApiError(rendered.status, rendered.code, rendered.message, rendered.retryAfter ? { "retry-after": String(rendered.retryAfter) } : undefined);
+  }
+  return answerAndCache(c, cache, key, rendered.bytes, rendered.bytes.length, rendered.etag, headers, "RENDERED");
+}
 
-interface ResolvedVariant {
+/** Splits `/cdn-cgi/imagedelivery/<hash>/<id…>/<variant>`; each id segment is decoded exactly once. */
+function parseDeliveryPath(pathname: string): { accountHash: string; imageId: string; variant: string } {
+  const segments = pathname.slice(DELIVERY_PREFIX.length).split("/");
+  if (segments.length < 3 || segments.some((s) => s === "")) {
+    throw notFound("delivery URLs are /cdn-cgi/imagedelivery/<account hash>/<image id>/<variant or options>");
+  }
+  const decode = (segment: string) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw badRequest("the image id in the URL has a malformed percent-escape");
+    }
+  };
+  return { accountHash: segments[0], imageId: segments.slice(1, -1).map(decode).join("/"), variant: segments.at(-1)! };
+}
+
+function checkVisible(image: ImageEdgeState | undefined, id: string): ImageEdgeState {
+  if (!image || image.status === "deleted") throw notFound(`image ${JSON.stringify(id)} not found`);
+  if (image.status === "draft") throw notFound(`image ${JSON.stringify(id)} has not been uploaded yet`);
+  if (image.status === "failed") {
+    throw new ApiError(422, ErrorCode.unprocessable, `image ${JSON.stringify(id)} could not be processed: ${image.error ?? "unknown error"}`);
+  }
+  return image;
+}
+
+interface ResolvedOutput {
   transform: Transform;
+  fingerprint: string;
+  /** The named variant, or null for flexible options. */
   variant: string | null;
   neverRequireSignedUrls: boolean;
 }
 
-async function resolveVariant(c: Context<GatewayContext>, spec: string): Promise<ResolvedVariant> {
-  if (spec.includes("=")) {
-    if (!c.get("config").flexibleVariants) {
-      throw new ApiError(403, ErrorCode.forbidden, "flexible variants are disabled for this account (FLEXIBLE_VARIANTS)");
+// Parsed flexible option strings: a pure function of the string (and the deployment's config), kept per isolate.
+const flexibleMemo = new Map<string, ResolvedOutput>();
+const FLEXIBLE_MEMO_LIMIT = 2000;
+
+/** A named variant from the account's edge state, or flexible options parsed from the raw path segment. */
+async function resolveOutput(config: Config, account: AccountEdgeState, rawSpec: string): Promise<ResolvedOutput> {
+  if (!rawSpec.includes("=")) {
+    let name: string;
+    try {
+      name = decodeURIComponent(rawSpec);
+    } catch {
+      throw badRequest("the variant name in the URL has a malformed percent-escape");
     }
-    return { transform: parseFlexibleOptions(spec), variant: null, neverRequireSignedUrls: false };
+    const variant = Object.hasOwn(account.variants, name) ? account.variants[name] : undefined;
+    if (!variant) throw notFound(`variant ${JSON.stringify(name)} not found`);
+    return { transform: variant.transform, fingerprint: variant.fingerprint, variant: name, neverRequireSignedUrls: variant.neverRequireSignedUrls };
   }
-  const [row] = await database(c.env.DB).select().from(variants).where(eq(variants.id, spec));
-  if (!row) throw notFound(`variant ${JSON.stringify(spec)} not found`);
-  return { transform: transformOfVariant(row), variant: row.id, neverRequireSignedUrls: row.neverRequireSignedUrls };
+  if (!config.flexibleVariants) {
+    throw new ApiError(403, ErrorCode.forbidden, "flexible variants are disabled for this account (FLEXIBLE_VARIANTS)");
+  }
+  const known = flexibleMemo.get(rawSpec);
+  if (known) return known;
+  const transform = snapWidth(parseFlexibleOptions(rawSpec), config.delivery.allowedWidths);
+  const resolved = { transform, fingerprint: await transformFingerprint(transform), variant: null, neverRequireSignedUrls: false };
+  if (flexibleMemo.size >= FLEXIBLE_MEMO_LIMIT) flexibleMemo.clear();
+  flexibleMemo.set(rawSpec, resolved);
+  return resolved;
 }
 
-function outputSize(image: ImageRow, transform: Transform): { outputWidth: number; outputHeight: number } {
-  const source = orientedSize(image.width ?? 1, image.height ?? 1, (image.orientation ?? 1) as Orientation);
-  const g = planGeometry(source, transform);
+/**
+ * With ALLOWED_WIDTHS, `w` is snapped up to the next allowed width (the largest when above them all) and `h`
+ * scaled with it, so every width in a band shares one rendition: a client cannot make a new render per pixel.
+ */
+export function snapWidth(transform: Transform, widths: number[] | undefined): Transform {
+  if (!widths || !transform.width) return transform;
+  const snapped = widths.find((w) => w >= transform.width!) ?? widths.at(-1)!;
+  if (snapped === transform.width) return transform;
+  const height = transform.height ? Math.max(1, Math.round((transform.height * snapped) / transform.width)) : undefined;
+  return { ...transform, width: snapped, height };
+}
+
+function outputSize(image: ImageEdgeState, transform: Transform): { outputWidth: number; outputHeight: number } {
+  const g = planGeometry(orientedSize(image.width, image.height, image.orientation), transform);
   return { outputWidth: g.canvas?.width ?? g.width, outputHeight: g.canvas?.height ?? g.height };
 }
 
-/** Answers, and puts a copy in the Cache API (with a public Cache-Control, since our key already enforces access). */
-function store(
-  c: Context<GatewayContext>,
+/** Browsers keep a delivered image BROWSER_TTL_SECONDS; a signed one privately, and never past its signature's expiry. */
+function browserCacheControl(config: Config, signed: boolean, url: URL): string {
+  const ttl = config.delivery.browserTtlSeconds;
+  if (!signed) return `public, max-age=${ttl}`;
+  const exp = Number(url.searchParams.get("exp") ?? NaN);
+  const untilExpiry = Number.isFinite(exp) ? Math.max(0, Math.floor(exp - Date.now() / 1000)) : ttl;
+  return `private, max-age=${Math.min(ttl, untilExpiry)}`;
+}
+
+/** Uncached renders are limited per client (RENDER_LIMITER), so one client cannot make the platform render without end. */
+async function limitRenders(c: Ctx): Promise<void> {
+  const client = c.req.header("cf-connecting-ip") ?? "anonymous";
+  const { success } = await c.env.RENDER_LIMITER.limit({ key: client });
+  if (!success) {
+    throw new ApiError(429, ErrorCode.rateLimited, "too many uncached renders from this client; cached images are not limited (RENDER_LIMITER)", {
+      "retry-after": "60",
+    });
+  }
+}
+
+/** Answers, and puts a copy in the location's cache for the next request. */
+function answerAndCache(
+  c: Ctx,
   cache: Cache,
-  key: Request,
+  key: string,
   body: ReadableStream | Uint8Array,
+  size: number,
   etag: string,
   headers: Headers,
   source: string,
-): Response {
+): Promise<Response> {
   const [forClient, forCache] = body instanceof Uint8Array ? [body, body] : body.tee();
-  const cachedHeaders = new Headers(headers);
-  cachedHeaders.set("etag", etag);
-  cachedHeaders.set("cache-control", PUBLIC_CACHE_CONTROL);
-  c.executionCtx.waitUntil(cache.put(key, new Response(forCache, { headers: cachedHeaders })).catch(() => {}));
-  return finish(c, forClient, etag, headers, source);
-}
-
-function finish(c: Context<GatewayContext>, body: ReadableStream | Uint8Array | null, etag: string, headers: Headers, source: string): Response {
+  const entry = new Headers({ "content-type": headers.get("content-type")!, etag, "x-size": String(size), "cache-control": CACHE_ENTRY_CONTROL });
+  c.executionCtx.waitUntil(cache.put(key, new Response(forCache, { headers: entry })).catch(() => {}));
   headers.set("etag", etag);
   headers.set("x-image-source", source);
-  const ifNoneMatch = c.req.header("if-none-match");
-  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
-    if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    return new Response(null, { status: 304, headers });
-  }
-  if (c.req.method === "HEAD") {
-    if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    return new Response(null, { headers });
-  }
-  return new Response(body, { headers });
+  return respondWithBytes(c.req.raw, forClient, size, headers);
 }

@@ -6,7 +6,7 @@ import { ApiError, ErrorCode } from "../../shared/errors.ts";
  * path plus "?" plus the query without `sig` (as written, so `exp` is covered); `exp`, when present, is a unix
  * time after which the URL is refused.
  */
-export async function verifySignedUrl(url: URL, keys: { value: string }[], now = Date.now()): Promise<void> {
+export async function verifySignedUrl(url: URL, keys: string[], now = Date.now()): Promise<void> {
   const sig = url.searchParams.get("sig");
   if (!sig) throw forbidden("this image requires a signed URL (exp and sig query parameters)");
   const exp = url.searchParams.get("exp");
@@ -16,7 +16,7 @@ export async function verifySignedUrl(url: URL, keys: { value: string }[], now =
   }
   const message = signedMessage(url);
   for (const key of keys) {
-    if (await constantTimeEqual(await hmacSha256Hex(key.value, message), sig.toLowerCase())) return;
+    if (await constantTimeEqual(await hmacSha256Hex(key, message), sig.toLowerCase())) return;
   }
   throw forbidden("the URL signature does not match");
 }

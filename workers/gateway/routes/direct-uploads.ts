@@ -1,15 +1,19 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
+import type { UploadCheck } from "../../shared/bindings.ts";
 import { parseBoolean } from "../../shared/config.ts";
-import { randomHex, sha256Hex } from "../../shared/crypto.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
-import { database, nowIso } from "../../shared/db.ts";
-import { ApiError, ErrorCode, badRequest, envelope, notFound } from "../../shared/errors.ts";
-import { images, type ImageRow } from "../../shared/schema.ts";
-import { originalKey } from "../../shared/storage.ts";
+import { randomHex, sha256Hex } from "../../shared/crypto.ts";
+import { database, nowIso, primary } from "../../shared/db.ts";
+import { ApiError, ErrorCode, badRequest, describeError, envelope, notFound } from "../../shared/errors.ts";
+import { findImage, insertImageRecord } from "../../shared/image-records.ts";
+import { images } from "../../shared/schema.ts";
+import { imageStorageId, newLife, originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
+import { faultPoint } from "../faults.ts";
 import {
   checkDeclaredLength,
   checkImageAllowance,
+  idTaken,
   inspectUpload,
   originalColumns,
   parseCreator,
@@ -19,8 +23,9 @@ import {
   storeOriginal,
   withStatus,
 } from "../ingest.ts";
-import { deleteImageRecords, insertImageRecord } from "../records.ts";
-import { present, readForm } from "./images.ts";
+import { invalidateImage } from "../invalidate.ts";
+import { presentOne } from "../presenters.ts";
+import { readForm } from "../request-body.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
 const MAX_EXPIRY_MS = 6 * 60 * 60 * 1000;
@@ -28,7 +33,7 @@ const MAX_EXPIRY_MS = 6 * 60 * 60 * 1000;
 /** `POST /accounts/:account_id/images/v2/direct_upload`: a draft image and its one-time upload URL. */
 export const directUploadRoutes = router();
 
-directUploadRoutes.post("/v2/direct_upload", async (c) => {
+directUploadRoutes.post("/", async (c) => {
   const config = c.get("config");
   const type = c.req.header("content-type") ?? "";
   const fields: Record<string, unknown> = {};
@@ -42,70 +47,99 @@ directUploadRoutes.post("/v2/direct_upload", async (c) => {
   }
   const id = parseImageId(fields.id as string | undefined) ?? crypto.randomUUID();
   const expiresAt = parseExpiry(fields.expiry, config.directUploadDefaultExpirySeconds);
-  await checkImageAllowance(c.env, config);
-
-  const db = database(c.env.DB);
-  const inserted = await insertImageRecord(db, {
+  const row = {
     id,
+    life: newLife(),
     uploaded: nowIso(),
-    status: "draft",
+    status: "draft" as const,
     requireSignedUrls: parseBoolean(fields.requireSignedURLs, "requireSignedURLs") ?? false,
     meta: JSON.stringify(parseMetadata(fields.metadata) ?? {}),
     creator: parseCreator(fields.creator) ?? null,
-  });
-  if (!inserted) throw new ApiError(409, ErrorCode.conflict, `an image with id ${JSON.stringify(id)} already exists`);
+  };
+  await checkImageAllowance(c.get("db"), config);
 
+  // Coordinator first: a Worker that dies after it leaves a draft whose expiry alarm removes it.
   const token = randomHex(32);
-  const created = await coordinatorOf(c.env, id).createDraft(id, await sha256Hex(token), expiresAt);
-  if (!created) {
-    await deleteImageRecords(db, id);
-    throw new ApiError(409, ErrorCode.conflict, `the id ${JSON.stringify(id)} was used before and cannot be reused`);
+  const coordinator = coordinatorOf(c.env, id);
+  const original = originalKey({ storageId: await imageStorageId(id), life: row.life });
+  if (!(await coordinator.createDraft(id, row.life, original, await sha256Hex(token), expiresAt))) throw idTaken(id);
+  const outcome = await insertImageRecord(database(primary(c.env.DB)), row, config.maxImages);
+  if ("refused" in outcome) {
+    await coordinator.markDeleted();
+    if (outcome.refused === "taken") throw idTaken(id);
+    throw new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${config.maxImages} images (MAX_IMAGES)`);
   }
   const origin = config.publicUrl ?? new URL(c.req.url).origin;
-  return c.json(envelope({ id, uploadURL: `${origin}/upload/${encodeURIComponent(id)}/${token}` }));
+  const path = id.split("/").map(encodeURIComponent).join("/");
+  return c.json(envelope({ id, uploadURL: `${origin}/upload/${path}/${token}` }));
 });
 
 /**
  * `POST /upload/:image_id/:token`: the one-time upload URL. No API token: the URL is the credential, good for one
- * successful upload before its expiry. The body is the same multipart form as an API upload (`file`).
+ * successful upload before its expiry. The body is the same multipart form as an API upload (`file`). The token
+ * is checked before any of the body is read, and spent only once the file passed its checks.
  */
 export const uploadUrlRoutes = router();
 
-uploadUrlRoutes.post("/:image_id/:token", async (c) => {
-  const config = c.get("config");
-  const id = c.req.param("image_id");
-  const coordinator = coordinatorOf(c.env, id);
-  const [row] = await database(c.env.DB).select().from(images).where(eq(images.id, id));
-  if (!row) throw notFound("this upload URL is not valid");
+uploadUrlRoutes.use(async (c, next) => {
+  c.set("db", database(primary(c.env.DB)));
+  await next();
+});
 
-  // Check the file before the token is spent, so a rejected file can be replaced by a good one.
+uploadUrlRoutes.post("/*", async (c) => {
+  const config = c.get("config");
+  const { id, token } = parseUploadPath(new URL(c.req.url).pathname);
+  const tokenHash = await sha256Hex(token);
+  const coordinator = coordinatorOf(c.env, id);
+  refuseUnless(await coordinator.checkUploadToken(tokenHash));
+
   checkDeclaredLength(c.req.raw, config);
   const form = await readForm(c);
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
 
-  const check = await coordinator.beginDirectUpload(await sha256Hex(c.req.param("token")));
-  if (!check.ok) {
-    if (check.reason === "used") throw new ApiError(409, ErrorCode.conflict, "this upload URL has already been used");
-    if (check.reason === "expired") throw new ApiError(410, ErrorCode.gone, "this upload URL has expired");
-    throw notFound("this upload URL is not valid");
-  }
-  let stored: ImageRow;
+  refuseUnless(await coordinator.beginDirectUpload(tokenHash));
+  faultPoint(config, c.req.raw, "token-spent");
+  const db = database(primary(c.env.DB));
+  const draft = await findImage(db, id);
+  if (!draft || draft.status !== "draft") throw notFound("this upload URL is not valid");
   try {
-    await storeOriginal(c.env, id, source.bytes, header);
-    const [updated] = await database(c.env.DB)
+    await storeOriginal(c.env, { storageId: await imageStorageId(id), life: draft.life }, source.bytes, header);
+    faultPoint(config, c.req.raw, "original-stored");
+    const [updated] = await db
       .update(images)
       .set({ filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes) })
-      .where(eq(images.id, id))
+      .where(and(eq(images.id, id), eq(images.life, draft.life)))
       .returning();
-    stored = withStatus(updated, await coordinator.accept(id, originalKey(id)));
+    faultPoint(config, c.req.raw, "recorded");
+    const stored = withStatus(updated, await coordinator.accept(id, draft.life));
+    await invalidateImage(c, id, []);
+    return c.json(envelope(await presentOne(c, stored)));
   } catch (error) {
+    if (error instanceof Error && error.name === "SimulatedCrash") throw error;
     await coordinator.abortDirectUpload();
-    throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored; the URL can be used again (${(error as Error).message})`);
+    throw new ApiError(503, ErrorCode.unavailable, `the upload could not be stored; the URL can be used again (${describeError(error)})`);
   }
-  return c.json(envelope(await present(c, stored)));
 });
+
+/** `/upload/<id…>/<token>`: the id may have subpaths; each segment is decoded once. */
+function parseUploadPath(pathname: string): { id: string; token: string } {
+  const segments = pathname.split("/").slice(2);
+  if (segments.length < 2 || segments.some((s) => s === "")) throw notFound("this upload URL is not valid");
+  try {
+    return { id: segments.slice(0, -1).map(decodeURIComponent).join("/"), token: segments.at(-1)! };
+  } catch {
+    throw notFound("this upload URL is not valid");
+  }
+}
+
+function refuseUnless(check: UploadCheck): void {
+  if (check.ok) return;
+  if (check.reason === "used") throw new ApiError(409, ErrorCode.conflict, "this upload URL has already been used");
+  if (check.reason === "expired") throw new ApiError(410, ErrorCode.gone, "this upload URL has expired");
+  throw notFound("this upload URL is not valid");
+}
 
 function parseExpiry(raw: unknown, defaultSeconds: number): number {
   const now = Date.now();

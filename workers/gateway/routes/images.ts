@@ -1,12 +1,13 @@
 import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "drizzle-orm";
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
-import { database } from "../../shared/db.ts";
+import { database, primary } from "../../shared/db.ts";
 import { badRequest, envelope, notFound } from "../../shared/errors.ts";
-import { images, variants, type ImageRow } from "../../shared/schema.ts";
-import { deletePrefix, originalKey, renditionPrefix } from "../../shared/storage.ts";
+import { deleteImageRecords, findImage } from "../../shared/image-records.ts";
+import { images, type ImageRow } from "../../shared/schema.ts";
+import { deletePrefix, imageStorageId, lifePrefixes, originalKey } from "../../shared/storage.ts";
 import { router, type GatewayContext } from "../app.ts";
-import { purgeRenditions } from "../delivery/cache.ts";
+import { respondWithBytes } from "../delivery/respond.ts";
 import {
   checkDeclaredLength,
   checkImageAllowance,
@@ -17,11 +18,15 @@ import {
   parseUploadFields,
   readUploadSource,
 } from "../ingest.ts";
-import { deliveryBase, presentImage } from "../presenters.ts";
-import { deleteImageRecords } from "../records.ts";
+import { cachedRenditions, invalidateImage } from "../invalidate.ts";
+import { presentImages, presentOne } from "../presenters.ts";
+import { readForm, readJsonObject } from "../request-body.ts";
 import type { Context } from "hono";
 
-/** `/accounts/:account_id/images/v1` and `/v2`: upload, read, edit, delete and list images. */
+/**
+ * `/accounts/:account_id/images/v1` and `/v2`: upload, read, edit, delete and list images. Image ids may have
+ * `/`-separated subpaths, so the id routes take the rest of the path (`/blob` and `/events` are matched first).
+ */
 export const imageRoutes = router();
 
 imageRoutes.post("/v1", async (c) => {
@@ -31,21 +36,23 @@ imageRoutes.post("/v1", async (c) => {
   const fields = parseUploadFields(form);
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
-  await checkImageAllowance(c.env, config);
-  const row = await ingestUpload(c.env, config, { ...source, header, fields });
-  return c.json(envelope(await present(c, row)));
+  await checkImageAllowance(c.get("db"), config);
+  const row = await ingestUpload(c.env, config, c.req.raw, { ...source, header, fields });
+  // A copy of an earlier life's edge state may sit in this location's cache (deleted elsewhere moments ago).
+  await invalidateImage(c, row.id, []);
+  return c.json(envelope(await presentOne(c, row)));
 });
 
 imageRoutes.get("/v1", async (c) => {
   const page = intParam(c.req.query("page"), 1, 1, 1_000_000, "page");
   const perPage = intParam(c.req.query("per_page"), 1000, 1, 10_000, "per_page");
-  const db = database(c.env.DB);
+  const db = c.get("db");
   const filter = creatorFilter(c.req.query("creator"));
   const [rows, [{ total }]] = await Promise.all([
     db.select().from(images).where(filter).orderBy(desc(images.uploaded), desc(images.id)).limit(perPage).offset((page - 1) * perPage),
     db.select({ total: count() }).from(images).where(filter),
   ]);
-  const list = await presentAll(c, rows);
+  const list = await presentImages(c, rows);
   // `images` is Cloudflare's field; `items` lets the SDK's page iterator walk the list too.
   return c.json(
     envelope({ images: list, items: list }, { result_info: { page, per_page: perPage, count: list.length, total_count: total } }),
@@ -63,7 +70,8 @@ imageRoutes.get("/v2", async (c) => {
     conditions.push(or(after(images.uploaded, cursor.uploaded), and(eq(images.uploaded, cursor.uploaded), after(images.id, cursor.id))));
   }
   const direction = order === "desc" ? desc : asc;
-  const rows = await database(c.env.DB)
+  const rows = await c
+    .get("db")
     .select()
     .from(images)
     .where(and(...conditions))
@@ -74,16 +82,30 @@ imageRoutes.get("/v2", async (c) => {
   const last = pageRows.at(-1);
   return c.json(
     envelope({
-      images: await presentAll(c, pageRows),
+      images: await presentImages(c, pageRows),
       continuation_token: more && last ? encodeCursor(last) : null,
     }),
   );
 });
 
-imageRoutes.get("/v1/:image_id", async (c) => c.json(envelope(await present(c, await findImage(c, c.req.param("image_id"))))));
+imageRoutes.get("/v1/:image_id{.+}/blob", async (c) => {
+  const row = await imageOf(c);
+  if (row.status === "draft") throw notFound(`image ${row.id} has not been uploaded yet`);
+  const object = await c.env.BUCKET.get(originalKey({ storageId: await imageStorageId(row.id), life: row.life }));
+  if (!object) throw notFound(`the original of image ${row.id} is not in storage`);
+  const headers = new Headers({ "content-type": row.contentType ?? "application/octet-stream", etag: object.httpEtag });
+  return respondWithBytes(c.req.raw, object.body, object.size, headers);
+});
 
-imageRoutes.patch("/v1/:image_id", async (c) => {
-  const row = await findImage(c, c.req.param("image_id"));
+imageRoutes.get("/v1/:image_id{.+}/events", async (c) => {
+  const row = await imageOf(c);
+  return coordinatorOf(c.env, row.id).fetch("https://coordinator/events", { signal: c.req.raw.signal });
+});
+
+imageRoutes.get("/v1/:image_id{.+}", async (c) => c.json(envelope(await presentOne(c, await imageOf(c)))));
+
+imageRoutes.patch("/v1/:image_id{.+}", async (c) => {
+  const row = await imageOf(c);
   const body = await readJsonObject(c);
   const update: Partial<typeof images.$inferInsert> = {};
   if ("metadata" in body) update.meta = JSON.stringify(parseMetadata(body.metadata) ?? {});
@@ -92,70 +114,37 @@ imageRoutes.patch("/v1/:image_id", async (c) => {
   if (requireSigned !== undefined) update.requireSignedUrls = requireSigned;
   const unknown = Object.keys(body).filter((k) => !["metadata", "creator", "requireSignedURLs"].includes(k));
   if (unknown.length > 0) throw badRequest(`cannot change ${unknown.join(", ")}: only metadata, creator and requireSignedURLs can be edited`);
-  if (Object.keys(update).length > 0) {
-    await database(c.env.DB).update(images).set(update).where(eq(images.id, row.id));
-    // Access control changed: cached copies must not outlive it.
-    if (requireSigned !== undefined && requireSigned !== row.requireSignedUrls) c.executionCtx.waitUntil(purgeRenditions(c.env, row.id));
-  }
-  return c.json(envelope(await present(c, await findImage(c, row.id))));
+  if (Object.keys(update).length === 0) return c.json(envelope(await presentOne(c, row)));
+  const [updated] = await c.get("db").update(images).set(update).where(and(eq(images.id, row.id), eq(images.life, row.life))).returning();
+  if (!updated) throw notFound(`image ${JSON.stringify(row.id)} not found`);
+  // Access control changed: no cached copy may outlive it (Cloudflare purges them too).
+  if (requireSigned !== undefined && requireSigned !== row.requireSignedUrls) await invalidateImage(c, row.id, await cachedRenditions(c, row.id));
+  return c.json(envelope(await presentOne(c, updated)));
 });
 
-imageRoutes.delete("/v1/:image_id", async (c) => {
-  const row = await findImage(c, c.req.param("image_id"));
-  const db = database(c.env.DB);
-  // Coordinator first, so no processor starts or finishes work on it; then the record, so delivery 404s at once.
+imageRoutes.delete("/v1/:image_id{.+}", async (c) => {
+  const row = await imageOf(c);
+  const db = database(primary(c.env.DB));
+  const cached = await cachedRenditions(c, row.id);
+  // Coordinator first: no job can start or finish, and renders still being stored land before it answers. Then
+  // the record, so delivery misses 404 at once; then this location's cached copies; then the bytes.
+  // Only this life's records and objects: the id may already be uploaded again while this runs.
   await coordinatorOf(c.env, row.id).markDeleted();
-  await purgeRenditions(c.env, row.id);
-  await deleteImageRecords(db, row.id);
-  await Promise.all([c.env.BUCKET.delete(originalKey(row.id)), deletePrefix(c.env.BUCKET, renditionPrefix(row.id))]);
+  await deleteImageRecords(db, row.id, row.life);
+  await invalidateImage(c, row.id, cached);
+  const image = { storageId: await imageStorageId(row.id), life: row.life };
+  await Promise.all([c.env.BUCKET.delete(originalKey(image)), ...lifePrefixes(image).map((prefix) => deletePrefix(c.env.BUCKET, prefix))]);
   return c.json(envelope({}));
-});
-
-imageRoutes.get("/v1/:image_id/blob", async (c) => {
-  const row = await findImage(c, c.req.param("image_id"));
-  if (row.status === "draft") throw notFound(`image ${row.id} has not been uploaded yet`);
-  const object = await c.env.BUCKET.get(originalKey(row.id));
-  if (!object) throw notFound(`the original of image ${row.id} is not in storage`);
-  return new Response(object.body, {
-    headers: {
-      "content-type": row.contentType ?? "application/octet-stream",
-      "content-length": String(object.size),
-      etag: object.httpEtag,
-    },
-  });
-});
-
-imageRoutes.get("/v1/:image_id/events", async (c) => {
-  const row = await findImage(c, c.req.param("image_id"));
-  return coordinatorOf(c.env, row.id).fetch("https://coordinator/events", { signal: c.req.raw.signal });
 });
 
 type Ctx = Context<GatewayContext>;
 
-export async function findImage(c: Ctx, id: string): Promise<ImageRow> {
-  const [row] = await database(c.env.DB).select().from(images).where(eq(images.id, id));
-  if (!row || row.status === "deleted") throw notFound(`image ${JSON.stringify(id)} not found`);
+/** The image named by the route's id, or 404. */
+async function imageOf(c: Ctx): Promise<ImageRow> {
+  const id = c.req.param("image_id") ?? "";
+  const row = await findImage(c.get("db"), id);
+  if (!row) throw notFound(`image ${JSON.stringify(id)} not found`);
   return row;
-}
-
-async function variantNames(c: Ctx): Promise<string[]> {
-  const rows = await database(c.env.DB).select({ id: variants.id }).from(variants).orderBy(asc(variants.id));
-  return rows.map((r) => r.id);
-}
-
-function base(c: Ctx): string {
-  const config = c.get("config");
-  return deliveryBase(config.publicUrl ?? new URL(c.req.url).origin, config.accountHash);
-}
-
-export async function present(c: Ctx, row: ImageRow) {
-  return presentImage(row, await variantNames(c), base(c));
-}
-
-async function presentAll(c: Ctx, rows: ImageRow[]) {
-  const names = await variantNames(c);
-  const b = base(c);
-  return rows.map((row) => presentImage(row, names, b));
 }
 
 function creatorFilter(creator: string | undefined): SQL | undefined {
@@ -186,25 +175,3 @@ function decodeCursor(token: string | undefined): { uploaded: string; id: string
   throw badRequest("continuation_token is not one this API issued");
 }
 
-export async function readForm(c: Ctx): Promise<FormData> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) {
-    throw badRequest(`expected a multipart/form-data body, got ${JSON.stringify(type || "no content type")}`);
-  }
-  try {
-    return await c.req.raw.formData();
-  } catch {
-    throw badRequest("the multipart body could not be parsed");
-  }
-}
-
-export async function readJsonObject(c: Ctx): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw badRequest("expected a JSON object body");
-  }
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("expected a JSON object body");
-  return body as Record<string, unknown>;
-}

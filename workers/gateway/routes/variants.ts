@@ -1,12 +1,13 @@
 import { asc, count, eq } from "drizzle-orm";
 import { parseBoolean } from "../../shared/config.ts";
-import { database, nowIso } from "../../shared/db.ts";
+import { nowIso } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, envelope, notFound } from "../../shared/errors.ts";
 import { variants, type VariantRow } from "../../shared/schema.ts";
 import { parseVariantOptions } from "../../shared/transform.ts";
 import { router } from "../app.ts";
+import { invalidateAccount } from "../invalidate.ts";
 import { presentVariant } from "../presenters.ts";
-import { readJsonObject } from "./images.ts";
+import { readJsonObject } from "../request-body.ts";
 import type { Context } from "hono";
 import type { GatewayContext } from "../app.ts";
 
@@ -18,16 +19,16 @@ const MAX_VARIANTS = 100;
  */
 export const variantRoutes = router();
 
-variantRoutes.get("/v1/variants", async (c) => {
-  const rows = await database(c.env.DB).select().from(variants).orderBy(asc(variants.id));
+variantRoutes.get("/", async (c) => {
+  const rows = await c.get("db").select().from(variants).orderBy(asc(variants.id));
   return c.json(envelope({ variants: Object.fromEntries(rows.map((r) => [r.id, presentVariant(r)])) }));
 });
 
-variantRoutes.post("/v1/variants", async (c) => {
+variantRoutes.post("/", async (c) => {
   const body = await readJsonObject(c);
   const id = parseVariantId(body.id);
   const options = parseVariantOptions(body.options);
-  const db = database(c.env.DB);
+  const db = c.get("db");
   const [{ total }] = await db.select({ total: count() }).from(variants);
   if (total >= MAX_VARIANTS) throw badRequest(`an account can have at most ${MAX_VARIANTS} variants`);
   const inserted = await db
@@ -36,33 +37,36 @@ variantRoutes.post("/v1/variants", async (c) => {
     .onConflictDoNothing()
     .returning();
   if (inserted.length === 0) throw new ApiError(409, ErrorCode.conflict, `a variant named ${JSON.stringify(id)} already exists`);
+  await invalidateAccount(c);
   return c.json(envelope({ variant: presentVariant(inserted[0]) }));
 });
 
-variantRoutes.get("/v1/variants/:variant_id", async (c) => c.json(envelope({ variant: presentVariant(await findVariant(c)) })));
+variantRoutes.get("/:variant_id", async (c) => c.json(envelope({ variant: presentVariant(await findVariant(c)) })));
 
-variantRoutes.patch("/v1/variants/:variant_id", async (c) => {
+variantRoutes.patch("/:variant_id", async (c) => {
   const existing = await findVariant(c);
   const body = await readJsonObject(c);
   const options = parseVariantOptions(body.options, presentVariant(existing).options);
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? existing.neverRequireSignedUrls;
-  const [updated] = await database(c.env.DB)
+  const [updated] = await c.get("db")
     .update(variants)
     .set({ ...options, neverRequireSignedUrls: never, updatedAt: nowIso() })
     .where(eq(variants.id, existing.id))
     .returning();
+  await invalidateAccount(c);
   return c.json(envelope({ variant: presentVariant(updated) }));
 });
 
-variantRoutes.delete("/v1/variants/:variant_id", async (c) => {
+variantRoutes.delete("/:variant_id", async (c) => {
   const existing = await findVariant(c);
-  await database(c.env.DB).delete(variants).where(eq(variants.id, existing.id));
+  await c.get("db").delete(variants).where(eq(variants.id, existing.id));
+  await invalidateAccount(c);
   return c.json(envelope({}));
 });
 
 async function findVariant(c: Context<GatewayContext>): Promise<VariantRow> {
   const id = c.req.param("variant_id") ?? "";
-  const [row] = await database(c.env.DB).select().from(variants).where(eq(variants.id, id));
+  const [row] = await c.get("db").select().from(variants).where(eq(variants.id, id));
   if (!row) throw notFound(`variant ${JSON.stringify(id)} not found`);
   return row;
 }

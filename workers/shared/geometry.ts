@@ -1,5 +1,5 @@
-import type { Rect } from "../../../wasm/src/raster.ts";
-import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "../../shared/transform.ts";
+import type { Rect } from "../../wasm/src/raster.ts";
+import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
 
 /** The pixel plan for one output: which part of the oriented source, resized to what, on what canvas. */
 export interface Geometry {

@@ -1,0 +1,61 @@
+// The Workers reach each other through these interfaces only: neither Worker's code imports the other's classes.
+import type { ImageStatus, StatusEvent } from "./messages.ts";
+import type { RenderedRendition, RenderRequest, RenderResponse } from "./render.ts";
+
+/** What the coordinator knows about one image. Persisted under a single storage key. */
+export interface CoordinatorState {
+  imageId: string;
+  status: ImageStatus | "none";
+  /** The current upload's life (images.life); renditions of any other life are never stored or served. */
+  life: string;
+  /** Increases every time a job is (re-)enqueued. */
+  generation: number;
+  /** Processing attempts started (claims), across all generations. */
+  attempts: number;
+  /** Times a queued job nobody claimed was enqueued again (they do not count as attempts). */
+  requeues: number;
+  leaseUntil?: number;
+  /** When a queued job that nobody claimed is enqueued again. */
+  queuedUntil?: number;
+  error?: string;
+  lastError?: string;
+  originalKey?: string;
+  /**
+   * An upload in flight: set before the original is written, cleared when it is accepted. If the Worker dies
+   * in between, the alarm at `until` finishes the upload (its D1 record exists) or removes what it wrote.
+   */
+  reservation?: { life: string; originalKey: string; until: number };
+  upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number };
+  updatedAt: string;
+}
+
+export type ClaimResult = { action: "process"; attempt: number; life: string } | { action: "skip"; reason: string };
+export type UploadCheck = { ok: true } | { ok: false; reason: "unknown" | "used" | "expired" };
+
+/** The ImageCoordinator Durable Object's RPC surface (implemented in workers/gateway/coordinator.ts). */
+export interface CoordinatorApi extends Rpc.DurableObjectBranded {
+  snapshot(): CoordinatorState;
+  reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean>;
+  createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number): Promise<boolean>;
+  checkUploadToken(tokenHash: string): Promise<UploadCheck>;
+  beginDirectUpload(tokenHash: string): Promise<UploadCheck>;
+  abortDirectUpload(): Promise<void>;
+  accept(imageId: string, life: string): Promise<CoordinatorState>;
+  abandonUpload(life: string): Promise<void>;
+  render(request: RenderRequest): Promise<RenderResponse>;
+  claim(generation: number): Promise<ClaimResult>;
+  complete(life: string): Promise<ImageStatus | "none">;
+  fail(reason: string): Promise<void>;
+  release(error: string): Promise<void>;
+  markDeleted(): Promise<void>;
+  fetch(request: Request): Promise<Response>;
+}
+
+/** The processor's RenderService entrypoint (service binding RPC). */
+export interface RendererApi extends Rpc.WorkerEntrypointBranded {
+  render(request: RenderRequest): Promise<RenderedRendition | { error: { status: number; code: number; message: string; retryAfter?: number } }>;
+}
+
+export type CoordinatorNamespace = DurableObjectNamespace<CoordinatorApi>;
+
+export type { StatusEvent };
