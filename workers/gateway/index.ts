@@ -10,6 +10,7 @@ import { directUploadRoutes, uploadUrlRoutes } from "./routes/direct-uploads.ts"
 import { imageRoutes } from "./routes/images.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { variantRoutes } from "./routes/variants.ts";
 
 export { ImageCoordinator } from "./coordinator.ts";
@@ -27,15 +28,17 @@ app.get("/healthz", async (c) => {
   return c.json({ ok: failed.length === 0, failed }, failed.length === 0 ? 200 : 503);
 });
 
-// Management API. Routes are registered before their parametrised siblings (`/v1/variants` before `/v1/:image_id`).
+// Management API, behind one auth middleware that also decides each route's scope (auth.ts). Routes are
+// registered before their parametrised siblings (`/v1/variants` before `/v1/:image_id`).
+app.use("/client/v4/accounts/:account_id/*", requireApiToken);
 const api = router();
-api.use(requireApiToken);
 api.route("/", statsRoutes);
 api.route("/", keyRoutes);
 api.route("/", variantRoutes);
 api.route("/", directUploadRoutes);
 api.route("/", imageRoutes);
 app.route("/client/v4/accounts/:account_id/images", api);
+app.route("/client/v4/accounts/:account_id/tokens", tokenRoutes);
 
 // Browsers post to one-time upload URLs from other origins, and pages read delivered images from canvas/fetch.
 app.use("/upload/*", cors({ origin: "*", allowMethods: ["POST", "OPTIONS"] }));
