@@ -66,7 +66,7 @@ export const requireApiToken = createMiddleware<GatewayContext>(async (c, next) 
   const config = c.get("config");
   const header = c.req.header("authorization") ?? "";
   const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
-  if (!bearer) throw unauthenticated("a valid API token is required (Authorization: Bearer <token>)");
+  if (!bearer) throw unauthenticated(TOKEN_REQUIRED);
 
   let principal: Principal;
   if (await constantTimeEqual(bearer, config.apiToken)) {
@@ -74,7 +74,7 @@ export const requireApiToken = createMiddleware<GatewayContext>(async (c, next) 
   } else {
     const db = database(c.env.DB);
     const row = await findTokenByValue(db, bearer);
-    if (!row) throw unauthenticated("a valid API token is required (Authorization: Bearer <token>)");
+    if (!row) throw unauthenticated(TOKEN_REQUIRED);
     const status = tokenStatus(row);
     if (status === "revoked") throw unauthenticated("this API token has been revoked");
     if (status === "expired") throw unauthenticated(`this API token expired at ${row.expiresAt}`);
@@ -84,10 +84,11 @@ export const requireApiToken = createMiddleware<GatewayContext>(async (c, next) 
 
   const accountId = c.req.param("account_id");
   if (accountId !== config.accountId) {
-    throw new ApiError(403, ErrorCode.authentication, `Authentication error: the token has no access to account ${JSON.stringify(accountId)}`);
+    throw forbidden(`the token has no access to account ${JSON.stringify(accountId)}`);
   }
 
   if (principal.kind === "token") {
+    // The middleware is mounted at /client/v4/accounts/:account_id/*: drop those four segments.
     const accountPath = "/" + c.req.path.split("/").slice(5).join("/");
     const needs = requiredAccess(c.req.method, accountPath);
     if (needs === "admin") {
@@ -101,5 +102,6 @@ export const requireApiToken = createMiddleware<GatewayContext>(async (c, next) 
   await next();
 });
 
+const TOKEN_REQUIRED = "a valid API token is required (Authorization: Bearer <token>)";
 const unauthenticated = (reason: string) => new ApiError(401, ErrorCode.authentication, `Authentication error: ${reason}`);
 const forbidden = (reason: string) => new ApiError(403, ErrorCode.authentication, `Authentication error: ${reason}`);
