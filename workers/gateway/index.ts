@@ -12,6 +12,7 @@ import { directUploadRoutes, uploadUrlRoutes } from "./routes/direct-uploads.ts"
 import { imageRoutes } from "./routes/images.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { variantRoutes } from "./routes/variants.ts";
 import { sweepFlexibleRenditions } from "./sweep.ts";
 
@@ -35,14 +36,13 @@ app.get("/healthz", async (c) => {
 });
 
 /**
- * Management API reads and writes go through one D1 session per request: at the primary, so a `get` right after
- * an `upload` sees it, unless the client sends the `x-d1-bookmark` of an earlier answer, which lets a replica at
- * least that recent serve it. Every answer carries the session's bookmark.
+ * Management API, behind one auth middleware that also decides each route's scope (auth.ts). Reads and writes go
+ * through one D1 session per request: at the primary, so a `get` right after an `upload` sees it, unless the
+ * client sends the `x-d1-bookmark` of an earlier answer, which lets a replica at least that recent serve it.
+ * Every answer carries the session's bookmark.
  */
 const BOOKMARK = /^[0-9A-Za-z-]{1,256}$/;
-const api = router();
-api.use(requireApiToken);
-api.use(async (c, next) => {
+app.use("/client/v4/accounts/:account_id/*", requireApiToken, async (c, next) => {
   const bookmark = c.req.header("x-d1-bookmark");
   if (bookmark !== undefined && !BOOKMARK.test(bookmark)) throw badRequest("x-d1-bookmark is not a bookmark this API issued");
   const session = c.env.DB.withSession(bookmark ?? "first-primary");
@@ -51,12 +51,14 @@ api.use(async (c, next) => {
   const latest = session.getBookmark();
   if (latest) c.header("x-d1-bookmark", latest);
 });
+const api = router();
 api.route("/v1/stats", statsRoutes);
 api.route("/v1/keys", keyRoutes);
 api.route("/v1/variants", variantRoutes);
 api.route("/v2/direct_upload", directUploadRoutes);
 api.route("/", imageRoutes);
 app.route("/client/v4/accounts/:account_id/images", api);
+app.route("/client/v4/accounts/:account_id/tokens", tokenRoutes);
 
 // Browsers post to one-time upload URLs from other origins, and pages read delivered images from canvas/fetch.
 app.use("/upload/*", cors({ origin: "*", allowMethods: ["POST", "OPTIONS"] }));

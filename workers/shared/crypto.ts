@@ -22,3 +22,9 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
   const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
   return crypto.subtle.timingSafeEqual(da, db);
 }
+
+/** `byteLength` random bytes as unpadded base64url (URL- and header-safe). */
+export function randomBase64Url(byteLength: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(byteLength));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

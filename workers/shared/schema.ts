@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
+import type { Scope } from "./scopes.ts";
 import type { Fit, MetadataMode } from "./transform.ts";
 
 export { IMAGE_STATUSES, type ImageStatus };
@@ -83,6 +84,25 @@ export const counters = sqliteTable("counters", {
   value: integer("value").notNull(),
 });
 
+/**
+ * Scoped API tokens (our extension). Only the SHA-256 of a token is kept: its value is shown once, at creation.
+ * A revoked token keeps its row, so the id in an audit log still names a token.
+ */
+export const apiTokens = sqliteTable("api_tokens", {
+  /** Public, random; not derived from the value. */
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  /** Hex SHA-256 of the full token value; requests are authenticated by looking it up. */
+  hash: text("hash").notNull().unique(),
+  scopes: text("scopes", { mode: "json" }).$type<Scope[]>().notNull(),
+  createdAt: text("created_at").notNull(),
+  expiresAt: text("expires_at"),
+  /** Written at most once a minute per token, so authenticating stays a read. */
+  lastUsedAt: text("last_used_at"),
+  revokedAt: text("revoked_at"),
+});
+
 export type ImageRow = typeof images.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
 export type RenditionRow = typeof renditions.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
