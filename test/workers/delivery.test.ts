@@ -1,33 +1,12 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { probeImage } from "../../wasm/src/probe.ts";
 import { renditionCacheKey } from "../../workers/gateway/delivery/cache.ts";
 import { imageStorageId } from "../../workers/shared/storage.ts";
 import { signUrl } from "../../workers/gateway/delivery/signing.ts";
 import { transformFingerprint, transformOfVariant } from "../../workers/shared/transform.ts";
-import { DELIVERY, api, coordinator, json, upload, waitForStatus } from "./helpers.ts";
-
-/** Each delivery from its own client address, so the per-client render limit does not couple the tests. */
-async function deliver(path: string, headers: Record<string, string> = {}) {
-  const client = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250)}` };
-  const response = await SELF.fetch(path.startsWith("http") ? path : `${DELIVERY}/${path}`, { headers: { ...client, ...headers } });
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  return { response, bytes, header: response.ok ? probeImage(bytes) : undefined };
-}
+import { DELIVERY, api, coordinator, deliver, eventually, json, upload, waitForStatus } from "./helpers.ts";
 
 const PUBLIC = { fit: "scale-down", width: 1366, height: 768, metadata: "none" } as const;
-
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 const BROWSER_ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
 

@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
-import type { CoordinatorState } from "../../workers/gateway/coordinator.ts";
+import { probeImage } from "../../wasm/src/probe.ts";
+import type { CoordinatorState } from "../../workers/shared/bindings.ts";
 import { coordinatorOf } from "../../workers/shared/coordinators.ts";
 import type { FixtureName } from "../fixtures/images.ts";
 
@@ -48,3 +49,29 @@ export async function waitForStatus(imageId: string, statuses: string[], timeout
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * A delivery request, each from its own client address so the per-client render limit does not couple tests;
+ * answers the response, its bytes and (when it is an image) its probed header.
+ */
+export async function deliver(path: string, headers: Record<string, string> = {}) {
+  const client = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250)}` };
+  const response = await SELF.fetch(path.startsWith("http") ? path : `${DELIVERY}/${path}`, { headers: { ...client, ...headers } });
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return { response, bytes, header: response.ok && response.status !== 206 ? probeImage(bytes) : undefined };
+}
+
+/** Retries an assertion until it holds or the time is up (for work finished in the background). */
+export async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+export const jsonBody = (value: unknown) => ({ headers: { "content-type": "application/json" }, body: JSON.stringify(value) });

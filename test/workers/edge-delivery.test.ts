@@ -1,0 +1,263 @@
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import gateway from "../../workers/gateway/index.ts";
+import { signUrl } from "../../workers/gateway/delivery/signing.ts";
+import { snapWidth } from "../../workers/gateway/delivery/routes.ts";
+import { imageStorageId, renditionKey } from "../../workers/shared/storage.ts";
+import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
+import { DELIVERY, api, coordinator, deliver, eventually, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
+
+const ctxFetch = async (request: Request, bindings: typeof env) => {
+  const ctx = createExecutionContext();
+  const response = await gateway.fetch(request, bindings as never, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+};
+
+/** Bindings whose D1 and Durable Objects fail loudly on any use, and record that they were touched. */
+function centralOutage(overrides: Record<string, string> = {}) {
+  const touched: string[] = [];
+  const refuse = (name: string) =>
+    new Proxy({}, {
+      get(_target, property) {
+        touched.push(`${name}.${String(property)}`);
+        throw new Error(`${name} is unreachable`);
+      },
+    });
+  return { bindings: { ...env, ...overrides, DB: refuse("D1"), COORDINATOR: refuse("DurableObject") } as unknown as typeof env, touched };
+}
+
+const webp = { accept: "image/webp", "cf-connecting-ip": "192.0.2.1" };
+
+describe("the delivery hit path", () => {
+  it("answers a cached image with no D1 query and no Durable Object call", async () => {
+    await json(await upload("landscapeJpeg", { id: "hit-path" }));
+    await waitForStatus("hit-path", ["ready"]);
+    await deliver("hit-path/public", webp);
+    await eventually(async () => expect((await deliver("hit-path/public", webp)).response.headers.get("x-image-source")).toBe("HIT"));
+
+    const { bindings, touched } = centralOutage();
+    const hit = await ctxFetch(new Request(`${DELIVERY}/hit-path/public`, { headers: webp }), bindings);
+    expect(hit.status).toBe(200);
+    expect(hit.headers.get("x-image-source")).toBe("HIT");
+    expect(touched).toEqual([]);
+  });
+
+  it("keeps serving cached images from its last copy of their state while D1 is unreachable", async () => {
+    await json(await upload("lossyWebp", { id: "d1-down" }));
+    await waitForStatus("d1-down", ["ready"]);
+    await deliver("d1-down/public", webp);
+    await eventually(async () => expect((await deliver("d1-down/public", webp)).response.headers.get("x-image-source")).toBe("HIT"));
+    // A 1 s TTL makes the location's copy stale, so the delivery tries D1, fails, and falls back on the copy.
+    const { bindings, touched } = centralOutage({ EDGE_STATE_TTL_SECONDS: "1" });
+    await new Promise((r) => setTimeout(r, 1200));
+    const served = await ctxFetch(new Request(`${DELIVERY}/d1-down/public`, { headers: webp }), bindings);
+    expect(served.status).toBe(200);
+    expect(touched.some((t) => t.startsWith("D1"))).toBe(true);
+  });
+});
+
+describe("invalidation: the next request sees each change", () => {
+  it("delete: 404 at once, and the cached copy is gone", async () => {
+    await json(await upload("gif", { id: "inv-delete" }));
+    await waitForStatus("inv-delete", ["ready"]);
+    expect((await deliver("inv-delete/public")).response.status).toBe(200);
+    await json(await api("/v1/inv-delete", { method: "DELETE" }));
+    expect((await deliver("inv-delete/public")).response.status).toBe(404);
+  });
+
+  it("requireSignedURLs switched on: the unsigned URL that was just served is refused", async () => {
+    await json(await upload("gif", { id: "inv-signed" }));
+    await waitForStatus("inv-signed", ["ready"]);
+    expect((await deliver("inv-signed/public")).response.status).toBe(200);
+    await json(await api("/v1/inv-signed", { method: "PATCH", ...jsonBody({ requireSignedURLs: true }) }));
+    const refused = await deliver("inv-signed/public");
+    expect(refused.response.status).toBe(403);
+    expect(new TextDecoder().decode(refused.bytes)).toContain("requires a signed URL");
+  });
+
+  it("a variant redefined: the next delivery has the new size", async () => {
+    await json(await api("/v1/variants", { method: "POST", ...jsonBody({ id: "inv-size", options: { fit: "scale-down", width: 200, height: 200 } }) }));
+    await json(await upload("landscapeJpeg", { id: "inv-variant" }));
+    await waitForStatus("inv-variant", ["ready"]);
+    expect((await deliver("inv-variant/inv-size", webp)).header).toMatchObject({ width: 200, height: 150 });
+    await json(await api("/v1/variants/inv-size", { method: "PATCH", ...jsonBody({ options: { width: 100, height: 100 } }) }));
+    expect((await deliver("inv-variant/inv-size", webp)).header).toMatchObject({ width: 100, height: 75 });
+  });
+
+  it("a variant deleted: its URLs answer 404", async () => {
+    await json(await api("/v1/variants", { method: "POST", ...jsonBody({ id: "inv-gone", options: { fit: "scale-down", width: 50, height: 50 } }) }));
+    await json(await upload("gif", { id: "inv-variant-gone" }));
+    expect((await deliver("inv-variant-gone/inv-gone", webp)).response.status).toBe(200);
+    await json(await api("/v1/variants/inv-gone", { method: "DELETE" }));
+    expect((await deliver("inv-variant-gone/inv-gone", webp)).response.status).toBe(404);
+  });
+
+  it("a signing key rotated or deleted: URLs signed with it are refused", async () => {
+    const keys = async () => (await json(await api("/v1/keys"))).result.keys as { name: string; value: string }[];
+    await json(await api("/v1/keys/inv-partner", { method: "PUT" }));
+    const partner = (await keys()).find((k) => k.name === "inv-partner")!.value;
+    await json(await upload("gif", { id: "inv-keys", requireSignedURLs: "true" }));
+    const url = await signUrl(new URL(`${DELIVERY}/inv-keys/public`), partner, Date.now() + 600_000);
+    expect((await deliver(url.href)).response.status).toBe(200);
+
+    await json(await api("/v1/keys/inv-partner", { method: "PUT" }));
+    expect((await deliver(url.href)).response.status).toBe(403);
+    const rotated = (await keys()).find((k) => k.name === "inv-partner")!.value;
+    const again = await signUrl(new URL(`${DELIVERY}/inv-keys/public`), rotated, Date.now() + 600_000);
+    expect((await deliver(again.href)).response.status).toBe(200);
+    await json(await api("/v1/keys/inv-partner", { method: "DELETE" }));
+    expect((await deliver(again.href)).response.status).toBe(403);
+  });
+
+  it("at a location that did not handle the change: its copy is trusted within EDGE_STATE_TTL_SECONDS, then read again", async () => {
+    await json(await upload("gif", { id: "inv-elsewhere" }));
+    await waitForStatus("inv-elsewhere", ["ready"]);
+    expect((await deliver("inv-elsewhere/public")).response.status).toBe(200);
+    // Another location's copy, which no purge reached: put it back after the delete, as fresh and as stale.
+    const docs = await caches.open("edge-state");
+    const doc = `https://edge-state.internal/images/inv-elsewhere`;
+    const copy = await (await docs.match(doc))!.json();
+    await json(await api("/v1/inv-elsewhere", { method: "DELETE" }));
+    const putCopy = (ageSeconds: number) =>
+      docs.put(doc, new Response(JSON.stringify(copy), { headers: { "cache-control": "max-age=86400", "x-fetched-at": String(Date.now() - ageSeconds * 1000) } }));
+
+    await putCopy(5);
+    await new Promise((r) => setTimeout(r, 1100)); // past the isolate's 1 s memory
+    const within = centralOutage();
+    await ctxFetch(new Request(`${DELIVERY}/inv-elsewhere/public`), within.bindings);
+    expect(within.touched.filter((t) => t.startsWith("D1"))).toEqual([]);
+
+    await putCopy(31);
+    await new Promise((r) => setTimeout(r, 1100));
+    const past = centralOutage();
+    await ctxFetch(new Request(`${DELIVERY}/inv-elsewhere/public`), past.bindings);
+    expect(past.touched.some((t) => t.startsWith("D1"))).toBe(true);
+    expect((await deliver("inv-elsewhere/public")).response.status).toBe(404);
+  });
+});
+
+describe("browser caching", () => {
+  it("public images: two days, no immutable, ETag revalidation with 304", async () => {
+    await json(await upload("lossyWebp", { id: "browser-public" }));
+    const first = await deliver("browser-public/w=64,f=webp");
+    expect(first.response.headers.get("cache-control")).toBe("public, max-age=172800");
+    const etag = first.response.headers.get("etag")!;
+    const again = await SELF.fetch(`${DELIVERY}/browser-public/w=64,f=webp`, { headers: { "if-none-match": etag } });
+    expect(again.status).toBe(304);
+  });
+
+  it("signed images: private, and never cached past the signature's expiry", async () => {
+    await json(await upload("gif", { id: "browser-signed", requireSignedURLs: "true" }));
+    const key = (await json(await api("/v1/keys"))).result.keys.find((k: any) => k.name === "default").value;
+    const url = await signUrl(new URL(`${DELIVERY}/browser-signed/public`), key, Date.now() + 600_000);
+    const control = (await deliver(url.href)).response.headers.get("cache-control")!;
+    expect(control).toMatch(/^private, max-age=\d+$/);
+    expect(Number(control.split("=")[1])).toBeLessThanOrEqual(600);
+  });
+});
+
+describe("byte ranges", () => {
+  it("answers Range with 206 on delivery and blob, and HEAD with Content-Length", async () => {
+    await json(await upload("landscapeJpeg", { id: "ranges" }));
+    await waitForStatus("ranges", ["ready"]);
+    const whole = await deliver("ranges/public", webp);
+    const part = await deliver("ranges/public", { ...webp, range: "bytes=10-19" });
+    expect(part.response.status).toBe(206);
+    expect(part.response.headers.get("content-range")).toBe(`bytes 10-19/${whole.bytes.length}`);
+    expect(part.bytes).toEqual(whole.bytes.subarray(10, 20));
+    expect((await deliver("ranges/public", { ...webp, range: `bytes=${whole.bytes.length}-` })).response.status).toBe(416);
+
+    const head = await SELF.fetch(`${DELIVERY}/ranges/public`, { method: "HEAD", headers: webp });
+    expect(head.headers.get("content-length")).toBe(String(whole.bytes.length));
+
+    const blob = await api("/v1/ranges/blob", { headers: { range: "bytes=-4" } });
+    expect(blob.status).toBe(206);
+    expect([...new Uint8Array(await blob.arrayBuffer())].slice(-2)).toEqual([0xff, 0xd9]); // a JPEG's EOI
+  });
+});
+
+describe("deletes win every race", () => {
+  it("a delete during a burst of on-demand renders leaves nothing behind, and the re-uploaded id never shows the old pixels", async () => {
+    await json(await upload("landscapeJpeg", { id: "race" }));
+    const { life: oldLife } = await waitForStatus("race", ["ready"]);
+    const widths = [101, 102, 103, 104, 105, 106, 107, 108];
+    const burst = Promise.all(widths.map((w) => deliver(`race/w=${w},f=webp`)));
+    await new Promise((r) => setTimeout(r, 30));
+    await json(await api("/v1/race", { method: "DELETE" }));
+    await burst;
+    const storageId = await imageStorageId("race");
+    await eventually(async () => {
+      expect((await env.BUCKET.list({ prefix: `flexible/${storageId}/` })).objects).toEqual([]);
+      expect((await env.DB.prepare("SELECT count(*) AS n FROM renditions WHERE image_id = 'race'").first())?.n).toBe(0);
+    });
+
+    // The same id, now a grayscale photo: every URL the old image was served under shows the new one.
+    await json(await upload("grayscaleJpeg", { id: "race" }));
+    const { life } = await waitForStatus("race", ["ready"]);
+    expect(life).not.toBe(oldLife);
+    for (const w of widths) {
+      const { header } = await deliver(`race/w=${w},f=jpeg`);
+      expect(header, `w=${w}`).toMatchObject({ width: w });
+    }
+    const key = renditionKey({ storageId, life: oldLife }, "x", "webp", true);
+    expect(key).toContain(oldLife);
+    expect((await env.BUCKET.list({ prefix: `flexible/${storageId}/${oldLife}/` })).objects).toEqual([]);
+  });
+});
+
+describe("render amplification", () => {
+  it("limits uncached renders per client with 429 and Retry-After; cached images stay unlimited", async () => {
+    await json(await upload("gif", { id: "amplified" }));
+    await waitForStatus("amplified", ["ready"]);
+    const client = { "cf-connecting-ip": "203.0.113.77" };
+    const statuses: number[] = [];
+    for (let w = 10; w < 40; w++) statuses.push((await deliver(`amplified/w=${w},f=webp`, client)).response.status);
+    expect(statuses.filter((s) => s === 200).length).toBe(20); // the test config allows 20 a minute
+    const limited = await deliver("amplified/w=99,f=webp", client);
+    expect(limited.response.status).toBe(429);
+    expect(limited.response.headers.get("retry-after")).toBe("60");
+    expect(new TextDecoder().decode(limited.bytes)).toContain("RENDER_LIMITER");
+    expect((await deliver("amplified/w=10,f=webp", client)).response.status).toBe(200);
+  });
+
+  it("snaps w up to ALLOWED_WIDTHS so every width in a band shares one rendition", () => {
+    const widths = [64, 128, 256];
+    expect(snapWidth(parseFlexibleOptions("w=100"), widths)).toMatchObject({ width: 128 });
+    expect(snapWidth(parseFlexibleOptions("w=128,h=64"), widths)).toMatchObject({ width: 128, height: 64 });
+    expect(snapWidth(parseFlexibleOptions("w=100,h=50"), widths)).toMatchObject({ width: 128, height: 64 });
+    expect(snapWidth(parseFlexibleOptions("w=4000"), widths)).toMatchObject({ width: 256 });
+    expect(snapWidth(parseFlexibleOptions("h=70"), widths)).toMatchObject({ height: 70 });
+  });
+
+  it("sweeps flexible renditions past FLEXIBLE_RENDITION_TTL_DAYS and keeps named ones", async () => {
+    await json(await upload("gif", { id: "swept" }));
+    await waitForStatus("swept", ["ready"]);
+    expect((await deliver("swept/w=33,f=webp")).response.status).toBe(200);
+    const storageId = await imageStorageId("swept");
+    await eventually(async () => expect((await env.BUCKET.list({ prefix: `flexible/${storageId}/` })).objects).toHaveLength(1));
+    await env.DB.prepare("UPDATE renditions SET created_at = '2000-01-01T00:00:00.000Z' WHERE image_id = 'swept'").run();
+
+    const { sweepFlexibleRenditions } = await import("../../workers/gateway/sweep.ts");
+    const { parseConfig } = await import("../../workers/shared/config.ts");
+    expect(await sweepFlexibleRenditions(env, parseConfig(env))).toBeGreaterThanOrEqual(1);
+    expect((await env.BUCKET.list({ prefix: `flexible/${storageId}/` })).objects).toEqual([]);
+    expect((await env.BUCKET.list({ prefix: `renditions/${storageId}/` })).objects.length).toBeGreaterThan(0);
+    // Re-rendered on its next request.
+    expect((await deliver("swept/w=33,f=webp")).response.status).toBe(200);
+  });
+});
+
+describe("on-demand renders", () => {
+  it("are committed by the coordinator under the image's life", async () => {
+    await json(await upload("lossyWebp", { id: "committed" }));
+    const { life } = await waitForStatus("committed", ["ready"]);
+    expect((await deliver("committed/w=77,f=png")).response.headers.get("x-image-source")).toBe("RENDERED");
+    const storageId = await imageStorageId("committed");
+    await eventually(async () => {
+      const listed = await env.BUCKET.list({ prefix: `flexible/${storageId}/${life}/` });
+      expect(listed.objects).toHaveLength(1);
+    });
+    expect((await coordinator("committed").snapshot()).life).toBe(life);
+  });
+});
