@@ -2,6 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { CoordinatorState } from "../../workers/gateway/coordinator.ts";
 import { coordinatorOf } from "../../workers/shared/coordinators.ts";
+import { ApiError } from "../../workers/shared/errors.ts";
 import type { FixtureName } from "../fixtures/images.ts";
 
 export const API = "https://images.test/client/v4/accounts/test-account/images";
@@ -47,4 +48,15 @@ export async function waitForStatus(imageId: string, statuses: string[], timeout
     if (Date.now() > deadline) throw new Error(`image ${imageId} stayed ${state.status}, expected ${statuses.join("|")}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The ApiError a parser throws for bad input (fails the test when it throws nothing or something else). */
+export function refusal(action: () => unknown): ApiError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error("expected the input to be refused, but it was accepted");
 }
