@@ -19,13 +19,18 @@ export function deliveryBase(origin: string, accountHash: string): string {
   return `${origin}/cdn-cgi/imagedelivery/${accountHash}`;
 }
 
+/** An image id as it appears in a delivery URL: its `/` subpaths kept, each segment percent-encoded (`?`, `#`, `%`, …). */
+export function deliveryPath(imageId: string): string {
+  return imageId.split("/").map(encodeURIComponent).join("/");
+}
+
 export function presentImage(row: ImageRow, variantNames: string[], base: string): ImageResult {
   const result: ImageResult = {
     id: row.id,
     filename: row.filename,
     uploaded: row.uploaded,
     requireSignedURLs: row.requireSignedUrls,
-    variants: variantNames.map((name) => `${base}/${row.id}/${name}`),
+    variants: variantNames.map((name) => `${base}/${deliveryPath(row.id)}/${name}`),
     meta: JSON.parse(row.meta) as Record<string, unknown>,
     creator: row.creator,
     status: row.status,
