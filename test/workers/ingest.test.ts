@@ -73,6 +73,15 @@ describe("custom ids", () => {
     expect((await api(`/v1/${encodeURIComponent(id)}`)).status).toBe(404);
   });
 
+  it("gives a direct upload with a subpath id a one-time URL that works", async () => {
+    const id = "drafts/ünï/a b";
+    const { uploadURL } = await client.images.v2.directUploads.create({ account_id, id });
+    expect(uploadURL).toMatch(/\/upload\/drafts%2F%C3%BCn%C3%AF%2Fa%20b\/[0-9a-f]{64}$/);
+    const form = new FormData();
+    form.append("file", new File([fixture("gif")], "a.gif"));
+    expect((await json(await SELF.fetch(uploadURL!, { method: "POST", body: form }))).result.id).toBe(id);
+  });
+
   // Fails until originalKey/renditionKey are built from imageStorageId: today `originals/<id>` is over R2's
   // 1024-byte key limit for an id this long, and the upload answers 503 with R2's error.
   it.fails("accepts a 1024-character id", async () => {

@@ -52,7 +52,8 @@ export function parseImageId(id: unknown): string | undefined {
   const rule = `id must be 1–${MAX_ID_LENGTH} characters without control characters, in /-separated segments that are not empty, "." or "..", and not a UUID`;
   if (typeof id !== "string") throw badRequest(`${rule}; got ${quote(id)}`);
   const refuse = (why: string) => badRequest(`${rule}; ${quote(id)} ${why}`);
-  if ([...id].length > MAX_ID_LENGTH) throw refuse(`is ${[...id].length} characters long`);
+  const length = [...id].length;
+  if (length > MAX_ID_LENGTH) throw refuse(`is ${length} characters long`);
   if (UNPRINTABLE.test(id)) throw refuse("has a control character");
   if (id.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) throw refuse("has an empty, . or .. segment");
   if (UUID.test(id)) throw refuse("is a UUID");

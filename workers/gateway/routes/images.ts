@@ -58,7 +58,7 @@ imageRoutes.get("/v1", async (c) => {
 imageRoutes.get("/v2", async (c) => {
   const perPage = intParam(c.req.query("per_page"), 1000, 10, 10_000, "per_page");
   const order = c.req.query("sort_order") ?? "desc";
-  if (order !== "asc" && order !== "desc") throw badRequest(`sort_order must be asc or desc, got ${JSON.stringify(order)}`);
+  if (order !== "asc" && order !== "desc") throw badRequest(`sort_order must be asc or desc, got ${quote(order)}`);
   const cursor = decodeContinuationToken(c.req.query("continuation_token"));
   const conditions: (SQL | undefined)[] = [
     creatorFilter(c.req.query("creator")),
