@@ -3,6 +3,7 @@ import { expect } from "vitest";
 import { probeImage } from "../../wasm/src/probe.ts";
 import type { CoordinatorState } from "../../workers/shared/bindings.ts";
 import { coordinatorOf } from "../../workers/shared/coordinators.ts";
+import { ApiError } from "../../workers/shared/errors.ts";
 import type { FixtureName } from "../fixtures/images.ts";
 
 export const API = "https://images.test/client/v4/accounts/test-account/images";
@@ -75,3 +76,14 @@ export async function eventually(check: () => Promise<void>, timeoutMs = 5000): 
 }
 
 export const jsonBody = (value: unknown) => ({ headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
+
+/** The ApiError a parser throws for bad input (fails the test when it throws nothing or something else). */
+export function refusal(action: () => unknown): ApiError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error("expected the input to be refused, but it was accepted");
+}

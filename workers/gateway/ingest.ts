@@ -4,12 +4,13 @@ import type { CoordinatorState } from "../shared/bindings.ts";
 import { parseBoolean, type Config } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso, primary, type Db } from "../shared/db.ts";
-import { ApiError, ErrorCode, badRequest, describeError, fromCodecError } from "../shared/errors.ts";
+import { ApiError, ErrorCode, badRequest, describeError, fromCodecError, quote } from "../shared/errors.ts";
 import { countImages, insertImageRecord } from "../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../shared/schema.ts";
 import { imageStorageId, newLife, originalKey, type StoredImage } from "../shared/storage.ts";
 import type { GatewayEnv } from "./env.ts";
 import { faultPoint } from "./faults.ts";
+import { checkMetadataSize, metadataFromFormFields } from "./metadata.ts";
 
 /** Upload fields shared by `POST /images/v1` and `POST /images/v2/direct_upload`. */
 export interface UploadFields {
@@ -19,8 +20,11 @@ export interface UploadFields {
   creator?: string;
 }
 
-const MAX_METADATA_BYTES = 1024;
+/** Cloudflare's limit on a custom id, in characters (Unicode code points). */
 const MAX_ID_LENGTH = 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Control characters (C0, DEL, C1) and halves of surrogate pairs that lost their other half. */
+const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
 
 /** Reads the optional fields of an upload form; the SDK sends `metadata` as JSON text or as `metadata[key]` fields. */
 export function parseUploadFields(form: FormData): UploadFields {
@@ -38,11 +42,21 @@ export function parseUploadFields(form: FormData): UploadFields {
   };
 }
 
-export function parseImageId(id: string | undefined): string | undefined {
+/**
+ * Validates a custom image id as Cloudflare allows them: 1–1024 characters of any Unicode text except control
+ * characters, made of `/`-separated segments that are neither empty (so no leading, trailing or doubled `/`) nor
+ * `.` or `..`, and not shaped like a UUID, which is what generated ids look like.
+ */
+export function parseImageId(id: unknown): string | undefined {
   if (id === undefined || id === "") return undefined;
-  if (id.length > MAX_ID_LENGTH || !/^[A-Za-z0-9._~-]+$/.test(id) || id === "." || id === "..") {
-    throw badRequest(`id must be 1–${MAX_ID_LENGTH} characters of letters, digits and . _ ~ -, got ${JSON.stringify(id.slice(0, 80))}`);
-  }
+  const rule = `id must be 1–${MAX_ID_LENGTH} characters without control characters, in /-separated segments that are not empty, "." or "..", and not a UUID`;
+  if (typeof id !== "string") throw badRequest(`${rule}; got ${quote(id)}`);
+  const refuse = (why: string) => badRequest(`${rule}; ${quote(id)} ${why}`);
+  const length = [...id].length;
+  if (length > MAX_ID_LENGTH) throw refuse(`is ${length} characters long`);
+  if (UNPRINTABLE.test(id)) throw refuse("has a control character");
+  if (id.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) throw refuse("has an empty, . or .. segment");
+  if (UUID.test(id)) throw refuse("is a UUID");
   return id;
 }
 
@@ -52,28 +66,26 @@ export function parseCreator(creator: unknown): string | undefined {
   return creator;
 }
 
-/** Parses and bounds user metadata: a JSON object of at most 1024 bytes. */
+/**
+ * Parses and bounds user metadata: a JSON object of at most 1024 bytes, given as JSON (text or a parsed body) or,
+ * in a form, as the SDK's `metadata[key]` fields (see metadataFromFormFields for how their types are read).
+ */
 export function parseMetadata(raw: unknown, form?: FormData): Record<string, unknown> | undefined {
   let value: unknown = raw;
+  const fromFields = form && metadataFromFormFields(form);
   if (typeof raw === "string") {
+    if (fromFields) throw badRequest("send metadata either as one JSON text field or as metadata[key] fields, not both");
     try {
       value = JSON.parse(raw);
     } catch {
       throw badRequest("metadata must be a JSON object");
     }
-  }
-  if (value === undefined && form) {
-    const bracketed: Record<string, string> = {};
-    for (const [key, v] of form.entries()) {
-      const m = /^metadata\[(.+)\]$/.exec(key);
-      if (m && typeof v === "string") bracketed[m[1]] = v;
-    }
-    if (Object.keys(bracketed).length > 0) value = bracketed;
+  } else if (value === undefined) {
+    value = fromFields;
   }
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "object" || Array.isArray(value)) throw badRequest("metadata must be a JSON object");
-  const size = new TextEncoder().encode(JSON.stringify(value)).length;
-  if (size > MAX_METADATA_BYTES) throw badRequest(`metadata is ${size} bytes; the limit is ${MAX_METADATA_BYTES} bytes`);
+  checkMetadataSize(value);
   return value as Record<string, unknown>;
 }
 

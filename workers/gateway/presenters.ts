@@ -32,13 +32,18 @@ export async function presentImages(c: Context<GatewayContext>, rows: ImageRow[]
 
 export const presentOne = async (c: Context<GatewayContext>, row: ImageRow) => (await presentImages(c, [row]))[0];
 
+/** An image id as it appears in a delivery URL: its `/` subpaths kept, each segment percent-encoded (`?`, `#`, `%`, …). */
+export function deliveryPath(imageId: string): string {
+  return imageId.split("/").map(encodeURIComponent).join("/");
+}
+
 export function presentImage(row: ImageRow, variantNames: string[], base: string): ImageResult {
   const result: ImageResult = {
     id: row.id,
     filename: row.filename,
     uploaded: row.uploaded,
     requireSignedURLs: row.requireSignedUrls,
-    variants: variantNames.map((name) => `${base}/${row.id.split("/").map(encodeURIComponent).join("/")}/${name}`),
+    variants: variantNames.map((name) => `${base}/${deliveryPath(row.id)}/${name}`),
     meta: JSON.parse(row.meta) as Record<string, unknown>,
     creator: row.creator,
     status: row.status,

@@ -44,6 +44,12 @@ export const ErrorCode = {
 export const badRequest = (message: string) => new ApiError(400, ErrorCode.badRequest, message);
 export const notFound = (message: string) => new ApiError(404, ErrorCode.notFound, message);
 
+/** A client's value as an error message quotes it: JSON-quoted, and cut short so a huge value cannot flood the answer. */
+export function quote(value: unknown, max = 80): string {
+  const text = typeof value === "string" && value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(text) ?? String(text);
+}
+
 /** Maps a codec failure onto the status a client sees at upload or delivery. */
 export function fromCodecError(error: CodecError): ApiError {
   switch (error.kind) {

@@ -22,22 +22,43 @@ export const renditionKey = (image: StoredImage, fingerprint: string, format: st
 /** The prefixes of one life's renditions, so a late job of an old life never touches a newer life's objects. */
 export const lifePrefixes = (image: StoredImage) => [`renditions/${image.storageId}/${image.life}/`, `flexible/${image.storageId}/${image.life}/`];
 
-/** Ids whose escaped form is longer than this are stored under a hash, so every key stays under R2's 1024 bytes. */
-const MAX_PLAIN_STORAGE_ID = 512;
-
-/**
- * The id as it appears in R2 keys: escaped so it holds no `/` (the prefix of id `a` must never cover id `a/b`),
- * or, when long, `%h` + the SHA-256 of the id (`%h` is never produced by escaping, so the two forms cannot meet).
- */
-export async function imageStorageId(id: string): Promise<string> {
-  const escaped = encodeURIComponent(id);
-  return escaped.length <= MAX_PLAIN_STORAGE_ID ? escaped : `%h${await sha256Hex(id)}`;
-}
-
 /** A random life id for a new upload. */
 export function newLife(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
 }
+
+/** R2's limit on the length of a key, in UTF-8 bytes. */
+export const MAX_R2_KEY_BYTES = 1024;
+
+/**
+ * The longest storage id kept readable. The longest key built from one is
+ * `renditions/<storage id>/<16-hex life>/<16-hex fingerprint>.<format>`, 50 bytes around the id today; 900 leaves
+ * room for growth. This is part of the key layout: changing it moves the stored objects of ids near the bound.
+ */
+export const MAX_READABLE_STORAGE_ID_BYTES = 900;
+
+/** Marks a hashed storage id. encodeURIComponent always escapes `:`, so no readable storage id contains one. */
+const HASHED_PREFIX = "sha256:";
+
+/**
+ * The id an image's objects are stored under: `encodeURIComponent(id)` while that is short enough (ids we
+ * generate, and most custom ids, stay as they are), else `sha256:` and the SHA-256 hex of the id. Either form
+ * is at most 900 bytes, so every key stays under R2's limit, and has no `/`, so one image's prefix never covers
+ * another's (`renditions/a/` must not list the renditions of `a/b`). Distinct ids map to distinct storage ids:
+ * encodeURIComponent is one-to-one, and the two forms cannot meet.
+ */
+export async function imageStorageId(imageId: string): Promise<string> {
+  let readable: string | undefined;
+  try {
+    readable = encodeURIComponent(imageId);
+  } catch {
+    // Only a lone surrogate makes encodeURIComponent throw; ingest refuses such ids, but be total anyway.
+  }
+  // encodeURIComponent's output is ASCII, so its length is its size in bytes.
+  if (readable !== undefined && readable.length <= MAX_READABLE_STORAGE_ID_BYTES) return readable;
+  return `${HASHED_PREFIX}${await sha256Hex(imageId)}`;
+}
+
 
 /** Deletes every object under a prefix, a page at a time. */
 export async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<number> {

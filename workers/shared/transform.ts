@@ -1,5 +1,6 @@
 import { sha256Hex } from "./crypto.ts";
-import { badRequest } from "./errors.ts";
+import { badRequest, quote } from "./errors.ts";
+import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
 
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
 export const METADATA_MODES = ["keep", "copyright", "none"] as const;
@@ -77,15 +78,33 @@ export function parseVariantOptions(raw: unknown, previous?: VariantOptions): Va
 function dimension(value: unknown, name: string, required: true): number;
 function dimension(value: unknown, name: string, required: false): number | undefined;
 function dimension(value: unknown, name: string, required: boolean): number | undefined {
-  if (value === undefined || value === null || value === "") {
+  if (value === undefined || value === null) {
     if (required) throw badRequest(`${name} is required`);
     return undefined;
   }
-  const n = typeof value === "string" ? Number(value) : value;
+  // A JSON body may carry the number itself; text (a URL, a form) must be plain decimal digits.
+  const n = typeof value === "string" ? parseDecimalInteger(value) : value;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_OUTPUT_SIDE) {
-    throw badRequest(`${name} must be an integer from 1 to ${MAX_OUTPUT_SIDE}, got ${JSON.stringify(value)}`);
+    throw badRequest(`${name} must be an integer from 1 to ${MAX_OUTPUT_SIDE} in decimal digits, got ${quote(value)}`);
   }
   return n;
+}
+
+/** The device pixel ratio multiplies width and height; 10 is far beyond any screen and keeps requests bounded. */
+const MAX_DPR = 10;
+
+/** Splits one `name=value` option of a raw URL segment and percent-decodes each half exactly once. */
+function decodeOption(part: string): { rawName: string; value: string } {
+  const eq = part.indexOf("=");
+  if (eq <= 0) throw badRequest(`flexible variant option ${quote(part)} must be name=value`);
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw badRequest(`flexible variant option ${quote(part)} has a malformed percent-escape`);
+    }
+  };
+  return { rawName: decode(part.slice(0, eq)), value: decode(part.slice(eq + 1)) };
 }
 
 const FLEXIBLE_ALIASES: Record<string, string> = {
@@ -99,9 +118,11 @@ const FLEXIBLE_ALIASES: Record<string, string> = {
 
 /**
  * Parses flexible-variant options in Cloudflare's URL syntax, e.g. `w=400,h=300,fit=cover,f=auto,q=75,dpr=2`.
+ * Takes the path segment as it came over the wire, still percent-encoded: options are split on the literal
+ * commas, then each name and value is decoded once (so `%2C` is a comma inside a value, and `%2531` stays `%31`).
  * Unknown options and bad values are refused with a message that names them.
  */
-export function parseFlexibleOptions(spec: string): Transform {
+export function parseFlexibleOptions(rawSegment: string): Transform {
   const transform: Transform = {
     fit: "scale-down",
     quality: DEFAULT_QUALITY,
@@ -112,13 +133,10 @@ export function parseFlexibleOptions(spec: string): Transform {
   };
   let dpr = 1;
   const seen = new Set<string>();
-  for (const part of spec.split(",")) {
+  for (const part of rawSegment.split(",")) {
     if (!part) continue;
-    const eq = part.indexOf("=");
-    if (eq <= 0) throw badRequest(`flexible variant option ${JSON.stringify(part)} must be name=value`);
-    const rawName = part.slice(0, eq).trim();
-    const name = FLEXIBLE_ALIASES[rawName] ?? rawName;
-    const value = decodeURIComponent(part.slice(eq + 1).trim());
+    const { rawName, value } = decodeOption(part);
+    const name = Object.hasOwn(FLEXIBLE_ALIASES, rawName) ? FLEXIBLE_ALIASES[rawName] : rawName;
     if (seen.has(name)) throw badRequest(`flexible variant option ${name} is given twice`);
     seen.add(name);
     switch (name) {
@@ -129,26 +147,28 @@ export function parseFlexibleOptions(spec: string): Transform {
         transform.height = dimension(value, "height", true);
         break;
       case "fit":
-        if (!FITS.includes(value as Fit)) throw badRequest(`fit must be one of ${FITS.join(", ")}, got ${JSON.stringify(value)}`);
+        if (!FITS.includes(value as Fit)) throw badRequest(`fit must be one of ${FITS.join(", ")}, got ${quote(value)}`);
         transform.fit = value as Fit;
         break;
       case "quality": {
-        const q = Number(value);
-        if (!Number.isInteger(q) || q < 1 || q > 100) throw badRequest(`quality must be an integer from 1 to 100, got ${JSON.stringify(value)}`);
+        const q = parseDecimalInteger(value);
+        if (q === undefined || q < 1 || q > 100) throw badRequest(`quality must be an integer from 1 to 100 in decimal digits, got ${quote(value)}`);
         transform.quality = q;
         break;
       }
       case "format": {
         const f = value === "jpg" ? "jpeg" : value;
         if (f !== "auto" && !OUTPUT_FORMATS.includes(f as OutputFormat)) {
-          throw badRequest(`format must be one of auto, ${OUTPUT_FORMATS.join(", ")}, got ${JSON.stringify(value)}`);
+          throw badRequest(`format must be one of auto, ${OUTPUT_FORMATS.join(", ")}, got ${quote(value)}`);
         }
         transform.format = f as RequestedFormat;
         break;
       }
       case "dpr": {
-        const d = Number(value);
-        if (!Number.isFinite(d) || d <= 0 || d > 10) throw badRequest(`dpr must be a number above 0 and at most 10, got ${JSON.stringify(value)}`);
+        const d = parseDecimalNumber(value);
+        if (d === undefined || d <= 0 || d > MAX_DPR) {
+          throw badRequest(`dpr must be a decimal number above 0 and at most ${MAX_DPR} (like 2 or 1.5), got ${quote(value)}`);
+        }
         dpr = d;
         break;
       }
@@ -157,7 +177,7 @@ export function parseFlexibleOptions(spec: string): Transform {
         break;
       case "metadata":
         if (!METADATA_MODES.includes(value as MetadataMode)) {
-          throw badRequest(`metadata must be one of ${METADATA_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+          throw badRequest(`metadata must be one of ${METADATA_MODES.join(", ")}, got ${quote(value)}`);
         }
         transform.metadata = value as MetadataMode;
         break;
@@ -165,7 +185,7 @@ export function parseFlexibleOptions(spec: string): Transform {
         transform.background = parseColor(value);
         break;
       default:
-        throw badRequest(`unknown flexible variant option ${JSON.stringify(rawName)}`);
+        throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
   }
   if (dpr !== 1) {
@@ -179,7 +199,7 @@ function parseGravity(value: string): Gravity {
   if (GRAVITIES.includes(value as (typeof GRAVITIES)[number])) return value as Gravity;
   const m = /^(0(?:\.\d+)?|1(?:\.0+)?)x(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(value);
   if (m) return { x: Number(m[1]), y: Number(m[2]) };
-  throw badRequest(`gravity must be one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1, got ${JSON.stringify(value)}`);
+  throw badRequest(`gravity must be one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1, got ${quote(value)}`);
 }
 
 function parseColor(value: string): [number, number, number] {
@@ -190,7 +210,7 @@ function parseColor(value: string): [number, number, number] {
   }
   const rgb = /^rgb\((\d{1,3}),(\d{1,3}),(\d{1,3})\)$/.exec(value.replace(/\s+/g, ""));
   if (rgb && rgb.slice(1).every((c) => Number(c) <= 255)) return rgb.slice(1).map(Number) as [number, number, number];
-  throw badRequest(`background must be a color like #ffffff or rgb(255,255,255), got ${JSON.stringify(value)}`);
+  throw badRequest(`background must be a color like #ffffff or rgb(255,255,255), got ${quote(value)}`);
 }
 
 /** A stable text form of a transform (format excluded): renditions are stored under its hash. */

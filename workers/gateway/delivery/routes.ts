@@ -37,12 +37,14 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const address = parseDeliveryPath(url.pathname);
   if (address.accountHash !== config.accountHash) throw notFound("unknown account hash");
 
+  // Flexible options are checked before any state is read: hostile option strings cost no lookup.
+  const flexible = address.variant.includes("=") ? await resolveFlexible(config, address.variant) : undefined;
   const [image, account] = await Promise.all([
     imageEdgeState(c.env, config, c.executionCtx, address.imageId),
     accountEdgeState(c.env, config, c.executionCtx),
   ]);
   const visible = checkVisible(image, address.imageId);
-  const output = await resolveOutput(config, account, address.variant);
+  const output = flexible ?? resolveNamed(account, address.variant);
   const signed = visible.signed && !output.neverRequireSignedUrls;
   if (signed) await verifySignedUrl(url, (await accountEdgeState(c.env, config, c.executionCtx, true)).keys);
 
@@ -136,19 +138,21 @@ interface ResolvedOutput {
 const flexibleMemo = new Map<string, ResolvedOutput>();
 const FLEXIBLE_MEMO_LIMIT = 2000;
 
-/** A named variant from the account's edge state, or flexible options parsed from the raw path segment. */
-async function resolveOutput(config: Config, account: AccountEdgeState, rawSpec: string): Promise<ResolvedOutput> {
-  if (!rawSpec.includes("=")) {
-    let name: string;
-    try {
-      name = decodeURIComponent(rawSpec);
-    } catch {
-      throw badRequest("the variant name in the URL has a malformed percent-escape");
-    }
-    const variant = Object.hasOwn(account.variants, name) ? account.variants[name] : undefined;
-    if (!variant) throw notFound(`variant ${JSON.stringify(name)} not found`);
-    return { transform: variant.transform, fingerprint: variant.fingerprint, variant: name, neverRequireSignedUrls: variant.neverRequireSignedUrls };
+/** A named variant from the account's edge state. */
+function resolveNamed(account: AccountEdgeState, rawName: string): ResolvedOutput {
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    throw badRequest("the variant name in the URL has a malformed percent-escape");
   }
+  const variant = Object.hasOwn(account.variants, name) ? account.variants[name] : undefined;
+  if (!variant) throw notFound(`variant ${JSON.stringify(name)} not found`);
+  return { transform: variant.transform, fingerprint: variant.fingerprint, variant: name, neverRequireSignedUrls: variant.neverRequireSignedUrls };
+}
+
+/** Flexible options parsed from the raw path segment (each value decoded exactly once by the parser). */
+async function resolveFlexible(config: Config, rawSpec: string): Promise<ResolvedOutput> {
   if (!config.flexibleVariants) {
     throw new ApiError(403, ErrorCode.forbidden, "flexible variants are disabled for this account (FLEXIBLE_VARIANTS)");
   }

@@ -2,11 +2,13 @@ import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "dri
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, primary } from "../../shared/db.ts";
-import { badRequest, envelope, notFound } from "../../shared/errors.ts";
+import { badRequest, envelope, notFound, quote } from "../../shared/errors.ts";
 import { deleteImageRecords, findImage } from "../../shared/image-records.ts";
+import { parseDecimalInteger } from "../../shared/numerals.ts";
 import { images, type ImageRow } from "../../shared/schema.ts";
 import { deletePrefix, imageStorageId, lifePrefixes, originalKey } from "../../shared/storage.ts";
 import { router, type GatewayContext } from "../app.ts";
+import { decodeContinuationToken, encodeContinuationToken } from "../continuation-token.ts";
 import { respondWithBytes } from "../delivery/respond.ts";
 import {
   checkDeclaredLength,
@@ -19,6 +21,7 @@ import {
   readUploadSource,
 } from "../ingest.ts";
 import { cachedRenditions, invalidateImage } from "../invalidate.ts";
+import { metadataFilterCondition, parseMetadataFilters } from "../list-filters.ts";
 import { presentImages, presentOne } from "../presenters.ts";
 import { readForm, readJsonObject } from "../request-body.ts";
 import type { Context } from "hono";
@@ -62,9 +65,12 @@ imageRoutes.get("/v1", async (c) => {
 imageRoutes.get("/v2", async (c) => {
   const perPage = intParam(c.req.query("per_page"), 1000, 10, 10_000, "per_page");
   const order = c.req.query("sort_order") ?? "desc";
-  if (order !== "asc" && order !== "desc") throw badRequest(`sort_order must be asc or desc, got ${JSON.stringify(order)}`);
-  const cursor = decodeCursor(c.req.query("continuation_token"));
-  const conditions: (SQL | undefined)[] = [creatorFilter(c.req.query("creator"))];
+  if (order !== "asc" && order !== "desc") throw badRequest(`sort_order must be asc or desc, got ${quote(order)}`);
+  const cursor = decodeContinuationToken(c.req.query("continuation_token"));
+  const conditions: (SQL | undefined)[] = [
+    creatorFilter(c.req.query("creator")),
+    metadataFilterCondition(parseMetadataFilters(new URL(c.req.url).searchParams)),
+  ];
   if (cursor) {
     const after = order === "desc" ? lt : gt;
     conditions.push(or(after(images.uploaded, cursor.uploaded), and(eq(images.uploaded, cursor.uploaded), after(images.id, cursor.id))));
@@ -83,7 +89,7 @@ imageRoutes.get("/v2", async (c) => {
   return c.json(
     envelope({
       images: await presentImages(c, pageRows),
-      continuation_token: more && last ? encodeCursor(last) : null,
+      continuation_token: more && last ? encodeContinuationToken(last) : null,
     }),
   );
 });
@@ -155,23 +161,8 @@ function creatorFilter(creator: string | undefined): SQL | undefined {
 
 function intParam(raw: string | undefined, fallback: number, min: number, max: number, name: string): number {
   if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  const n = parseDecimalInteger(raw);
+  if (n === undefined || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max} in decimal digits, got ${quote(raw)}`);
   return n;
-}
-
-function encodeCursor(row: ImageRow): string {
-  return btoa(JSON.stringify([row.uploaded, row.id])).replace(/=+$/, "");
-}
-
-function decodeCursor(token: string | undefined): { uploaded: string; id: string } | undefined {
-  if (!token) return undefined;
-  try {
-    const [uploaded, id] = JSON.parse(atob(token)) as [string, string];
-    if (typeof uploaded === "string" && typeof id === "string") return { uploaded, id };
-  } catch {
-    // fall through
-  }
-  throw badRequest("continuation_token is not one this API issued");
 }
 
