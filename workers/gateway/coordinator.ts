@@ -1,15 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
 import type { ClaimResult, CoordinatorApi, CoordinatorState, UploadCheck } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso, primary } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
-import { deleteImageRecords } from "../shared/image-records.ts";
+import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
 import { renditionEtag, storeRendition } from "../shared/renditions.ts";
-import { images, type ImageStatus } from "../shared/schema.ts";
+import type { ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
 
 export type { CoordinatorState };
@@ -218,10 +217,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
    * decides: there, the upload is complete and is queued; not there, the original it may have written is removed.
    */
   private async recoverUpload(reservation: NonNullable<CoordinatorState["reservation"]>): Promise<void> {
-    const [row] = await database(primary(this.env.DB))
-      .select({ id: images.id })
-      .from(images)
-      .where(and(eq(images.id, this.state.imageId), eq(images.life, reservation.life)));
+    const row = await findImageLife(database(primary(this.env.DB)), this.state.imageId, reservation.life);
     if (row) {
       await this.enqueue({ imageId: this.state.imageId, originalKey: reservation.originalKey, reservation: undefined });
       return;
@@ -245,7 +241,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     }
     const db = database(primary(this.env.DB));
     if (upload.used && this.state.originalKey) {
-      const [row] = await db.select({ format: images.format }).from(images).where(and(eq(images.id, this.state.imageId), eq(images.life, this.state.life)));
+      const row = await findImageLife(db, this.state.imageId, this.state.life);
       if (row?.format) {
         await this.enqueue({ imageId: this.state.imageId, originalKey: this.state.originalKey, upload: undefined });
         return;
@@ -356,10 +352,11 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     await this.save(patch);
     if (patch.status !== "deleted" && this.state.imageId) {
       // Only this life's record: a late transition of an old life must not touch the id's next upload.
-      await database(primary(this.env.DB))
-        .update(images)
-        .set({ status: patch.status, error: this.state.status === "failed" ? (this.state.error ?? null) : null, updatedAt: this.state.updatedAt })
-        .where(and(eq(images.id, this.state.imageId), eq(images.life, this.state.life)));
+      await updateImageLife(database(primary(this.env.DB)), this.state.imageId, this.state.life, {
+        status: patch.status,
+        error: this.state.status === "failed" ? (this.state.error ?? null) : null,
+        updatedAt: this.state.updatedAt,
+      });
     }
     const event = this.event();
     const terminal = this.isTerminal();

@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { asc } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig } from "../shared/config.ts";
@@ -8,7 +8,8 @@ import { describeError } from "../shared/errors.ts";
 import type { ProcessJob } from "../shared/messages.ts";
 import type { OutputRequest } from "../shared/render.ts";
 import { discardLife, renditionEtag, storeRendition } from "../shared/renditions.ts";
-import { images, variants } from "../shared/schema.ts";
+import { findImageLife } from "../shared/image-records.ts";
+import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
 import { transformFingerprint, transformOfVariant, type OutputFormat } from "../shared/transform.ts";
 import type { ProcessorEnv } from "./env.ts";
@@ -39,7 +40,7 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
   const image = { imageId: job.imageId, life: claim.life, storageId: await imageStorageId(job.imageId) };
   try {
     const db = database(primary(env.DB));
-    const [record] = await db.select({ id: images.id }).from(images).where(and(eq(images.id, job.imageId), eq(images.life, claim.life)));
+    const record = await findImageLife(db, job.imageId, claim.life);
     if (!record) {
       // The coordinator outlived its record (deleted between the two): end it visibly rather than lease forever.
       await coordinator.fail("the image record is missing");

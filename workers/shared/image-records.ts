@@ -79,3 +79,15 @@ export async function listRenditions(db: Db, id: string) {
     .from(renditions)
     .where(eq(renditions.imageId, id));
 }
+
+/** The record of one life of an image (recovery and jobs: a record of an earlier or later life is not this upload's). */
+export async function findImageLife(db: Db, id: string, life: string): Promise<ImageRow | undefined> {
+  const [row] = await db.select().from(images).where(and(eq(images.id, id), eq(images.life, life)));
+  return row;
+}
+
+/** Updates one life's record only, so a late write for an old life never touches the id's next upload. */
+export async function updateImageLife(db: Db, id: string, life: string, patch: Partial<typeof images.$inferInsert>): Promise<ImageRow | undefined> {
+  const [row] = await db.update(images).set(patch).where(and(eq(images.id, id), eq(images.life, life))).returning();
+  return row;
+}

@@ -1,12 +1,10 @@
-import { and, eq } from "drizzle-orm";
 import type { UploadCheck } from "../../shared/bindings.ts";
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { randomHex, sha256Hex } from "../../shared/crypto.ts";
 import { database, nowIso, primary } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, describeError, envelope, notFound } from "../../shared/errors.ts";
-import { findImage, insertImageRecord } from "../../shared/image-records.ts";
-import { images } from "../../shared/schema.ts";
+import { findImage, insertImageRecord, updateImageLife } from "../../shared/image-records.ts";
 import { imageStorageId, newLife, originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
 import { faultPoint } from "../faults.ts";
@@ -107,11 +105,8 @@ uploadUrlRoutes.post("/*", async (c) => {
   try {
     await storeOriginal(c.env, { storageId: await imageStorageId(id), life: draft.life }, source.bytes, header);
     faultPoint(config, c.req.raw, "original-stored");
-    const [updated] = await db
-      .update(images)
-      .set({ filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes) })
-      .where(and(eq(images.id, id), eq(images.life, draft.life)))
-      .returning();
+    const updated = await updateImageLife(db, id, draft.life, { filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes) });
+    if (!updated) throw notFound("this upload URL is not valid");
     faultPoint(config, c.req.raw, "recorded");
     const stored = withStatus(updated, await coordinator.accept(id, draft.life));
     await invalidateImage(c, id, []);

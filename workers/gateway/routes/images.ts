@@ -3,7 +3,7 @@ import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, primary } from "../../shared/db.ts";
 import { badRequest, envelope, notFound, quote } from "../../shared/errors.ts";
-import { deleteImageRecords, findImage } from "../../shared/image-records.ts";
+import { deleteImageRecords, findImage, updateImageLife } from "../../shared/image-records.ts";
 import { parseDecimalInteger } from "../../shared/numerals.ts";
 import { images, type ImageRow } from "../../shared/schema.ts";
 import { deletePrefix, imageStorageId, lifePrefixes, originalKey } from "../../shared/storage.ts";
@@ -121,7 +121,7 @@ imageRoutes.patch("/v1/:image_id{.+}", async (c) => {
   const unknown = Object.keys(body).filter((k) => !["metadata", "creator", "requireSignedURLs"].includes(k));
   if (unknown.length > 0) throw badRequest(`cannot change ${unknown.join(", ")}: only metadata, creator and requireSignedURLs can be edited`);
   if (Object.keys(update).length === 0) return c.json(envelope(await presentOne(c, row)));
-  const [updated] = await c.get("db").update(images).set(update).where(and(eq(images.id, row.id), eq(images.life, row.life))).returning();
+  const updated = await updateImageLife(c.get("db"), row.id, row.life, update);
   if (!updated) throw notFound(`image ${JSON.stringify(row.id)} not found`);
   // Access control changed: no cached copy may outlive it (Cloudflare purges them too).
   if (requireSigned !== undefined && requireSigned !== row.requireSignedUrls) await invalidateImage(c, row.id, await cachedRenditions(c, row.id));
