@@ -30,8 +30,12 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const dev = spawn(
   "npx",
-  ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo],
+  ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled"],
   { stdio: "inherit", env },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+
+// wrangler dev fires no cron triggers: run the gateway's hourly one (the flexible-rendition sweep) ourselves.
+const sweep = setInterval(() => fetch(`http://127.0.0.1:${port}/__scheduled?cron=17+*+*+*+*`).catch(() => {}), 60 * 60 * 1000);
+sweep.unref();
 dev.on("exit", (code) => process.exit(code ?? 0));
