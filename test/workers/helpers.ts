@@ -1,6 +1,8 @@
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import type { CoordinatorState } from "../../workers/gateway/coordinator.ts";
+import gateway from "../../workers/gateway/index.ts";
+import type { ConfigEnv } from "../../workers/shared/config.ts";
 import { coordinatorOf } from "../../workers/shared/coordinators.ts";
 import type { FixtureName } from "../fixtures/images.ts";
 
@@ -47,4 +49,12 @@ export async function waitForStatus(imageId: string, statuses: string[], timeout
     if (Date.now() > deadline) throw new Error(`image ${imageId} stayed ${state.status}, expected ${statuses.join("|")}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Sends a request through the gateway with some vars changed, as a deployment configured that way would see it. */
+export async function gatewayWith(vars: Partial<ConfigEnv>, url: string, init: RequestInit = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await gateway.fetch(new Request(url, init), { ...env, ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
 }

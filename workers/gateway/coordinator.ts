@@ -73,6 +73,15 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> {
     return true;
   }
 
+  /** Checks the one-time upload token without consuming it, so a request with a bad token is refused before its body is read. */
+  async checkUploadToken(tokenHash: string): Promise<UploadCheck> {
+    const upload = this.state.upload;
+    if (!upload || !(await constantTimeEqual(upload.tokenHash, tokenHash))) return { ok: false, reason: "unknown" };
+    if (upload.used || this.state.status !== "draft") return { ok: false, reason: "used" };
+    if (Date.now() > upload.expiresAt) return { ok: false, reason: "expired" };
+    return { ok: true };
+  }
+
   /** Consumes the one-time upload token. A second use, or one after expiry, is refused. */
   async beginDirectUpload(tokenHash: string): Promise<UploadCheck> {
     const upload = this.state.upload;

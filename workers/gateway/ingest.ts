@@ -10,6 +10,7 @@ import { originalKey } from "../shared/storage.ts";
 import type { CoordinatorState } from "./coordinator.ts";
 import type { GatewayEnv } from "./env.ts";
 import { countImages, deleteImageRecords, insertImageRecord } from "./records.ts";
+import { uploadTooLarge } from "./request-body.ts";
 
 /** Upload fields shared by `POST /images/v1` and `POST /images/v2/direct_upload`. */
 export interface UploadFields {
@@ -77,22 +78,10 @@ export function parseMetadata(raw: unknown, form?: FormData): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-/** Refuses a request body before it is buffered when Content-Length already says it is over the limit. */
-export function checkDeclaredLength(request: Request, config: Config): void {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  // Multipart framing and the other fields add a little; allow 64 KiB over the file limit.
-  if (declared > config.limits.maxUploadBytes + 64 * 1024) throw fileTooLarge(declared, config);
-}
-
-function fileTooLarge(size: number, config: Config): ApiError {
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return new ApiError(413, ErrorCode.tooLarge, `file is ${mb(size)}; the upload limit is ${mb(config.limits.maxUploadBytes)} (MAX_UPLOAD_BYTES)`);
-}
-
 /** Checks an upload's bytes against the limits from its header alone, before anything is stored or decoded. */
 export function inspectUpload(bytes: Uint8Array, config: Config): ImageHeader {
   if (bytes.length === 0) throw badRequest("file is empty");
-  if (bytes.length > config.limits.maxUploadBytes) throw fileTooLarge(bytes.length, config);
+  if (bytes.length > config.limits.maxUploadBytes) throw uploadTooLarge("file", bytes.length, config);
   let header: ImageHeader;
   try {
     header = probeImage(bytes);
@@ -121,7 +110,7 @@ export async function readUploadSource(form: FormData, config: Config): Promise<
   const url = form.get("url");
   if (file && url) throw badRequest("send either file or url, not both");
   if (file && typeof file !== "string") {
-    if (file.size > config.limits.maxUploadBytes) throw fileTooLarge(file.size, config);
+    if (file.size > config.limits.maxUploadBytes) throw uploadTooLarge("file", file.size, config);
     return { bytes: new Uint8Array(await file.arrayBuffer()), filename: file.name || undefined };
   }
   if (typeof url === "string" && url) return fetchUrl(url, config);
@@ -156,7 +145,7 @@ async function fetchUrl(raw: string, config: Config): Promise<{ bytes: Uint8Arra
     size += value.length;
     if (size > limit) {
       await reader.cancel();
-      throw fileTooLarge(size, config);
+      throw uploadTooLarge("the image at url", size, config);
     }
     chunks.push(value);
   }

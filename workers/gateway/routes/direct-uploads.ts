@@ -7,8 +7,8 @@ import { ApiError, ErrorCode, badRequest, envelope, notFound } from "../../share
 import { images, type ImageRow } from "../../shared/schema.ts";
 import { originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
+import type { UploadCheck } from "../coordinator.ts";
 import {
-  checkDeclaredLength,
   checkImageAllowance,
   inspectUpload,
   originalColumns,
@@ -20,7 +20,8 @@ import {
   withStatus,
 } from "../ingest.ts";
 import { deleteImageRecords, insertImageRecord } from "../records.ts";
-import { present, readForm } from "./images.ts";
+import { readFieldsForm, readJsonObject, readUploadForm, refuseBody } from "../request-body.ts";
+import { present } from "./images.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
 const MAX_EXPIRY_MS = 6 * 60 * 60 * 1000;
@@ -33,9 +34,9 @@ directUploadRoutes.post("/v2/direct_upload", async (c) => {
   const type = c.req.header("content-type") ?? "";
   const fields: Record<string, unknown> = {};
   if (/^application\/json/i.test(type)) {
-    Object.assign(fields, await c.req.json().catch(() => ({})));
+    Object.assign(fields, await readJsonObject(c.req.raw, config));
   } else if (type) {
-    const form = await readForm(c);
+    const form = await readFieldsForm(c.req.raw, config);
     for (const [k, v] of form.entries()) if (typeof v === "string") fields[k] = v;
     const bracketed = parseMetadata(undefined, form);
     if (bracketed && fields.metadata === undefined) fields.metadata = bracketed;
@@ -78,19 +79,19 @@ uploadUrlRoutes.post("/:image_id/:token", async (c) => {
   const [row] = await database(c.env.DB).select().from(images).where(eq(images.id, id));
   if (!row) throw notFound("this upload URL is not valid");
 
-  // Check the file before the token is spent, so a rejected file can be replaced by a good one.
-  checkDeclaredLength(c.req.raw, config);
-  const form = await readForm(c);
+  // The token first, so a wrong, used or expired URL is refused without reading the body; then the file, before
+  // the token is spent, so a rejected file can be replaced by a good one.
+  const tokenHash = await sha256Hex(c.req.param("token"));
+  const token = await coordinator.checkUploadToken(tokenHash);
+  if (!token.ok) refuseBody(c.req.raw);
+  refuseUnlessValid(token);
+  const form = await readUploadForm(c.req.raw, config);
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
+  // Checked again as it is spent: another upload may have used the URL while this file was read.
+  refuseUnlessValid(await coordinator.beginDirectUpload(tokenHash));
 
-  const check = await coordinator.beginDirectUpload(await sha256Hex(c.req.param("token")));
-  if (!check.ok) {
-    if (check.reason === "used") throw new ApiError(409, ErrorCode.conflict, "this upload URL has already been used");
-    if (check.reason === "expired") throw new ApiError(410, ErrorCode.gone, "this upload URL has expired");
-    throw notFound("this upload URL is not valid");
-  }
   let stored: ImageRow;
   try {
     await storeOriginal(c.env, id, source.bytes, header);
@@ -106,6 +107,13 @@ uploadUrlRoutes.post("/:image_id/:token", async (c) => {
   }
   return c.json(envelope(await present(c, stored)));
 });
+
+function refuseUnlessValid(check: UploadCheck): void {
+  if (check.ok) return;
+  if (check.reason === "used") throw new ApiError(409, ErrorCode.conflict, "this upload URL has already been used");
+  if (check.reason === "expired") throw new ApiError(410, ErrorCode.gone, "this upload URL has expired");
+  throw notFound("this upload URL is not valid");
+}
 
 function parseExpiry(raw: unknown, defaultSeconds: number): number {
   const now = Date.now();

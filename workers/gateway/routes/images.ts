@@ -8,7 +8,6 @@ import { deletePrefix, originalKey, renditionPrefix } from "../../shared/storage
 import { router, type GatewayContext } from "../app.ts";
 import { purgeRenditions } from "../delivery/cache.ts";
 import {
-  checkDeclaredLength,
   checkImageAllowance,
   ingestUpload,
   inspectUpload,
@@ -19,6 +18,7 @@ import {
 } from "../ingest.ts";
 import { deliveryBase, presentImage } from "../presenters.ts";
 import { deleteImageRecords } from "../records.ts";
+import { readJsonObject, readUploadForm } from "../request-body.ts";
 import type { Context } from "hono";
 
 /** `/accounts/:account_id/images/v1` and `/v2`: upload, read, edit, delete and list images. */
@@ -26,8 +26,7 @@ export const imageRoutes = router();
 
 imageRoutes.post("/v1", async (c) => {
   const config = c.get("config");
-  checkDeclaredLength(c.req.raw, config);
-  const form = await readForm(c);
+  const form = await readUploadForm(c.req.raw, config);
   const fields = parseUploadFields(form);
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
@@ -84,7 +83,7 @@ imageRoutes.get("/v1/:image_id", async (c) => c.json(envelope(await present(c, a
 
 imageRoutes.patch("/v1/:image_id", async (c) => {
   const row = await findImage(c, c.req.param("image_id"));
-  const body = await readJsonObject(c);
+  const body = await readJsonObject(c.req.raw, c.get("config"));
   const update: Partial<typeof images.$inferInsert> = {};
   if ("metadata" in body) update.meta = JSON.stringify(parseMetadata(body.metadata) ?? {});
   if ("creator" in body) update.creator = parseCreator(body.creator) ?? null;
@@ -184,27 +183,4 @@ function decodeCursor(token: string | undefined): { uploaded: string; id: string
     // fall through
   }
   throw badRequest("continuation_token is not one this API issued");
-}
-
-export async function readForm(c: Ctx): Promise<FormData> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) {
-    throw badRequest(`expected a multipart/form-data body, got ${JSON.stringify(type || "no content type")}`);
-  }
-  try {
-    return await c.req.raw.formData();
-  } catch {
-    throw badRequest("the multipart body could not be parsed");
-  }
-}
-
-export async function readJsonObject(c: Ctx): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw badRequest("expected a JSON object body");
-  }
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("expected a JSON object body");
-  return body as Record<string, unknown>;
 }

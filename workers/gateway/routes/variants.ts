@@ -6,7 +6,7 @@ import { variants, type VariantRow } from "../../shared/schema.ts";
 import { parseVariantOptions } from "../../shared/transform.ts";
 import { router } from "../app.ts";
 import { presentVariant } from "../presenters.ts";
-import { readJsonObject } from "./images.ts";
+import { readJsonObject } from "../request-body.ts";
 import type { Context } from "hono";
 import type { GatewayContext } from "../app.ts";
 
@@ -24,7 +24,7 @@ variantRoutes.get("/v1/variants", async (c) => {
 });
 
 variantRoutes.post("/v1/variants", async (c) => {
-  const body = await readJsonObject(c);
+  const body = await readJsonObject(c.req.raw, c.get("config"));
   const id = parseVariantId(body.id);
   const options = parseVariantOptions(body.options);
   const db = database(c.env.DB);
@@ -43,7 +43,7 @@ variantRoutes.get("/v1/variants/:variant_id", async (c) => c.json(envelope({ var
 
 variantRoutes.patch("/v1/variants/:variant_id", async (c) => {
   const existing = await findVariant(c);
-  const body = await readJsonObject(c);
+  const body = await readJsonObject(c.req.raw, c.get("config"));
   const options = parseVariantOptions(body.options, presentVariant(existing).options);
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? existing.neverRequireSignedUrls;
   const [updated] = await database(c.env.DB)
