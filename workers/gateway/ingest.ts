@@ -11,6 +11,7 @@ import type { CoordinatorState } from "./coordinator.ts";
 import type { GatewayEnv } from "./env.ts";
 import { countImages, deleteImageRecords, insertImageRecord } from "./records.ts";
 import { uploadTooLarge } from "./request-body.ts";
+import { fetchSource } from "./source-fetch.ts";
 
 /** Upload fields shared by `POST /images/v1` and `POST /images/v2/direct_upload`. */
 export interface UploadFields {
@@ -113,50 +114,8 @@ export async function readUploadSource(form: FormData, config: Config): Promise<
     if (file.size > config.limits.maxUploadBytes) throw uploadTooLarge("file", file.size, config);
     return { bytes: new Uint8Array(await file.arrayBuffer()), filename: file.name || undefined };
   }
-  if (typeof url === "string" && url) return fetchUrl(url, config);
+  if (typeof url === "string" && url) return fetchSource(url, config);
   throw badRequest("an image is required: send a multipart form with a file field (or a url field)");
-}
-
-async function fetchUrl(raw: string, config: Config): Promise<{ bytes: Uint8Array; filename?: string }> {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw badRequest(`url is not a valid URL: ${JSON.stringify(raw.slice(0, 200))}`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw badRequest("url must be http or https");
-  let response: Response;
-  try {
-    response = await fetch(url, { redirect: "follow" });
-  } catch (error) {
-    throw new ApiError(422, ErrorCode.unprocessable, `could not fetch url: ${(error as Error).message}`);
-  }
-  if (!response.ok || !response.body) {
-    throw new ApiError(422, ErrorCode.unprocessable, `could not fetch url: the server answered ${response.status}`);
-  }
-  // Read at most the limit plus one byte, so an endless or oversized body is cut off, not buffered.
-  const limit = config.limits.maxUploadBytes;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw uploadTooLarge("the image at url", size, config);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
-  const filename = decodeURIComponent(url.pathname.split("/").pop() || "") || undefined;
-  return { bytes, filename };
 }
 
 /** Fails with a clear error when the account already holds as many images as it may. */
