@@ -126,6 +126,12 @@ describe("one-time upload URL: the token is checked before the body is read", ()
     expect(meter.pulled).toBeLessThan(SLACK);
   });
 
+  it("answers an upload URL for an unknown image 404 without reading the body", async () => {
+    const { meter, response } = postEndless(`https://images.test/upload/no-such-image/${"0".repeat(64)}`);
+    expect((await json(await response, 404)).errors[0].message).toBe("this upload URL is not valid");
+    expect(meter.pulled).toBeLessThan(SLACK);
+  });
+
   it("answers an expired URL 410 without reading the body", async () => {
     const uploadURL = await draft("token-first-expired");
     await runInDurableObject(coordinator("token-first-expired"), async (instance: ImageCoordinator) => {

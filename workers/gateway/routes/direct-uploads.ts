@@ -76,13 +76,11 @@ uploadUrlRoutes.post("/:image_id/:token", async (c) => {
   const config = c.get("config");
   const id = c.req.param("image_id");
   const coordinator = coordinatorOf(c.env, id);
+  // The image and the token first, so a wrong, used or expired URL is refused without reading the body; then the
+  // file, before the token is spent, so a rejected file can be replaced by a good one.
   const [row] = await database(c.env.DB).select().from(images).where(eq(images.id, id));
-  if (!row) throw notFound("this upload URL is not valid");
-
-  // The token first, so a wrong, used or expired URL is refused without reading the body; then the file, before
-  // the token is spent, so a rejected file can be replaced by a good one.
   const tokenHash = await sha256Hex(c.req.param("token"));
-  const token = await coordinator.checkUploadToken(tokenHash);
+  const token: UploadCheck = row ? await coordinator.checkUploadToken(tokenHash) : { ok: false, reason: "unknown" };
   if (!token.ok) refuseBody(c.req.raw);
   refuseUnlessValid(token);
   const form = await readUploadForm(c.req.raw, config);
