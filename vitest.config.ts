@@ -22,6 +22,8 @@ export default defineConfig({
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
           setupFiles: ["./test/workers/setup.ts"],
+          // An HTTP server on 127.0.0.1 playing upload-from-URL sources (good, redirecting, hanging, endless).
+          globalSetup: ["./test/fixtures/source-server.ts"],
           testTimeout: 60_000,
         },
       },

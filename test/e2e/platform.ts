@@ -9,7 +9,8 @@ import type { TestProject } from "vitest/node";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    platform: { origin: string; apiToken: string; accountId: string; accountHash: string };
+    /** `pid` is the `npm start` process; the platform's workerd runs among its descendants. */
+    platform: { origin: string; apiToken: string; accountId: string; accountHash: string; pid: number };
   }
 }
 
@@ -39,7 +40,7 @@ export async function setup(project: TestProject): Promise<void> {
       .filter((l) => l.includes("="))
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-  project.provide("platform", { origin, apiToken: vars.API_TOKEN, accountId: vars.ACCOUNT_ID, accountHash: vars.ACCOUNT_HASH });
+  project.provide("platform", { origin, apiToken: vars.API_TOKEN, accountId: vars.ACCOUNT_ID, accountHash: vars.ACCOUNT_HASH, pid: child.pid! });
 }
 
 export async function teardown(): Promise<void> {

@@ -1,7 +1,9 @@
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import { probeImage } from "../../wasm/src/probe.ts";
 import type { CoordinatorState } from "../../workers/shared/bindings.ts";
+import gateway from "../../workers/gateway/index.ts";
+import type { ConfigEnv } from "../../workers/shared/config.ts";
 import { coordinatorOf } from "../../workers/shared/coordinators.ts";
 import { ApiError } from "../../workers/shared/errors.ts";
 import type { FixtureName } from "../fixtures/images.ts";
@@ -86,4 +88,12 @@ export function refusal(action: () => unknown): ApiError {
     throw error;
   }
   throw new Error("expected the input to be refused, but it was accepted");
+}
+
+/** Sends a request through the gateway with some vars changed, as a deployment configured that way would see it. */
+export async function gatewayWith(vars: Partial<ConfigEnv>, url: string, init: RequestInit = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await gateway.fetch(new Request(url, init), { ...env, ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
 }

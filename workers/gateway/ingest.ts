@@ -11,6 +11,8 @@ import { imageStorageId, newLife, originalKey, type StoredImage } from "../share
 import type { GatewayEnv } from "./env.ts";
 import { faultPoint } from "./faults.ts";
 import { checkMetadataSize, metadataFromFormFields } from "./metadata.ts";
+import { uploadTooLarge } from "./request-body.ts";
+import { fetchSource } from "./source-fetch.ts";
 
 /** Upload fields shared by `POST /images/v1` and `POST /images/v2/direct_upload`. */
 export interface UploadFields {
@@ -89,22 +91,10 @@ export function parseMetadata(raw: unknown, form?: FormData): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-/** Refuses a request body before it is buffered when Content-Length already says it is over the limit. */
-export function checkDeclaredLength(request: Request, config: Config): void {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  // Multipart framing and the other fields add a little; allow 64 KiB over the file limit.
-  if (declared > config.limits.maxUploadBytes + 64 * 1024) throw fileTooLarge(declared, config);
-}
-
-function fileTooLarge(size: number, config: Config): ApiError {
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return new ApiError(413, ErrorCode.tooLarge, `file is ${mb(size)}; the upload limit is ${mb(config.limits.maxUploadBytes)} (MAX_UPLOAD_BYTES)`);
-}
-
 /** Checks an upload's bytes against the limits from its header alone, before anything is stored or decoded. */
 export function inspectUpload(bytes: Uint8Array, config: Config): ImageHeader {
   if (bytes.length === 0) throw badRequest("file is empty");
-  if (bytes.length > config.limits.maxUploadBytes) throw fileTooLarge(bytes.length, config);
+  if (bytes.length > config.limits.maxUploadBytes) throw uploadTooLarge("file", bytes.length, config);
   let header: ImageHeader;
   try {
     header = probeImage(bytes);
@@ -133,53 +123,11 @@ export async function readUploadSource(form: FormData, config: Config): Promise<
   const url = form.get("url");
   if (file && url) throw badRequest("send either file or url, not both");
   if (file && typeof file !== "string") {
-    if (file.size > config.limits.maxUploadBytes) throw fileTooLarge(file.size, config);
+    if (file.size > config.limits.maxUploadBytes) throw uploadTooLarge("file", file.size, config);
     return { bytes: new Uint8Array(await file.arrayBuffer()), filename: file.name || undefined };
   }
-  if (typeof url === "string" && url) return fetchUrl(url, config);
+  if (typeof url === "string" && url) return fetchSource(url, config);
   throw badRequest("an image is required: send a multipart form with a file field (or a url field)");
-}
-
-async function fetchUrl(raw: string, config: Config): Promise<{ bytes: Uint8Array; filename?: string }> {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw badRequest(`url is not a valid URL: ${JSON.stringify(raw.slice(0, 200))}`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw badRequest("url must be http or https");
-  let response: Response;
-  try {
-    response = await fetch(url, { redirect: "follow" });
-  } catch (error) {
-    throw new ApiError(422, ErrorCode.unprocessable, `could not fetch url: ${(error as Error).message}`);
-  }
-  if (!response.ok || !response.body) {
-    throw new ApiError(422, ErrorCode.unprocessable, `could not fetch url: the server answered ${response.status}`);
-  }
-  // Read at most the limit plus one byte, so an endless or oversized body is cut off, not buffered.
-  const limit = config.limits.maxUploadBytes;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw fileTooLarge(size, config);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
-  const filename = decodeURIComponent(url.pathname.split("/").pop() || "") || undefined;
-  return { bytes, filename };
 }
 
 /** Fails early, before anything is stored, when the account is full (the insert itself enforces the limit). */

@@ -38,6 +38,21 @@ export interface Config {
   };
   /** Test-only switch: lets a request name an ingest step to die after (see workers/gateway/faults.ts). */
   faultInjection: boolean;
+  /** How long a client may take to send a request body before it is answered 408. */
+  bodyTimeoutSeconds: number;
+  /** Upload-from-URL: where the gateway may fetch a source image from, and how long it waits. */
+  sources: SourcePolicy;
+}
+
+export interface SourcePolicy {
+  /** URL prefixes (normalised hrefs) every hop must start with; empty means any public address. */
+  allowedPrefixes: string[];
+  /** Lets tests and local tools fetch from 127.0.0.0/8, ::1 and localhost; private ranges stay refused. */
+  allowLoopback: boolean;
+  /** Per hop: time until the response headers arrive. */
+  headersTimeoutSeconds: number;
+  /** All hops and the body together. */
+  totalTimeoutSeconds: number;
 }
 
 export interface ConfigEnv {
@@ -59,6 +74,11 @@ export interface ConfigEnv {
   FLEXIBLE_RENDITION_TTL_DAYS?: string;
   ALLOWED_WIDTHS?: string;
   FAULT_INJECTION?: string;
+  UPLOAD_BODY_TIMEOUT_SECONDS?: string;
+  ALLOWED_SOURCES?: string;
+  ALLOW_LOOPBACK_SOURCES?: string;
+  SOURCE_HEADERS_TIMEOUT_SECONDS?: string;
+  SOURCE_FETCH_TIMEOUT_SECONDS?: string;
 }
 
 /**
@@ -96,6 +116,8 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
       allowedWidths: parseWidths(env.ALLOWED_WIDTHS),
     },
     faultInjection: env.FAULT_INJECTION === "enabled",
+    bodyTimeoutSeconds: positiveInt(env.UPLOAD_BODY_TIMEOUT_SECONDS, 60, "UPLOAD_BODY_TIMEOUT_SECONDS"),
+    sources: parseSourcePolicy(env),
   };
 }
 
@@ -106,6 +128,38 @@ function parseWidths(raw: string | undefined): number[] | undefined {
     throw new Error(`configuration: ALLOWED_WIDTHS must be comma-separated positive integers, got ${JSON.stringify(raw)}`);
   }
   return [...new Set(widths.map(Number))].sort((a, b) => a - b);
+}
+
+function parseSourcePolicy(env: ConfigEnv): SourcePolicy {
+  const headersTimeoutSeconds = positiveInt(env.SOURCE_HEADERS_TIMEOUT_SECONDS, 10, "SOURCE_HEADERS_TIMEOUT_SECONDS");
+  const totalTimeoutSeconds = positiveInt(env.SOURCE_FETCH_TIMEOUT_SECONDS, 30, "SOURCE_FETCH_TIMEOUT_SECONDS");
+  if (headersTimeoutSeconds > totalTimeoutSeconds) {
+    throw new Error(
+      `configuration: SOURCE_HEADERS_TIMEOUT_SECONDS (${headersTimeoutSeconds}) must not exceed SOURCE_FETCH_TIMEOUT_SECONDS (${totalTimeoutSeconds})`,
+    );
+  }
+  const flag = env.ALLOW_LOOPBACK_SOURCES ?? "false";
+  if (flag !== "true" && flag !== "false") throw new Error(`configuration: ALLOW_LOOPBACK_SOURCES must be true or false, got ${JSON.stringify(flag)}`);
+  return {
+    allowedPrefixes: (env.ALLOWED_SOURCES ?? "").split(",").map((p) => p.trim()).filter(Boolean).map(sourcePrefix),
+    allowLoopback: flag === "true",
+    headersTimeoutSeconds,
+    totalTimeoutSeconds,
+  };
+}
+
+/** An ALLOWED_SOURCES entry, normalised as fetched URLs are, so `https://cdn.example` cannot match `https://cdn.example.evil`. */
+function sourcePrefix(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`configuration: ALLOWED_SOURCES entry ${JSON.stringify(raw)} is not a URL`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password || url.search || url.hash) {
+    throw new Error(`configuration: ALLOWED_SOURCES entry ${JSON.stringify(raw)} must be an http(s) URL prefix without credentials, query or fragment`);
+  }
+  return url.href;
 }
 
 function positiveInt(raw: string | undefined, fallback: number, name: string): number {

@@ -30,6 +30,7 @@ export const ErrorCode = {
   authentication: 10000,
   badRequest: 5400,
   notFound: 5404,
+  timeout: 5408,
   conflict: 5409,
   gone: 5410,
   tooLarge: 5413,

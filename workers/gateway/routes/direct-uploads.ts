@@ -9,7 +9,6 @@ import { imageStorageId, newLife, originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
 import { faultPoint } from "../faults.ts";
 import {
-  checkDeclaredLength,
   checkImageAllowance,
   idTaken,
   inspectUpload,
@@ -23,7 +22,7 @@ import {
 } from "../ingest.ts";
 import { invalidateImage } from "../invalidate.ts";
 import { presentOne } from "../presenters.ts";
-import { readForm } from "../request-body.ts";
+import { readFieldsForm, readJsonObject, readUploadForm, refuseBody } from "../request-body.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
 const MAX_EXPIRY_MS = 6 * 60 * 60 * 1000;
@@ -36,9 +35,9 @@ directUploadRoutes.post("/", async (c) => {
   const type = c.req.header("content-type") ?? "";
   const fields: Record<string, unknown> = {};
   if (/^application\/json/i.test(type)) {
-    Object.assign(fields, await c.req.json().catch(() => ({})));
+    Object.assign(fields, await readJsonObject(c.req.raw, config));
   } else if (type) {
-    const form = await readForm(c);
+    const form = await readFieldsForm(c.req.raw, config);
     for (const [k, v] of form.entries()) if (typeof v === "string") fields[k] = v;
     const bracketed = parseMetadata(undefined, form);
     if (bracketed && fields.metadata === undefined) fields.metadata = bracketed;
@@ -89,14 +88,17 @@ uploadUrlRoutes.post("/*", async (c) => {
   const { id, token } = parseUploadPath(new URL(c.req.url).pathname);
   const tokenHash = await sha256Hex(token);
   const coordinator = coordinatorOf(c.env, id);
-  refuseUnless(await coordinator.checkUploadToken(tokenHash));
-
-  checkDeclaredLength(c.req.raw, config);
-  const form = await readForm(c);
+  // The token first, so a wrong, used or expired URL is refused without reading the body (which is cancelled:
+  // otherwise a local dev proxy holds the answer until an endless body ends).
+  const check = await coordinator.checkUploadToken(tokenHash);
+  if (!check.ok) refuseBody(c.req.raw);
+  refuseUnless(check);
+  const form = await readUploadForm(c.req.raw, config);
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
 
+  // Checked again as it is spent: another upload may have used the URL while this file was read.
   refuseUnless(await coordinator.beginDirectUpload(tokenHash));
   faultPoint(config, c.req.raw, "token-spent");
   const db = database(primary(c.env.DB));

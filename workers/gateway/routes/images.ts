@@ -11,7 +11,6 @@ import { router, type GatewayContext } from "../app.ts";
 import { decodeContinuationToken, encodeContinuationToken } from "../continuation-token.ts";
 import { respondWithBytes } from "../delivery/respond.ts";
 import {
-  checkDeclaredLength,
   checkImageAllowance,
   ingestUpload,
   inspectUpload,
@@ -23,7 +22,7 @@ import {
 import { cachedRenditions, invalidateImage } from "../invalidate.ts";
 import { metadataFilterCondition, parseMetadataFilters } from "../list-filters.ts";
 import { presentImages, presentOne } from "../presenters.ts";
-import { readForm, readJsonObject } from "../request-body.ts";
+import { readJsonObject, readUploadForm } from "../request-body.ts";
 import type { Context } from "hono";
 
 /**
@@ -34,8 +33,7 @@ export const imageRoutes = router();
 
 imageRoutes.post("/v1", async (c) => {
   const config = c.get("config");
-  checkDeclaredLength(c.req.raw, config);
-  const form = await readForm(c);
+  const form = await readUploadForm(c.req.raw, config);
   const fields = parseUploadFields(form);
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
@@ -112,7 +110,7 @@ imageRoutes.get("/v1/:image_id{.+}", async (c) => c.json(envelope(await presentO
 
 imageRoutes.patch("/v1/:image_id{.+}", async (c) => {
   const row = await imageOf(c);
-  const body = await readJsonObject(c);
+  const body = await readJsonObject(c.req.raw, c.get("config"));
   const update: Partial<typeof images.$inferInsert> = {};
   if ("metadata" in body) update.meta = JSON.stringify(parseMetadata(body.metadata) ?? {});
   if ("creator" in body) update.creator = parseCreator(body.creator) ?? null;

@@ -17,7 +17,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 export const tokenRoutes = router();
 
 tokenRoutes.post("/", async (c) => {
-  const { row, value } = await issueToken(c.get("db"), parseNewToken(await readJsonObject(c)));
+  const { row, value } = await issueToken(c.get("db"), parseNewToken(await readJsonObject(c.req.raw, c.get("config"))));
   // The only time the value leaves the platform: it is not stored.
   return c.json(envelope({ ...presentToken(row), value }));
 });

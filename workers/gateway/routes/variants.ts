@@ -25,7 +25,7 @@ variantRoutes.get("/", async (c) => {
 });
 
 variantRoutes.post("/", async (c) => {
-  const body = await readJsonObject(c);
+  const body = await readJsonObject(c.req.raw, c.get("config"));
   const id = parseVariantId(body.id);
   const options = parseVariantOptions(body.options);
   const db = c.get("db");
@@ -45,7 +45,7 @@ variantRoutes.get("/:variant_id", async (c) => c.json(envelope({ variant: presen
 
 variantRoutes.patch("/:variant_id", async (c) => {
   const existing = await findVariant(c);
-  const body = await readJsonObject(c);
+  const body = await readJsonObject(c.req.raw, c.get("config"));
   const options = parseVariantOptions(body.options, presentVariant(existing).options);
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? existing.neverRequireSignedUrls;
   const [updated] = await c.get("db")
