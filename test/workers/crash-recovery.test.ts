@@ -1,9 +1,8 @@
-import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
-import gateway from "../../workers/gateway/index.ts";
 import { imageStorageId } from "../../workers/shared/storage.ts";
-import { API, AUTH, api, coordinator, fileForm, json, upload, waitForStatus } from "./helpers.ts";
+import { API, AUTH, api, coordinator, fileForm, gatewayWith, json, upload, waitForStatus } from "./helpers.ts";
 
 const count = async () => (await json(await api("/v1/stats"))).result.count.current as number;
 const record = (id: string) => env.DB.prepare("SELECT id, life, status FROM images WHERE id = ?").bind(id).first();
@@ -100,16 +99,9 @@ describe("queued jobs nobody claims", () => {
 describe("the image limit", () => {
   it("holds under concurrent uploads: check and insert are one statement", async () => {
     const limit = (await count()) + 3;
-    const bindings = { ...env, MAX_IMAGES: String(limit) };
     const attempts = await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
-        const ctx = createExecutionContext();
-        const response = await gateway.fetch(
-          new Request(`${API}/v1`, { method: "POST", body: withId(`quota-${i}`), headers: AUTH }),
-          bindings as never,
-          ctx,
-        );
-        await waitOnExecutionContext(ctx);
+        const response = await gatewayWith({ MAX_IMAGES: String(limit) }, `${API}/v1`, { method: "POST", body: withId(`quota-${i}`), headers: AUTH });
         return response.status;
       }),
     );

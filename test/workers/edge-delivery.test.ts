@@ -1,18 +1,10 @@
-import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import gateway from "../../workers/gateway/index.ts";
 import { signUrl } from "../../workers/gateway/delivery/signing.ts";
 import { snapWidth } from "../../workers/gateway/delivery/routes.ts";
 import { imageStorageId, renditionKey } from "../../workers/shared/storage.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
-import { DELIVERY, api, coordinator, deliver, eventually, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
-
-const ctxFetch = async (request: Request, bindings: typeof env) => {
-  const ctx = createExecutionContext();
-  const response = await gateway.fetch(request, bindings as never, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-};
+import { DELIVERY, api, coordinator, deliver, eventually, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
 
 /** Bindings whose D1 and Durable Objects fail loudly on any use, and record that they were touched. */
 function centralOutage(overrides: Record<string, string> = {}) {
@@ -24,7 +16,7 @@ function centralOutage(overrides: Record<string, string> = {}) {
         throw new Error(`${name} is unreachable`);
       },
     });
-  return { bindings: { ...env, ...overrides, DB: refuse("D1"), COORDINATOR: refuse("DurableObject") } as unknown as typeof env, touched };
+  return { bindings: { ...overrides, DB: refuse("D1"), COORDINATOR: refuse("DurableObject") } as unknown as Partial<typeof env>, touched };
 }
 
 const webp = { accept: "image/webp", "cf-connecting-ip": "192.0.2.1" };
@@ -37,7 +29,7 @@ describe("the delivery hit path", () => {
     await eventually(async () => expect((await deliver("hit-path/public", webp)).response.headers.get("x-image-source")).toBe("HIT"));
 
     const { bindings, touched } = centralOutage();
-    const hit = await ctxFetch(new Request(`${DELIVERY}/hit-path/public`, { headers: webp }), bindings);
+    const hit = await gatewayWith(bindings, `${DELIVERY}/hit-path/public`, { headers: webp });
     expect(hit.status).toBe(200);
     expect(hit.headers.get("x-image-source")).toBe("HIT");
     expect(touched).toEqual([]);
@@ -51,7 +43,7 @@ describe("the delivery hit path", () => {
     // A 1 s TTL makes the location's copy stale, so the delivery tries D1, fails, and falls back on the copy.
     const { bindings, touched } = centralOutage({ EDGE_STATE_TTL_SECONDS: "1" });
     await new Promise((r) => setTimeout(r, 1200));
-    const served = await ctxFetch(new Request(`${DELIVERY}/d1-down/public`, { headers: webp }), bindings);
+    const served = await gatewayWith(bindings, `${DELIVERY}/d1-down/public`, { headers: webp });
     expect(served.status).toBe(200);
     expect(touched.some((t) => t.startsWith("D1"))).toBe(true);
   });
@@ -125,13 +117,13 @@ describe("invalidation: the next request sees each change", () => {
     await putCopy(5);
     await new Promise((r) => setTimeout(r, 1100)); // past the isolate's 1 s memory
     const within = centralOutage();
-    await ctxFetch(new Request(`${DELIVERY}/inv-elsewhere/public`), within.bindings);
+    await gatewayWith(within.bindings, `${DELIVERY}/inv-elsewhere/public`);
     expect(within.touched.filter((t) => t.startsWith("D1"))).toEqual([]);
 
     await putCopy(31);
     await new Promise((r) => setTimeout(r, 1100));
     const past = centralOutage();
-    await ctxFetch(new Request(`${DELIVERY}/inv-elsewhere/public`), past.bindings);
+    await gatewayWith(past.bindings, `${DELIVERY}/inv-elsewhere/public`);
     expect(past.touched.some((t) => t.startsWith("D1"))).toBe(true);
     expect((await deliver("inv-elsewhere/public")).response.status).toBe(404);
   });

@@ -90,10 +90,13 @@ export function refusal(action: () => unknown): ApiError {
   throw new Error("expected the input to be refused, but it was accepted");
 }
 
-/** Sends a request through the gateway with some vars changed, as a deployment configured that way would see it. */
-export async function gatewayWith(vars: Partial<ConfigEnv>, url: string, init: RequestInit = {}): Promise<Response> {
+/**
+ * Sends a request through the gateway with some vars (or bindings) changed, as a deployment configured that way
+ * would see it.
+ */
+export async function gatewayWith(vars: Partial<ConfigEnv> | Partial<typeof env>, url: string, init: RequestInit = {}): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await gateway.fetch(new Request(url, init), { ...env, ...vars }, ctx);
+  const response = await gateway.fetch(new Request(url, init), { ...env, ...vars } as typeof env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
