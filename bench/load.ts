@@ -13,6 +13,7 @@
 import { cpus, loadavg, tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { freePort, spawnProcessGroup, startLocalPlatform, waitForHttp, type LocalPlatform, type LocalProcess } from "../scripts/local-platform.ts";
 import { keepAliveAgent, percentile, saturate, SteadyLoad, summarize, type Sample } from "./load/http-load.ts";
@@ -86,8 +87,15 @@ const row = (r: Partial<Row> & { what: string }) => rows.push({ ours: "", refere
 const started: LocalProcess[] = [];
 let platform: LocalPlatform | undefined;
 let bareState: string | undefined;
-// Ctrl-C: exit through process.exit so every process group started here is killed by its exit hook.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(130));
+// Ctrl-C: print what was measured so far, and exit through process.exit so that every process group started
+// here is killed by its exit hook.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    row({ what: `interrupted (${signal})` });
+    printTable();
+    process.exit(130);
+  });
+}
 
 const loadBefore = loadavg();
 const t0 = performance.now();
@@ -244,7 +252,14 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
   const steadyUploads = Math.max(1, Math.round(settings.spike / 10));
   const agent = keepAliveAgent(CONNECTIONS);
   const load = new SteadyLoad(agent, delivery.url, { rate: delivery.rps, headers: { accept: BROWSER_ACCEPT } });
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   load.start();
+  await sleep(1000);
+  // Without uploads first, for context: the ratio compares with the steady uploads, as the target says.
+  const idleFrom = performance.now();
+  await sleep((settings.baselineSeconds * 1000) / 2);
+  const idleTo = performance.now();
   let steadyRunning = true;
   const deadline = Date.now() + (settings.baselineSeconds + 5 + settings.drainTimeoutSeconds) * 1000;
   const steady = (async () => {
@@ -264,9 +279,11 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
   );
   const burstTo = performance.now();
   await load.stop();
+  lag.disable();
   await steady;
   agent.destroy();
 
+  const idle = summarize(load.between(idleFrom, idleTo));
   const before = summarize(load.between(beforeFrom, burstFrom));
   const during = summarize(load.between(burstFrom, burstTo));
   const ratio = during.p99 / before.p99;
@@ -278,7 +295,8 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
     ratio: `${ratio.toFixed(2)}×`,
     target: verdict(ratio <= 1.5 && counts.stuck === 0, "≤ 1.5×, none stuck"),
     note:
-      `delivery ${delivery.rps} req/s (n ${before.count} / ${during.count}), errors ${during.errors}, dropped ${load.dropped}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
+      `delivery ${delivery.rps} req/s (n ${before.count} / ${during.count}), p99 with no uploads ${ms(idle.p99)}, errors ${during.errors}, ` +
+      `dropped ${load.dropped}, ${clientLag(lag)}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
       `${describeCounts(counts)}; spike ready p50 / p99 ${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.5))} / ` +
       `${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.99))}` +
       firstProblem(burst),
@@ -292,6 +310,8 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
   if (upload.outcome !== "ready") throw new Error(`the 24 MP upload ended ${upload.outcome}: ${upload.detail ?? ""}`);
   const agent = keepAliveAgent(CONNECTIONS);
   const load = new SteadyLoad(agent, delivery.url, { rate: delivery.rps, headers: { accept: BROWSER_ACCEPT } });
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   load.start();
   await sleep(1000);
   const idleFrom = performance.now();
@@ -313,6 +333,7 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
   );
   const burstTo = performance.now();
   await load.stop();
+  lag.disable();
   agent.destroy();
 
   const idle = summarize(load.between(idleFrom, burstFrom));
@@ -328,7 +349,7 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
     ratio: `${ratio.toFixed(2)}×`,
     target: verdict(ratio <= 2, "≤ 2×"),
     note:
-      `delivery ${delivery.rps} req/s (n ${idle.count} / ${during.count}), errors ${during.errors}, dropped ${load.dropped}; renders took ${((burstTo - burstFrom) / 1000).toFixed(1)} s: ` +
+      `delivery ${delivery.rps} req/s (n ${idle.count} / ${during.count}), errors ${during.errors}, dropped ${load.dropped}, ${clientLag(lag)}; renders took ${((burstTo - burstFrom) / 1000).toFixed(1)} s: ` +
       [...byStatus].map(([k, v]) => `${k} ×${v}`).join(", ") +
       ` (429 = rate limited, not an error)${other > 0 ? `; ${other} errors` : ""}`,
   });
@@ -347,6 +368,11 @@ function describeCounts(c: ReturnType<typeof tally>): string {
 function firstProblem(results: UploadResult[]): string {
   const problem = results.find((r) => r.outcome !== "ready");
   return problem ? `; first ${problem.outcome}: ${problem.detail ?? "?"}` : "";
+}
+
+/** The client's own event-loop delay: if it is near the latencies measured, the client, not the server, is slow. */
+function clientLag(lag: IntervalHistogram): string {
+  return `client loop lag p99 ${ms(lag.percentile(99) / 1e6)}`;
 }
 
 function verdict(met: boolean, target: string): string {

@@ -31,10 +31,10 @@ export function keepAliveAgent(connections: number): Agent {
   return new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
 }
 
-/** GETs `url` and drains the body. Never rejects: a failure is status 0. */
-export function get(agent: Agent, url: URL, headers: Record<string, string> = {}): Promise<{ status: number; bytes: number }> {
+/** GETs `url` and drains the body. Never rejects: a failure (or an abort) is status 0. */
+export function get(agent: Agent, url: URL, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve) => {
-    const req = request({ agent, hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers }, (res) => {
+    const req = request({ agent, hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers, signal }, (res) => {
       let bytes = 0;
       res.on("data", (chunk: Buffer) => (bytes += chunk.length));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes }));
@@ -76,6 +76,8 @@ export class SteadyLoad {
   private outstanding = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Also ends requests still waiting for a socket, which a request timeout does not cover. */
+  private readonly abort = new AbortController();
 
   private readonly agent: Agent;
   private readonly url: URL;
@@ -88,7 +90,7 @@ export class SteadyLoad {
     this.url = url;
     this.rate = options.rate;
     this.headers = options.headers ?? {};
-    this.maxOutstanding = options.maxOutstanding ?? 256;
+    this.maxOutstanding = options.maxOutstanding ?? 2048;
   }
 
   start(): void {
@@ -102,10 +104,13 @@ export class SteadyLoad {
     tick();
   }
 
-  /** Stops sending and waits for what is in flight. */
-  async stop(): Promise<void> {
+  /** Stops sending, waits up to `graceMs` for what is in flight, then aborts the rest (recorded as status 0). */
+  async stop(graceMs = 30_000): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    const grace = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.all(this.inFlight), grace]);
+    this.abort.abort();
     await Promise.all(this.inFlight);
   }
 
@@ -120,7 +125,7 @@ export class SteadyLoad {
       return;
     }
     this.outstanding++;
-    const done = get(this.agent, this.url, this.headers).then(({ status, bytes }) => {
+    const done = get(this.agent, this.url, this.headers, this.abort.signal).then(({ status, bytes }) => {
       this.outstanding--;
       this.samples.push({ dueAt, ms: performance.now() - dueAt, status, bytes });
     });

@@ -2,9 +2,12 @@
  * The parts of the Images API the harness drives: multipart upload, and the status event stream followed until
  * an image is ready or failed (one open stream per image in flight, so waiting costs no polling load).
  */
-import type { LocalPlatform } from "../../scripts/local-platform.ts";
+import type { PlatformCredentials } from "../../scripts/local-platform.ts";
 import { parseStatusEvents } from "../../test/fixtures/events.ts";
 import type { Bytes } from "./inputs.ts";
+
+/** Where the platform answers, and with which credentials. */
+export type Platform = PlatformCredentials & { origin: string };
 
 /** How one upload ended: `stuck` when it was neither ready nor failed by the deadline. */
 export type UploadOutcome = "ready" | "failed" | "stuck" | "rejected";
@@ -21,7 +24,7 @@ export interface UploadResult {
 }
 
 /** Uploads `bytes` and follows its events until terminal, or until `deadline` (a Date.now() time) passes. */
-export async function uploadUntilSettled(platform: LocalPlatform, bytes: Bytes, filename: string, deadline: number): Promise<UploadResult> {
+export async function uploadUntilSettled(platform: Platform, bytes: Bytes, filename: string, deadline: number): Promise<UploadResult> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
@@ -50,7 +53,7 @@ export async function uploadUntilSettled(platform: LocalPlatform, bytes: Bytes, 
 
 /** Runs `count` uploads, at most `concurrency` in flight (each slot held until its image settles). */
 export async function uploadMany(
-  platform: LocalPlatform,
+  platform: Platform,
   bytes: Bytes,
   options: { count: number; concurrency: number; deadline: number; label: string },
 ): Promise<UploadResult[]> {
@@ -70,14 +73,14 @@ export async function uploadMany(
   return results;
 }
 
-export function apiBase(platform: LocalPlatform): string {
+export function apiBase(platform: Platform): string {
   return `${platform.origin}/client/v4/accounts/${platform.accountId}/images`;
 }
 
-export function authorization(platform: LocalPlatform): Record<string, string> {
+export function authorization(platform: Platform): Record<string, string> {
   return { authorization: `Bearer ${platform.apiToken}` };
 }
 
-export function deliveryUrl(platform: LocalPlatform, imageId: string, variant: string): URL {
+export function deliveryUrl(platform: Platform, imageId: string, variant: string): URL {
   return new URL(`${platform.origin}/cdn-cgi/imagedelivery/${platform.accountHash}/${imageId}/${variant}`);
 }
