@@ -24,6 +24,8 @@ export interface LatencySummary {
   max: number;
 }
 
+export type WindowSummary = LatencySummary & { dropped: number };
+
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A keep-alive connection pool for one origin, at most `connections` sockets. */
@@ -72,7 +74,8 @@ export async function saturate(
  */
 export class SteadyLoad {
   readonly samples: Sample[] = [];
-  dropped = 0;
+  /** When each dropped request was due. */
+  readonly droppedAt: number[] = [];
   private outstanding = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
@@ -119,9 +122,17 @@ export class SteadyLoad {
     return this.samples.filter((s) => s.dueAt >= from && s.dueAt < to);
   }
 
+  /**
+   * Latencies of the requests due in [from, to), and how many were dropped then. A window with drops did not
+   * keep up with the rate, so its percentiles understate it.
+   */
+  window(from: number, to: number): WindowSummary {
+    return { ...summarize(this.between(from, to)), dropped: this.droppedAt.filter((t) => t >= from && t < to).length };
+  }
+
   private send(dueAt: number): void {
     if (this.outstanding >= this.maxOutstanding) {
-      this.dropped++;
+      this.droppedAt.push(dueAt);
       return;
     }
     this.outstanding++;
