@@ -29,6 +29,8 @@ const RENDITIONS = [
   { label: "small", variant: "w=240,f=webp" },
   { label: "large", variant: "w=1366,f=webp" },
 ];
+/** Bound on each request that prepares a measurement (the first render of a rendition included). */
+const SETUP_REQUEST_TIMEOUT_MS = 60_000;
 /** Response headers that describe the connection or the moment, not the rendition. */
 const TRANSPORT_HEADERS = new Set(["content-length", "date", "connection", "keep-alive", "transfer-encoding"]);
 
@@ -88,8 +90,8 @@ interface Row {
 const rows: Row[] = [];
 const row = (r: Partial<Row> & { what: string }) => rows.push({ ours: "", reference: "", ratio: "", target: "", note: "", ...r });
 
-const started: LocalProcess[] = [];
 let platform: LocalPlatform | undefined;
+let bareWorker: LocalProcess | undefined;
 let bareState: string | undefined;
 // Ctrl-C: print what was measured so far, and exit through process.exit so that every process group started
 // here is killed by its exit hook.
@@ -111,7 +113,7 @@ try {
   process.on("exit", () => rmSync(bareState!, { recursive: true, force: true }));
   const [ours, bare] = await Promise.all([startLocalPlatform({ env: serverEnv }), startBareWorker(bareState)]);
   platform = ours;
-  started.push(bare.process);
+  bareWorker = bare.process;
 
   const cached = await phase("cached delivery", () => cachedDelivery(ours, bare.origin, inputs.texture));
   const steadyRps = settings.steadyRps ?? Math.max(20, Math.round((cached?.smallRps ?? 400) / 10));
@@ -124,8 +126,7 @@ try {
   process.exitCode = 1;
 } finally {
   printTable();
-  await Promise.all(started.map((p) => p.stop()));
-  await platform?.stop();
+  await Promise.all([bareWorker?.stop(), platform?.stop()]);
 }
 
 /** Runs one phase; a phase that throws becomes a row saying so, and the next phase still runs. */
@@ -181,7 +182,9 @@ async function cachedDelivery(platform: LocalPlatform, bareOrigin: string, textu
     }
     const cpu = process.cpuUsage(cpuBefore);
     agent.destroy();
-    const stillHit = (await fetch(ours, { headers })).headers.get("x-image-source");
+    const after = await fetch(ours, { headers, signal: AbortSignal.timeout(SETUP_REQUEST_TIMEOUT_MS) });
+    await after.arrayBuffer();
+    const stillHit = after.headers.get("x-image-source");
 
     const [o, b] = [summarize(oursSamples), summarize(bareSamples)];
     const [oRps, bRps] = [o.count / settings.deliverySeconds, b.count / settings.deliverySeconds];
@@ -204,7 +207,7 @@ async function cachedDelivery(platform: LocalPlatform, bareOrigin: string, textu
 /** Requests a rendition until the platform serves it from the Cache API (the first request renders and stores). */
 async function warmUntilHit(url: URL, headers: Record<string, string>): Promise<{ bytes: Bytes; headers: Record<string, string> }> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const response = await fetch(url, { headers });
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(SETUP_REQUEST_TIMEOUT_MS) });
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (!response.ok) throw new Error(`${url.pathname} answered ${response.status}: ${new TextDecoder().decode(bytes).slice(0, 200)}`);
     if (response.headers.get("x-image-source") === "HIT") {
@@ -221,9 +224,10 @@ async function warmUntilHit(url: URL, headers: Record<string, string>): Promise<
 
 /** Puts the exact bytes and headers ours served into the bare Worker's cache, and checks it answers them back. */
 async function storeInBareWorker(url: URL, served: { bytes: Bytes; headers: Record<string, string> }): Promise<void> {
-  const put = await fetch(url, { method: "PUT", body: served.bytes, headers: { "x-cached-headers": JSON.stringify(served.headers) } });
+  const signal = AbortSignal.timeout(SETUP_REQUEST_TIMEOUT_MS);
+  const put = await fetch(url, { method: "PUT", body: served.bytes, headers: { "x-cached-headers": JSON.stringify(served.headers) }, signal });
   if (put.status !== 201) throw new Error(`the bare Worker refused the PUT: ${put.status}`);
-  const back = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const back = new Uint8Array(await (await fetch(url, { signal })).arrayBuffer());
   if (Buffer.compare(back, served.bytes) !== 0) throw new Error("the bare Worker answered other bytes than it was given");
 }
 
