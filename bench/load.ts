@@ -302,7 +302,7 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
     ...compareP99(before, during, 1.5, counts.stuck === 0 ? "" : `${counts.stuck} stuck`),
     note:
       `delivery ${delivery.rps} req/s (n ${before.count} / ${during.count}, dropped ${before.dropped} / ${during.dropped}), ` +
-      `p99 with no uploads ${ms(idle.p99)}, errors ${during.errors}, ${clientLag(lag)}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
+      `p99 with no uploads ${ms(idle.p99)} (during is ${(during.p99 / idle.p99).toFixed(0)}× that), errors ${during.errors}, ${clientLag(lag)}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
       `${describeCounts(counts)}; spike ready p50 / p99 ${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.5))} / ` +
       `${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.99))}` +
       firstProblem(burst),
