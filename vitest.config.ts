@@ -37,6 +37,14 @@ export default defineConfig({
         },
       },
       {
+        // The load harness's own client (bench/load/), against throwaway servers on 127.0.0.1.
+        test: {
+          name: "bench",
+          include: ["test/bench/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
         // The platform as `npm start` runs it, driven over HTTP with the official `cloudflare` SDK.
         test: {
           name: "e2e",

@@ -19,7 +19,7 @@ export interface BenchInput {
 type Content = "noisy" | "smooth" | "photo";
 
 /** Deterministic xorshift noise so cached and fresh inputs are identical. */
-function noiseSource(seed: number) {
+export function noiseSource(seed: number) {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
@@ -46,14 +46,16 @@ function pixels(width: number, height: number, content: Content, channels: 3 | 4
   return px;
 }
 
-async function ensure(name: string, file: string, width: number, height: number, make: () => Promise<Buffer>): Promise<BenchInput> {
+/** The input cached at bench/out/<file>, made by `make` the first time. */
+export async function ensure(name: string, file: string, width: number, height: number, make: () => Promise<Buffer>): Promise<BenchInput> {
   mkdirSync(OUT_DIR, { recursive: true });
   const path = OUT_DIR + file;
   if (!existsSync(path)) writeFileSync(path, await make());
   return { name, file: path, width, height };
 }
 
-function jpeg(width: number, height: number, content: Content, progressive: boolean) {
+/** A maker of a synthetic JPEG (quality 90) of the given content. */
+export function jpeg(width: number, height: number, content: Content, progressive: boolean) {
   return () => sharp(pixels(width, height, content, 3), { raw: { width, height, channels: 3 }, limitInputPixels: false })
     .jpeg({ quality: 90, progressive }).toBuffer();
 }

@@ -1,0 +1,413 @@
+/**
+ * Load harness (a benchmark, not a test): the platform as `npm start` runs it, on loopback, under load.
+ *   npm run load                  (= node bench/load.ts under Node 22, after build:wasm)
+ *   npm run load -- --quick       (a smoke run of about a minute)
+ * Phases, each bounded in count and time:
+ *   1. cached delivery of a ≈10 KB and a ≈200 KB rendition: requests/s and p50/p99 at 16 keep-alive connections,
+ *      ours vs a bare Worker answering the same bytes from the Cache API (bench/bare-worker/), measured alternately;
+ *   2. upload → ready: N multipart uploads of a 12 MP JPEG, C in flight, each followed on its event stream;
+ *   3. a 10× upload spike while delivery runs at a steady rate: delivery p99 during vs before, and the drain;
+ *   4. a burst of uncached renders of a 24 MP image while delivery runs: delivery p99 during vs idle.
+ * Prints one table; exits 0 when a target is missed (the table says so), 1 only when the harness itself fails.
+ */
+import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { freePort, spawnProcessGroup, startLocalPlatform, waitForHttp, type LocalPlatform, type LocalProcess } from "../scripts/local-platform.ts";
+import { keepAliveAgent, percentile, saturate, SteadyLoad, summarize, type Sample } from "./load/http-load.ts";
+import { deliveryUrl, uploadMany, uploadUntilSettled, type UploadResult } from "./load/images-api.ts";
+import { loadInputs, type Bytes } from "./load/inputs.ts";
+import { compareP99, verdict } from "./load/targets.ts";
+
+const CONNECTIONS = 16;
+/** What a browser sends; the renditions below name their format, so it does not change what is served. */
+const BROWSER_ACCEPT = "image/avif,image/webp,image/apng,*/*;q=0.8";
+/** Flexible variants on the texture: a 1366 px and a 240 px wide WebP (≈200 KB and ≈10 KB). */
+const RENDITIONS = [
+  { label: "small", variant: "w=240,f=webp" },
+  { label: "large", variant: "w=1366,f=webp" },
+];
+/** Bound on each request that prepares a measurement (the first render of a rendition included). */
+const SETUP_REQUEST_TIMEOUT_MS = 60_000;
+/** Response headers that describe the connection or the moment, not the rendition. */
+const TRANSPORT_HEADERS = new Set(["content-length", "date", "connection", "keep-alive", "transfer-encoding"]);
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    uploads: { type: "string" },
+    concurrency: { type: "string" },
+    spike: { type: "string" },
+    renders: { type: "string" },
+    duration: { type: "string" },
+    "steady-rps": { type: "string" },
+    "upload-timeout": { type: "string" },
+    "request-log": { type: "boolean", default: false },
+  },
+});
+const quick = flags.quick;
+const number = (raw: string | undefined, fallback: number, name: string): number => {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return value;
+};
+/**
+ * wrangler dev prints a line per request from its Node process; under load that costs both servers about 40% of
+ * their throughput, a shared ceiling that would squeeze the ratio towards 1. Off unless `--request-log`.
+ */
+const serverEnv: Record<string, string> = flags["request-log"] ? {} : { WRANGLER_LOG: "warn" };
+const settings = {
+  /** Seconds of measurement per contender and rendition (in two halves, ours–bare–bare–ours). */
+  deliverySeconds: number(flags.duration, quick ? 3 : 9, "duration"),
+  uploads: Math.round(number(flags.uploads, quick ? 16 : 200, "uploads")),
+  concurrency: Math.round(number(flags.concurrency, quick ? 8 : 16, "concurrency")),
+  /** Give up on the upload phase after this long; what has not settled counts as stuck. */
+  uploadTimeoutSeconds: number(flags["upload-timeout"], quick ? 120 : 900, "upload-timeout"),
+  spike: Math.round(number(flags.spike, quick ? 10 : 40, "spike")),
+  renders: Math.round(number(flags.renders, quick ? 8 : 30, "renders")),
+  /**
+   * Delivery rate during phases 3 and 4; by default a tenth of what phase 1 measured for ours, low enough that
+   * the baseline windows keep up while uploads are processed (locally they share workerd's one thread).
+   */
+  steadyRps: flags["steady-rps"] === undefined ? undefined : number(flags["steady-rps"], 0, "steady-rps"),
+  /** Length of the "before"/"idle" windows of phases 3 and 4. */
+  baselineSeconds: quick ? 4 : 10,
+  /** Bound on the spike's and the render burst's drain. */
+  drainTimeoutSeconds: quick ? 120 : 300,
+};
+
+interface Row {
+  what: string;
+  ours: string;
+  reference: string;
+  ratio: string;
+  target: string;
+  note: string;
+}
+const rows: Row[] = [];
+const row = (r: Partial<Row> & { what: string }) => rows.push({ ours: "", reference: "", ratio: "", target: "", note: "", ...r });
+
+let platform: LocalPlatform | undefined;
+let bareWorker: LocalProcess | undefined;
+let bareState: string | undefined;
+// Ctrl-C: print what was measured so far, and exit through process.exit so that every process group started
+// here is killed by its exit hook.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    row({ what: `interrupted (${signal})` });
+    printTable();
+    process.exit(130);
+  });
+}
+
+const loadBefore = loadavg();
+const t0 = performance.now();
+try {
+  console.log(`machine: ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, Node ${process.version}`);
+  const inputs = await loadInputs();
+  console.log("starting the platform (npm start) and the bare Cache API Worker (wrangler dev)…");
+  bareState = mkdtempSync(join(tmpdir(), "images-bare-"));
+  process.on("exit", () => rmSync(bareState!, { recursive: true, force: true }));
+  const [ours, bare] = await Promise.all([startLocalPlatform({ env: serverEnv }), startBareWorker(bareState)]);
+  platform = ours;
+  bareWorker = bare.process;
+
+  const cached = await phase("cached delivery", () => cachedDelivery(ours, bare.origin, inputs.texture));
+  const steadyRps = settings.steadyRps ?? Math.max(20, Math.round((cached?.smallRps ?? 400) / 10));
+  const small = { url: cached?.smallUrl, rps: steadyRps };
+  await phase("upload → ready", () => uploadToReady(ours, inputs.photo12mp));
+  await phase("upload spike", () => uploadSpike(ours, inputs.photo12mp, small));
+  await phase("render burst", () => renderBurst(ours, inputs.photo24mp, small));
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  printTable();
+  await Promise.all([bareWorker?.stop(), platform?.stop()]);
+}
+
+/** Runs one phase; a phase that throws becomes a row saying so, and the next phase still runs. */
+async function phase<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  console.log(`— ${name}`);
+  try {
+    return await run();
+  } catch (error) {
+    row({ what: name, note: `phase failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` });
+    console.error(error);
+    return undefined;
+  }
+}
+
+/** The bare Worker in its own `wrangler dev`, so workerd serves it the way it serves the platform. */
+async function startBareWorker(stateDir: string): Promise<{ process: LocalProcess; origin: string }> {
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const origin = `http://127.0.0.1:${port}`;
+  const args = ["dev", "-c", "bench/bare-worker/wrangler.toml", "--ip", "127.0.0.1", "--port", String(port)];
+  const bare = spawnProcessGroup("npx", ["wrangler", ...args, "--inspector-port", String(inspectorPort), "--persist-to", stateDir], serverEnv);
+  try {
+    await waitForHttp(`${origin}/healthz`, bare, 120_000);
+  } catch (error) {
+    await bare.stop();
+    throw error;
+  }
+  return { process: bare, origin };
+}
+
+/** Phase 1. Returns the small rendition and ours' requests/s on it (the basis of the steady rate of phases 3 and 4). */
+async function cachedDelivery(platform: LocalPlatform, bareOrigin: string, texture: Bytes): Promise<{ smallUrl: URL; smallRps: number }> {
+  const upload = await uploadUntilSettled(platform, texture, "texture.jpg", Date.now() + 120_000);
+  if (upload.outcome !== "ready") throw new Error(`the texture upload ended ${upload.outcome}: ${upload.detail ?? ""}`);
+  const headers = { accept: BROWSER_ACCEPT };
+  let small = { smallUrl: new URL(platform.origin), smallRps: 0 };
+  for (const { label, variant } of RENDITIONS) {
+    const ours = deliveryUrl(platform, upload.id!, variant);
+    const bare = new URL(`${bareOrigin}/${label}`);
+    const served = await warmUntilHit(ours, headers);
+    await storeInBareWorker(bare, served);
+
+    const agent = keepAliveAgent(CONNECTIONS);
+    const run = (url: URL, seconds: number) => saturate(agent, url, { connections: CONNECTIONS, durationMs: seconds * 1000, headers });
+    await run(ours, quick ? 0.5 : 1.5);
+    await run(bare, quick ? 0.5 : 1.5);
+    // ABBA, so a drift in the machine's load (other jobs share it) weighs on both alike.
+    const half = settings.deliverySeconds / 2;
+    const oursSamples: Sample[] = [];
+    const bareSamples: Sample[] = [];
+    const cpuBefore = process.cpuUsage();
+    for (const [url, into] of [[ours, oursSamples], [bare, bareSamples], [bare, bareSamples], [ours, oursSamples]] as const) {
+      into.push(...(await run(url, half)));
+    }
+    const cpu = process.cpuUsage(cpuBefore);
+    agent.destroy();
+    const after = await fetch(ours, { headers, signal: AbortSignal.timeout(SETUP_REQUEST_TIMEOUT_MS) });
+    await after.arrayBuffer();
+    const stillHit = after.headers.get("x-image-source");
+
+    const [o, b] = [summarize(oursSamples), summarize(bareSamples)];
+    const [oRps, bRps] = [o.count / settings.deliverySeconds, b.count / settings.deliverySeconds];
+    if (label === "small") small = { smallUrl: ours, smallRps: oRps };
+    const what = `cached ${label} (${served.bytes.length.toLocaleString("en")} B)`;
+    const clientCpu = ((cpu.user + cpu.system) / 1000 / (settings.deliverySeconds * 2 * 1000)) * 100;
+    row({
+      what: `${what} req/s`,
+      ours: oRps.toFixed(0),
+      reference: `bare ${bRps.toFixed(0)}`,
+      ratio: `${(oRps / bRps).toFixed(2)}×`,
+      target: verdict(oRps / bRps >= 0.9, "≥ 0.9×"),
+      note: `${CONNECTIONS} conn × ${settings.deliverySeconds} s each; errors ${o.errors}/${b.errors}; client CPU ${clientCpu.toFixed(0)}% of a core; after: ${stillHit}`,
+    });
+    row({ what: `${what} p50 / p99`, ours: `${ms(o.p50)} / ${ms(o.p99)}`, reference: `bare ${ms(b.p50)} / ${ms(b.p99)}`, ratio: `p99 ${(o.p99 / b.p99).toFixed(2)}×` });
+  }
+  return small;
+}
+
+/** Requests a rendition until the platform serves it from the Cache API (the first request renders and stores). */
+async function warmUntilHit(url: URL, headers: Record<string, string>): Promise<{ bytes: Bytes; headers: Record<string, string> }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(SETUP_REQUEST_TIMEOUT_MS) });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (!response.ok) throw new Error(`${url.pathname} answered ${response.status}: ${new TextDecoder().decode(bytes).slice(0, 200)}`);
+    if (response.headers.get("x-image-source") === "HIT") {
+      const kept: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        if (!TRANSPORT_HEADERS.has(name)) kept[name] = value;
+      });
+      return { bytes, headers: kept };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url.pathname} was never served from the cache`);
+}
+
+/** Puts the exact bytes and headers ours served into the bare Worker's cache, and checks it answers them back. */
+async function storeInBareWorker(url: URL, served: { bytes: Bytes; headers: Record<string, string> }): Promise<void> {
+  const signal = AbortSignal.timeout(SETUP_REQUEST_TIMEOUT_MS);
+  const put = await fetch(url, { method: "PUT", body: served.bytes, headers: { "x-cached-headers": JSON.stringify(served.headers) }, signal });
+  if (put.status !== 201) throw new Error(`the bare Worker refused the PUT: ${put.status}`);
+  const back = new Uint8Array(await (await fetch(url, { signal })).arrayBuffer());
+  if (Buffer.compare(back, served.bytes) !== 0) throw new Error("the bare Worker answered other bytes than it was given");
+}
+
+/** Phase 2. */
+async function uploadToReady(platform: LocalPlatform, photo: Bytes): Promise<void> {
+  const start = performance.now();
+  const results = await uploadMany(platform, photo, {
+    count: settings.uploads,
+    concurrency: settings.concurrency,
+    deadline: Date.now() + settings.uploadTimeoutSeconds * 1000,
+    label: "upload",
+  });
+  const wall = (performance.now() - start) / 1000;
+  const counts = tally(results);
+  const ready = results.filter((r) => r.outcome === "ready");
+  row({
+    what: `upload → ready p50 / p99 (${settings.uploads} × ${mb(photo.length)} 12 MP JPEG, ${settings.concurrency} in flight)`,
+    ours: `${s(percentile(ready.map((r) => r.ms), 0.5))} / ${s(percentile(ready.map((r) => r.ms), 0.99))}`,
+    target: verdict(counts.stuck === 0 && counts.rejected === 0, "none stuck"),
+    note:
+      `${describeCounts(counts)}; ${(ready.length / wall).toFixed(2)} ready/s over ${wall.toFixed(0)} s; ` +
+      `POST answered p50 ${s(percentile(ready.map((r) => r.postMs), 0.5))}; ready followed on the /events stream; bound ${settings.uploadTimeoutSeconds} s` +
+      firstProblem(results),
+  });
+}
+
+/** Phase 3: steady uploads (a tenth of the spike in flight), then the spike all at once, while delivery runs. */
+async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { url?: URL; rps: number }): Promise<void> {
+  if (!delivery.url) throw new Error("needs phase 1's cached rendition");
+  const steadyUploads = Math.max(1, Math.round(settings.spike / 10));
+  const agent = keepAliveAgent(CONNECTIONS);
+  const load = new SteadyLoad(agent, delivery.url, { rate: delivery.rps, headers: { accept: BROWSER_ACCEPT } });
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  load.start();
+  await sleep(1000);
+  // Without uploads first, for context: the ratio compares with the steady uploads, as the target says.
+  const idleFrom = performance.now();
+  await sleep((settings.baselineSeconds * 1000) / 2);
+  const idleTo = performance.now();
+  let steadyRunning = true;
+  const deadline = Date.now() + (settings.baselineSeconds + 5 + settings.drainTimeoutSeconds) * 1000;
+  const steady = (async () => {
+    const slots = Array.from({ length: steadyUploads }, async (_, slot) => {
+      for (let n = 0; steadyRunning; n++) await uploadUntilSettled(platform, photo, `steady-${slot}-${n}.jpg`, deadline);
+    });
+    await Promise.all(slots);
+  })();
+  await sleep(5000); // the steady uploads reach the processor before the baseline window opens
+  const beforeFrom = performance.now();
+  await sleep(settings.baselineSeconds * 1000);
+  const burstFrom = performance.now();
+  steadyRunning = false;
+  const burstDeadline = Date.now() + settings.drainTimeoutSeconds * 1000;
+  const burst = await Promise.all(
+    Array.from({ length: settings.spike }, (_, n) => uploadUntilSettled(platform, photo, `spike-${n}.jpg`, burstDeadline)),
+  );
+  const burstTo = performance.now();
+  await load.stop();
+  lag.disable();
+  await steady;
+  agent.destroy();
+
+  const idle = load.window(idleFrom, idleTo);
+  const before = load.window(beforeFrom, burstFrom);
+  const during = load.window(burstFrom, burstTo);
+  const counts = tally(burst);
+  row({
+    what: `spike: ${settings.spike} uploads at once (${steadyUploads} steady before) — delivery p99`,
+    ours: `during ${ms(during.p99)}`,
+    reference: `before ${ms(before.p99)}`,
+    ...compareP99(before, during, 1.5, counts.stuck === 0 ? "" : `${counts.stuck} stuck`),
+    note:
+      `delivery ${delivery.rps} req/s (n ${before.count} / ${during.count}, dropped ${before.dropped} / ${during.dropped}), ` +
+      `p99 with no uploads ${ms(idle.p99)} (during is ${(during.p99 / idle.p99).toFixed(0)}× that), errors ${during.errors}, ${clientLag(lag)}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
+      `${describeCounts(counts)}; spike ready p50 / p99 ${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.5))} / ` +
+      `${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.99))}` +
+      firstProblem(burst),
+  });
+}
+
+/** Phase 4: `renders` distinct uncached widths of a 24 MP image requested at once, while delivery runs. */
+async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { url?: URL; rps: number }): Promise<void> {
+  if (!delivery.url) throw new Error("needs phase 1's cached rendition");
+  const upload = await uploadUntilSettled(platform, photo, "photo-24mp.jpg", Date.now() + 180_000);
+  if (upload.outcome !== "ready") throw new Error(`the 24 MP upload ended ${upload.outcome}: ${upload.detail ?? ""}`);
+  const agent = keepAliveAgent(CONNECTIONS);
+  const load = new SteadyLoad(agent, delivery.url, { rate: delivery.rps, headers: { accept: BROWSER_ACCEPT } });
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  load.start();
+  await sleep(1000);
+  const idleFrom = performance.now();
+  await sleep(settings.baselineSeconds * 1000);
+  const burstFrom = performance.now();
+  const signal = AbortSignal.timeout(settings.drainTimeoutSeconds * 1000);
+  const statuses = await Promise.all(
+    Array.from({ length: settings.renders }, async (_, i) => {
+      // Distinct widths, so no two requests share a render or a cache entry.
+      const url = deliveryUrl(platform, upload.id!, `w=${400 + i * 37},f=webp`);
+      try {
+        const response = await fetch(url, { signal });
+        await response.arrayBuffer();
+        return response.status;
+      } catch {
+        return signal.aborted ? "timeout" : "error";
+      }
+    }),
+  );
+  const burstTo = performance.now();
+  await load.stop();
+  lag.disable();
+  agent.destroy();
+
+  const idle = load.window(idleFrom, burstFrom);
+  const during = load.window(burstFrom, burstTo);
+  const byStatus = new Map<string, number>();
+  for (const status of statuses) byStatus.set(String(status), (byStatus.get(String(status)) ?? 0) + 1);
+  const other = statuses.filter((st) => st !== 200 && st !== 429).length;
+  row({
+    what: `render burst: ${settings.renders} uncached widths of a 24 MP image at once — delivery p99`,
+    ours: `during ${ms(during.p99)}`,
+    reference: `idle ${ms(idle.p99)}`,
+    ...compareP99(idle, during, 2, ""),
+    note:
+      `delivery ${delivery.rps} req/s (n ${idle.count} / ${during.count}, dropped ${idle.dropped} / ${during.dropped}), errors ${during.errors}, ` +
+      `${clientLag(lag)}; renders took ${((burstTo - burstFrom) / 1000).toFixed(1)} s: ` +
+      [...byStatus].map(([k, v]) => `${k} ×${v}`).join(", ") +
+      ` (429 = rate limited, not an error)${other > 0 ? `; ${other} errors` : ""}`,
+  });
+}
+
+function tally(results: UploadResult[]): Record<UploadResult["outcome"], number> {
+  const counts = { ready: 0, failed: 0, stuck: 0, rejected: 0 };
+  for (const r of results) counts[r.outcome]++;
+  return counts;
+}
+
+function describeCounts(c: ReturnType<typeof tally>): string {
+  return `ready ${c.ready}, failed ${c.failed}, stuck ${c.stuck}, rejected ${c.rejected}`;
+}
+
+function firstProblem(results: UploadResult[]): string {
+  const problem = results.find((r) => r.outcome !== "ready");
+  return problem ? `; first ${problem.outcome}: ${problem.detail ?? "?"}` : "";
+}
+
+/** The client's own event-loop delay: if it is near the latencies measured, the client, not the server, is slow. */
+function clientLag(lag: IntervalHistogram): string {
+  return `client loop lag p99 ${ms(lag.percentile(99) / 1e6)}`;
+}
+
+function ms(v: number): string {
+  return Number.isNaN(v) ? "–" : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`;
+}
+
+function s(v: number): string {
+  return Number.isNaN(v) ? "–" : `${(v / 1000).toFixed(1)} s`;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function sleep(msecs: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, msecs));
+}
+
+function printTable(): void {
+  const header: Row = { what: "measure", ours: "ours", reference: "reference", ratio: "ratio", target: "target", note: "note" };
+  const all = [header, ...rows];
+  const keys = Object.keys(header) as (keyof Row)[];
+  const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
+  const line = (r: Row) => keys.map((k, i) => r[k].padEnd(widths[i])).join(" | ").trimEnd();
+  console.log("");
+  console.log(`machine: ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} at start, ${loadavg().map((l) => l.toFixed(2)).join(" ")} at end; Node ${process.version}`);
+  const log = flags["request-log"] ? "wrangler's request log on" : "wrangler's request log off (WRANGLER_LOG=warn) for both servers";
+  console.log(`loopback only; ${log}; ${quick ? "--quick; " : ""}total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log("");
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
+  for (const r of rows) console.log(line(r));
+}
