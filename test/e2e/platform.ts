@@ -1,5 +1,6 @@
 // Global setup of the e2e suite: starts the platform exactly as `npm start` does, on a free port with a
 // throwaway state directory, waits for /healthz, and hands the tests its URL and credentials.
+import { writeFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { startLocalPlatform, type LocalPlatform } from "../../scripts/local-platform.ts";
 
@@ -19,5 +20,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  // E2E_PLATFORM_LOG=path keeps what the platform printed, for a failure that needs its side of the story.
+  if (process.env.E2E_PLATFORM_LOG && platform) writeFileSync(process.env.E2E_PLATFORM_LOG, platform.process.output(1_000_000));
   await platform?.stop();
 }
