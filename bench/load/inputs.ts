@@ -60,6 +60,8 @@ export interface LoadInputs {
   photo12mp: Bytes;
   /** The source of the render burst. */
   photo24mp: Bytes;
+  /** The source of the render-overhead phase (the reference case). */
+  smooth12mp: Bytes;
 }
 
 export async function loadInputs(): Promise<LoadInputs> {
@@ -70,6 +72,7 @@ export async function loadInputs(): Promise<LoadInputs> {
   // Same file names as bench/run.ts's inputs, so either run reuses what the other generated.
   const photo12mp = await ensure("12 MP photo", "photo-4000x3000.jpg", 4000, 3000, jpeg(4000, 3000, "photo", false));
   const photo24mp = await ensure("24 MP photo", "photo-6000x4000.jpg", 6000, 4000, jpeg(6000, 4000, "photo", false));
+  const smooth12mp = await ensure("12 MP smooth base", "smooth-4000x3000.jpg", 4000, 3000, jpeg(4000, 3000, "smooth", false));
   const read = (input: BenchInput): Bytes => new Uint8Array(readFileSync(input.file));
-  return { texture: read(texture), photo12mp: read(photo12mp), photo24mp: read(photo24mp) };
+  return { texture: read(texture), photo12mp: read(photo12mp), photo24mp: read(photo24mp), smooth12mp: read(smooth12mp) };
 }
