@@ -20,6 +20,8 @@ export interface LocalProcess {
   output(chars?: number): string;
   /** SIGTERM to the whole group, SIGKILL a second later; safe to call twice. */
   stop(): Promise<void>;
+  /** SIGKILL to the whole group at once, as a crash would: nothing gets to clean up. */
+  kill(): void;
 }
 
 export interface LocalPlatform extends PlatformCredentials {
@@ -33,11 +35,21 @@ export interface LocalPlatform extends PlatformCredentials {
  * Starts `npm start` on a free port with a fresh PERSIST_TO and waits until /healthz answers 200. `env` adds to
  * its environment (the load harness turns wrangler's per-request log off with it).
  */
-export async function startLocalPlatform(options: { healthTimeoutMs?: number; env?: Record<string, string> } = {}): Promise<LocalPlatform> {
-  const port = await freePort();
-  const stateDir = mkdtempSync(join(tmpdir(), "images-platform-"));
+export async function startLocalPlatform(
+  options: {
+    healthTimeoutMs?: number;
+    env?: Record<string, string>;
+    /** Reuse a port and a state directory (a restart after a crash); the caller then owns the directory. */
+    port?: number;
+    stateDir?: string;
+  } = {},
+): Promise<LocalPlatform> {
+  const port = options.port ?? (await freePort());
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "images-platform-"));
   const server = spawnProcessGroup("npm", ["start", "--silent"], { ...options.env, PORT: String(port), PERSIST_TO: stateDir, CI: "true" });
-  const removeState = () => rmSync(stateDir, { recursive: true, force: true });
+  const removeState = () => {
+    if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true });
+  };
   process.on("exit", removeState);
   const stop = async () => {
     await server.stop();
@@ -89,6 +101,7 @@ export function spawnProcessGroup(command: string, args: string[], env: Record<s
   return {
     child,
     output: (chars = 4000) => log.slice(-chars),
+    kill: () => signalGroup("SIGKILL"),
     stop: () =>
       (stopping ??= (async () => {
         signalGroup("SIGTERM");

@@ -104,7 +104,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
     },
     flexibleVariants: (env.FLEXIBLE_VARIANTS ?? "true") !== "false",
     maxImages: positiveInt(env.MAX_IMAGES, 100_000, "MAX_IMAGES"),
-    leaseSeconds: positiveInt(env.LEASE_SECONDS, 120, "LEASE_SECONDS"),
+    leaseSeconds: positiveInt(env.LEASE_SECONDS, 75, "LEASE_SECONDS"),
     maxAttempts: positiveInt(env.MAX_ATTEMPTS, 4, "MAX_ATTEMPTS"),
     queueClaimSeconds: positiveInt(env.QUEUE_CLAIM_SECONDS, 45, "QUEUE_CLAIM_SECONDS"),
     directUploadDefaultExpirySeconds: 30 * 60,
