@@ -308,16 +308,31 @@ async function uploadToReady(platform: LocalPlatform, photo: Bytes): Promise<voi
   });
 }
 
-/** Phase 3: steady uploads (a tenth of the spike in flight), then the spike all at once, while delivery runs. */
-async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { url?: URL; rps: number }): Promise<void> {
-  if (!delivery.url) throw new Error("needs phase 1's cached rendition");
-  const steadyUploads = Math.max(1, Math.round(settings.spike / 10));
+/**
+ * Cached delivery at a fixed rate for phases 3 and 4, with the client's own event-loop lag watched (so a stalled
+ * client is not mistaken for a stalled server), after a second of warm-up. `finish` stops both, once `also` settled.
+ */
+async function steadyDelivery(url: URL, rate: number) {
   const agent = keepAliveAgent(CONNECTIONS);
-  const load = new SteadyLoad(agent, delivery.url, { rate: delivery.rps, headers: { accept: BROWSER_ACCEPT } });
+  const load = new SteadyLoad(agent, url, { rate, headers: { accept: BROWSER_ACCEPT } });
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
   load.start();
   await sleep(1000);
+  const finish = async (also?: Promise<unknown>) => {
+    await load.stop();
+    lag.disable();
+    await also;
+    agent.destroy();
+  };
+  return { load, lag, finish };
+}
+
+/** Phase 3: steady uploads (a tenth of the spike in flight), then the spike all at once, while delivery runs. */
+async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { url?: URL; rps: number }): Promise<void> {
+  if (!delivery.url) throw new Error("needs phase 1's cached rendition");
+  const steadyUploads = Math.max(1, Math.round(settings.spike / 10));
+  const { load, lag, finish } = await steadyDelivery(delivery.url, delivery.rps);
   // Without uploads first, for context: the ratio compares with the steady uploads, as the target says.
   const idleFrom = performance.now();
   await sleep((settings.baselineSeconds * 1000) / 2);
@@ -340,10 +355,7 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
     Array.from({ length: settings.spike }, (_, n) => uploadUntilSettled(platform, photo, `spike-${n}.jpg`, burstDeadline)),
   );
   const burstTo = performance.now();
-  await load.stop();
-  lag.disable();
-  await steady;
-  agent.destroy();
+  await finish(steady);
 
   const idle = load.window(idleFrom, idleTo);
   const before = load.window(beforeFrom, burstFrom);
@@ -368,12 +380,7 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
   if (!delivery.url) throw new Error("needs phase 1's cached rendition");
   const upload = await uploadUntilSettled(platform, photo, "photo-24mp.jpg", Date.now() + 180_000);
   if (upload.outcome !== "ready") throw new Error(`the 24 MP upload ended ${upload.outcome}: ${upload.detail ?? ""}`);
-  const agent = keepAliveAgent(CONNECTIONS);
-  const load = new SteadyLoad(agent, delivery.url, { rate: delivery.rps, headers: { accept: BROWSER_ACCEPT } });
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
-  load.start();
-  await sleep(1000);
+  const { load, lag, finish } = await steadyDelivery(delivery.url, delivery.rps);
   const idleFrom = performance.now();
   await sleep(settings.baselineSeconds * 1000);
   const burstFrom = performance.now();
@@ -392,9 +399,7 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
     }),
   );
   const burstTo = performance.now();
-  await load.stop();
-  lag.disable();
-  agent.destroy();
+  await finish();
 
   const idle = load.window(idleFrom, burstFrom);
   const during = load.window(burstFrom, burstTo);

@@ -57,16 +57,14 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   async reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean> {
     if (!this.isUnused()) return false;
     const until = Date.now() + RESERVATION_MS;
-    await this.save({ ...this.freshLife(), imageId, life, reservation: { life, originalKey, until } });
-    await this.ctx.storage.setAlarm(until);
+    await this.save({ ...this.freshLife(), imageId, life, reservation: { life, originalKey, until } }, until);
     return true;
   }
 
   /** Registers a direct upload: the image exists as a draft until its one-time URL is used. */
   async createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number): Promise<boolean> {
     if (!this.isUnused()) return false;
-    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload: { tokenHash, expiresAt, used: false } });
-    await this.ctx.storage.setAlarm(expiresAt);
+    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload: { tokenHash, expiresAt, used: false } }, expiresAt);
     return true;
   }
 
@@ -84,8 +82,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     const check = await this.checkUploadToken(tokenHash);
     if (check.ok) {
       const usedAt = Date.now();
-      await this.save({ upload: { ...this.state.upload!, used: true, usedAt } });
-      await this.ctx.storage.setAlarm(usedAt + DRAFT_UPLOAD_GRACE_MS);
+      await this.save({ upload: { ...this.state.upload!, used: true, usedAt } }, usedAt + DRAFT_UPLOAD_GRACE_MS);
     }
     return check;
   }
@@ -93,8 +90,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   /** Gives the token back when storing the upload failed, so the user can try again. */
   async abortDirectUpload(): Promise<void> {
     if (this.state.status === "draft" && this.state.upload) {
-      await this.save({ upload: { ...this.state.upload, used: false, usedAt: undefined } });
-      await this.ctx.storage.setAlarm(this.state.upload.expiresAt);
+      await this.save({ upload: { ...this.state.upload, used: false, usedAt: undefined } }, this.state.upload.expiresAt);
     }
   }
 
@@ -111,7 +107,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
 
   /** The upload gave up before its record was written (id taken, limit reached): the id is free again. */
   async abandonUpload(life: string): Promise<void> {
-    if (this.state.reservation?.life === life) await this.save({ reservation: undefined, life: "" });
+    if (this.state.reservation?.life === life) await this.save({ reservation: undefined, life: "" }, null);
   }
 
   /**
@@ -141,8 +137,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     if (s.status !== "queued" && s.status !== "processing") return { action: "skip", reason: `image is ${s.status}` };
     if (generation < s.generation - 1) return { action: "skip", reason: `stale job generation ${generation}` };
     const leaseUntil = Date.now() + this.config.leaseSeconds * 1000;
-    await this.transition({ status: "processing", attempts: s.attempts + 1, leaseUntil, queuedUntil: undefined });
-    await this.ctx.storage.setAlarm(leaseUntil);
+    await this.transition({ status: "processing", attempts: s.attempts + 1, leaseUntil, queuedUntil: undefined }, leaseUntil);
     return { action: "process", attempt: s.attempts + 1, life: s.life };
   }
 
@@ -153,31 +148,27 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   async complete(life: string): Promise<ImageStatus | "none"> {
     if (life !== this.state.life) return "deleted";
     if (this.state.status !== "processing" && this.state.status !== "queued") return this.state.status;
-    await this.transition({ status: "ready", leaseUntil: undefined, queuedUntil: undefined, error: undefined });
-    await this.ctx.storage.deleteAlarm();
+    await this.transition({ status: "ready", leaseUntil: undefined, queuedUntil: undefined, error: undefined }, null);
     return "ready";
   }
 
   /** Records a terminal failure with a readable reason. The original is kept. */
   async fail(reason: string): Promise<void> {
     if (TERMINAL.includes(this.state.status as ImageStatus)) return;
-    await this.transition({ status: "failed", error: reason, leaseUntil: undefined, queuedUntil: undefined });
-    await this.ctx.storage.deleteAlarm();
+    await this.transition({ status: "failed", error: reason, leaseUntil: undefined, queuedUntil: undefined }, null);
   }
 
   /** A transient failure: the queue will deliver the job again; the image goes back to `queued`. */
   async release(error: string): Promise<void> {
     if (this.state.status !== "processing") return;
     const queuedUntil = Date.now() + this.claimTimeoutMs(this.state.requeues);
-    await this.transition({ status: "queued", lastError: error, leaseUntil: undefined, queuedUntil });
-    await this.ctx.storage.setAlarm(queuedUntil);
+    await this.transition({ status: "queued", lastError: error, leaseUntil: undefined, queuedUntil }, queuedUntil);
   }
 
   /** Ends the image's life: no job can start or complete, and renditions still being written land before this returns. */
   async markDeleted(): Promise<void> {
     if (this.state.status !== "deleted" || this.state.reservation) {
-      await this.transition({ status: "deleted", leaseUntil: undefined, queuedUntil: undefined, upload: undefined, reservation: undefined });
-      await this.ctx.storage.deleteAlarm();
+      await this.transition({ status: "deleted", leaseUntil: undefined, queuedUntil: undefined, upload: undefined, reservation: undefined }, null);
     }
     await Promise.allSettled([...this.commits]);
   }
@@ -223,7 +214,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
       return;
     }
     await this.env.BUCKET.delete(reservation.originalKey);
-    await this.save({ reservation: undefined, life: "" });
+    await this.save({ reservation: undefined, life: "" }, null);
   }
 
   /**
@@ -249,7 +240,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
       await this.env.BUCKET.delete(this.state.originalKey);
     }
     await deleteImageRecords(db, this.state.imageId, this.state.life);
-    await this.transition({ status: "deleted", upload: undefined });
+    await this.transition({ status: "deleted", upload: undefined }, null);
   }
 
   private refuseRender(life: string): RenderResponse | undefined {
@@ -323,8 +314,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     const generation = this.state.generation + 1;
     const queuedUntil = Date.now() + this.claimTimeoutMs(source.requeues ?? this.state.requeues);
     // State first, then the message: if the send fails, the alarm set here enqueues again.
-    await this.transition({ ...source, status: "queued", generation, queuedUntil, leaseUntil: undefined });
-    await this.ctx.storage.setAlarm(queuedUntil);
+    await this.transition({ ...source, status: "queued", generation, queuedUntil, leaseUntil: undefined }, queuedUntil);
     const job: ProcessJob = { type: "process", imageId: source.imageId, life: this.state.life, originalKey: source.originalKey, generation };
     await this.env.JOBS.send(job);
   }
@@ -342,14 +332,22 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     return TERMINAL.includes(this.state.status as ImageStatus);
   }
 
-  private async save(patch: Partial<CoordinatorState>): Promise<void> {
+  /**
+   * Persists the state, and the alarm that goes with it (`null` clears it), in one atomic write: both are issued
+   * before anything is awaited, so the Durable Object commits them together. A crash can therefore never leave a
+   * non-terminal state without the alarm that moves it on.
+   */
+  private async save(patch: Partial<CoordinatorState>, alarm?: number | null): Promise<void> {
     this.state = { ...this.state, ...patch, updatedAt: nowIso() };
-    await this.ctx.storage.put("state", this.state);
+    const writes: Promise<void>[] = [this.ctx.storage.put("state", this.state)];
+    if (alarm === null) writes.push(this.ctx.storage.deleteAlarm());
+    else if (alarm !== undefined) writes.push(this.ctx.storage.setAlarm(alarm));
+    await Promise.all(writes);
   }
 
-  /** Persists a status change, mirrors it into D1 and tells subscribers. */
-  private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }): Promise<void> {
-    await this.save(patch);
+  /** Persists a status change (with its alarm), mirrors it into D1 and tells subscribers. */
+  private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }, alarm?: number | null): Promise<void> {
+    await this.save(patch, alarm);
     if (patch.status !== "deleted" && this.state.imageId) {
       // Only this life's record: a late transition of an old life must not touch the id's next upload.
       await updateImageLife(database(primary(this.env.DB)), this.state.imageId, this.state.life, {
