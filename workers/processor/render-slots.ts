@@ -10,8 +10,11 @@ import { ApiError, ErrorCode } from "../shared/errors.ts";
  * cancelled mid-render) is dropped after MAX_HOLD_MS, so a lost release cannot close the gate for good.
  */
 const SLOTS = 1;
-/** Renders that may wait for a slot; past this the request is refused at once with 503 and Retry-After. */
-const MAX_WAITING = 16;
+/**
+ * Renders that may wait for a slot; past this the request is refused at once with 503 and Retry-After. Waiting is
+ * cheap (the original is read only once the slot is held), so the real bound is MAX_WAIT_MS.
+ */
+const MAX_WAITING = 64;
 const MAX_WAIT_MS = 20_000;
 const MAX_HOLD_MS = 120_000;
 const POLL_MS = 5;
