@@ -136,7 +136,7 @@ export async function checkImageAllowance(db: Db, config: Config): Promise<void>
   if (current >= config.maxImages) throw imageLimitReached(current, config);
 }
 
-function imageLimitReached(current: number, config: Config): ApiError {
+export function imageLimitReached(current: number, config: Config): ApiError {
   return new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${current} images of ${config.maxImages} allowed (MAX_IMAGES)`);
 }
 

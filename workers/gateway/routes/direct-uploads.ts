@@ -11,6 +11,7 @@ import { faultPoint } from "../faults.ts";
 import {
   checkImageAllowance,
   idTaken,
+  imageLimitReached,
   inspectUpload,
   originalColumns,
   parseCreator,
@@ -63,8 +64,7 @@ directUploadRoutes.post("/", async (c) => {
   const outcome = await insertImageRecord(database(primary(c.env.DB)), row, config.maxImages);
   if ("refused" in outcome) {
     await coordinator.markDeleted();
-    if (outcome.refused === "taken") throw idTaken(id);
-    throw new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${config.maxImages} images (MAX_IMAGES)`);
+    throw outcome.refused === "taken" ? idTaken(id) : imageLimitReached(config.maxImages, config);
   }
   const origin = config.publicUrl ?? new URL(c.req.url).origin;
   const path = id.split("/").map(encodeURIComponent).join("/");
