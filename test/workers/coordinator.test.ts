@@ -85,9 +85,9 @@ describe("ImageCoordinator", () => {
     expect(await stub.createDraft("token", "life-1", "originals/token/life-1", "ab".repeat(32), Date.now() + 60_000)).toBe(true);
     expect(await stub.createDraft("token", "life-2", "originals/token/life-2", "cd".repeat(32), Date.now() + 60_000)).toBe(false);
     expect(await stub.beginDirectUpload("cd".repeat(32))).toEqual({ ok: false, reason: "unknown" });
-    expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: true });
+    expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: true, limits: {} });
     expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: false, reason: "used" });
     await stub.abortDirectUpload();
-    expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: true });
+    expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: true, limits: {} });
   });
 });

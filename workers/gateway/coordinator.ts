@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ClaimResult, CoordinatorApi, CoordinatorState, UploadCheck } from "../shared/bindings.ts";
+import type { ClaimResult, CoordinatorApi, CoordinatorState, UploadCheck, UploadLimits } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso, primary } from "../shared/db.ts";
@@ -62,9 +62,9 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   }
 
   /** Registers a direct upload: the image exists as a draft until its one-time URL is used. */
-  async createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number): Promise<boolean> {
+  async createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number, limits: UploadLimits = {}): Promise<boolean> {
     if (!this.isUnused()) return false;
-    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload: { tokenHash, expiresAt, used: false } }, expiresAt);
+    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload: { tokenHash, expiresAt, used: false, limits } }, expiresAt);
     return true;
   }
 
@@ -74,7 +74,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     if (!upload || !(await constantTimeEqual(upload.tokenHash, tokenHash))) return { ok: false, reason: "unknown" };
     if (upload.used || this.state.status !== "draft") return { ok: false, reason: "used" };
     if (Date.now() > upload.expiresAt) return { ok: false, reason: "expired" };
-    return { ok: true };
+    return { ok: true, limits: upload.limits ?? {} };
   }
 
   /** Consumes the one-time upload token. A second use, or one after expiry, is refused. */

@@ -1,4 +1,5 @@
 // The Workers reach each other through these interfaces only: neither Worker's code imports the other's classes.
+import type { ImageFormat } from "../../wasm/src/probe.ts";
 import type { ImageStatus, StatusEvent } from "./messages.ts";
 import type { RenderedRendition, RenderRequest, RenderResponse } from "./render.ts";
 
@@ -25,18 +26,25 @@ export interface CoordinatorState {
    * in between, the alarm at `until` finishes the upload (its D1 record exists) or removes what it wrote.
    */
   reservation?: { life: string; originalKey: string; until: number };
-  upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number };
+  upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number; limits?: UploadLimits };
   updatedAt: string;
 }
 
 export type ClaimResult = { action: "process"; attempt: number; life: string } | { action: "skip"; reason: string };
-export type UploadCheck = { ok: true } | { ok: false; reason: "unknown" | "used" | "expired" };
+/** Limits a direct upload's URL carries (our extension); they only ever tighten the account's. */
+export interface UploadLimits {
+  maxBytes?: number;
+  maxMegapixels?: number;
+  formats?: ImageFormat[];
+}
+
+export type UploadCheck = { ok: true; limits: UploadLimits } | { ok: false; reason: "unknown" | "used" | "expired" };
 
 /** The ImageCoordinator Durable Object's RPC surface (implemented in workers/gateway/coordinator.ts). */
 export interface CoordinatorApi extends Rpc.DurableObjectBranded {
   snapshot(): CoordinatorState;
   reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean>;
-  createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number): Promise<boolean>;
+  createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number, limits?: UploadLimits): Promise<boolean>;
   checkUploadToken(tokenHash: string): Promise<UploadCheck>;
   beginDirectUpload(tokenHash: string): Promise<UploadCheck>;
   abortDirectUpload(): Promise<void>;

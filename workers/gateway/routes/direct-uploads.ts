@@ -23,6 +23,7 @@ import {
 } from "../ingest.ts";
 import { invalidateImage } from "../invalidate.ts";
 import { presentOne } from "../presenters.ts";
+import { checkDeclaredSize, checkUploadLimits, parseUploadLimits, withUploadLimits } from "../upload-limits.ts";
 import { readFieldsForm, readJsonObject, readUploadForm, refuseBody } from "../request-body.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
@@ -45,6 +46,7 @@ directUploadRoutes.post("/", async (c) => {
   }
   const id = parseImageId(fields.id as string | undefined) ?? crypto.randomUUID();
   const expiresAt = parseExpiry(fields.expiry, config.directUploadDefaultExpirySeconds);
+  const limits = parseUploadLimits(fields, config);
   const row = {
     id,
     life: newLife(),
@@ -60,7 +62,7 @@ directUploadRoutes.post("/", async (c) => {
   const token = randomHex(32);
   const coordinator = coordinatorOf(c.env, id);
   const original = originalKey({ storageId: await imageStorageId(id), life: row.life });
-  if (!(await coordinator.createDraft(id, row.life, original, await sha256Hex(token), expiresAt))) throw idTaken(id);
+  if (!(await coordinator.createDraft(id, row.life, original, await sha256Hex(token), expiresAt, limits))) throw idTaken(id);
   const outcome = await insertImageRecord(database(primary(c.env.DB)), row, config.maxImages);
   if ("refused" in outcome) {
     await coordinator.markDeleted();
@@ -68,7 +70,9 @@ directUploadRoutes.post("/", async (c) => {
   }
   const origin = config.publicUrl ?? new URL(c.req.url).origin;
   const path = id.split("/").map(encodeURIComponent).join("/");
-  return c.json(envelope({ id, uploadURL: `${origin}/upload/${path}/${token}` }));
+  // `limits` is our extension, beside Cloudflare's fields, and only when the request set some.
+  const answer = { id, uploadURL: `${origin}/upload/${path}/${token}`, ...(Object.keys(limits).length > 0 ? { limits } : {}) };
+  return c.json(envelope(answer));
 });
 
 /**
@@ -93,10 +97,17 @@ uploadUrlRoutes.post("/*", async (c) => {
   const check = await coordinator.checkUploadToken(tokenHash);
   if (!check.ok) refuseBody(c.req.raw);
   refuseUnless(check);
-  const form = await readUploadForm(c.req.raw, config);
+  const { limits } = check;
+  checkDeclaredSize(c.req.raw, limits);
+  const form = await readUploadForm(c.req.raw, withUploadLimits(config, limits)).catch((error) => {
+    throw limits.maxBytes !== undefined && error instanceof ApiError && error.status === 413
+      ? new ApiError(413, ErrorCode.tooLarge, `the upload is over ${limits.maxBytes} bytes, the most this upload URL allows (maxBytes)`)
+      : error;
+  });
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
+  checkUploadLimits(source.bytes, header, limits);
 
   // Checked again as it is spent: another upload may have used the URL while this file was read.
   refuseUnless(await coordinator.beginDirectUpload(tokenHash));
@@ -131,7 +142,7 @@ function parseUploadPath(pathname: string): { id: string; token: string } {
   }
 }
 
-function refuseUnless(check: UploadCheck): void {
+function refuseUnless(check: UploadCheck): asserts check is Extract<UploadCheck, { ok: true }> {
   if (check.ok) return;
   if (check.reason === "used") throw new ApiError(409, ErrorCode.conflict, "this upload URL has already been used");
   if (check.reason === "expired") throw new ApiError(410, ErrorCode.gone, "this upload URL has expired");
