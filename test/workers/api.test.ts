@@ -1,6 +1,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
+import { parseStatusEvents } from "../fixtures/events.ts";
 import { API, api, coordinator, fileForm, fixture, json, upload, waitForStatus } from "./helpers.ts";
 
 describe("authentication", () => {
@@ -215,6 +216,24 @@ describe("direct upload", () => {
     const forged = await SELF.fetch(uploadURL.replace(/[0-9a-f]{8}$/, "00000000"), { method: "POST", body: fileForm("landscapeJpeg") });
     expect(forged.status).toBe(404);
     await waitForStatus("direct-1", ["ready"]);
+  });
+
+  it("lets the uploader follow its own image's events with the upload URL's token, and only that image's", async () => {
+    const { uploadURL } = (await json(await api("/v2/direct_upload", { method: "POST", body: formOf({ id: "direct-watch" }) }))).result;
+    const other = (await json(await api("/v2/direct_upload", { method: "POST", body: formOf({ id: "direct-other" }) }))).result.uploadURL;
+    // Before the upload: the draft's state; no API token anywhere.
+    const draft = await SELF.fetch(`${uploadURL}/events`);
+    expect(draft.headers.get("content-type")).toContain("text/event-stream");
+    await draft.body?.cancel();
+    await json(await SELF.fetch(uploadURL, { method: "POST", body: fileForm("gif") }));
+    const events = parseStatusEvents(await (await SELF.fetch(`${uploadURL}/events`)).text());
+    expect(events.at(-1)).toMatchObject({ id: "direct-watch", status: "ready" });
+    // Another image's id with this token, or this id with another's token: not a credential for it.
+    const token = uploadURL.split("/").at(-1);
+    const otherToken = other.split("/").at(-1);
+    expect((await SELF.fetch(other.replace(otherToken, token) + "/events")).status).toBe(404);
+    expect((await SELF.fetch(uploadURL.replace(token, otherToken) + "/events")).status).toBe(404);
+    expect((await SELF.fetch(uploadURL.replace(/[0-9a-f]{8}$/, "00000000") + "/events")).status).toBe(404);
   });
 
   it("refuses an upload URL after its expiry", async () => {

@@ -77,6 +77,12 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     return { ok: true, limits: upload.limits ?? {} };
   }
 
+  /** Whether the token is this life's upload token, spent or not: it lets the uploader watch the image's events. */
+  async holdsUploadToken(tokenHash: string): Promise<boolean> {
+    const upload = this.state.upload;
+    return !!upload && this.state.status !== "deleted" && (await constantTimeEqual(upload.tokenHash, tokenHash));
+  }
+
   /** Consumes the one-time upload token. A second use, or one after expiry, is refused. */
   async beginDirectUpload(tokenHash: string): Promise<UploadCheck> {
     const check = await this.checkUploadToken(tokenHash);
@@ -234,7 +240,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     if (upload.used && this.state.originalKey) {
       const row = await findImageLife(db, this.state.imageId, this.state.life);
       if (row?.format) {
-        await this.enqueue({ imageId: this.state.imageId, originalKey: this.state.originalKey, upload: undefined });
+        await this.enqueue({ imageId: this.state.imageId, originalKey: this.state.originalKey });
         return;
       }
       await this.env.BUCKET.delete(this.state.originalKey);

@@ -61,7 +61,7 @@ app.route("/client/v4/accounts/:account_id/images", api);
 app.route("/client/v4/accounts/:account_id/tokens", tokenRoutes);
 
 // Browsers post to one-time upload URLs from other origins, and pages read delivered images from canvas/fetch.
-app.use("/upload/*", cors({ origin: "*", allowMethods: ["POST", "OPTIONS"] }));
+app.use("/upload/*", cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"] }));
 app.use("/cdn-cgi/imagedelivery/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["ETag", "Content-Length", "Content-Range"] }));
 app.route("/upload", uploadUrlRoutes);
 app.route("/cdn-cgi/imagedelivery", deliveryRoutes);

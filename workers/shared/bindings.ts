@@ -46,6 +46,7 @@ export interface CoordinatorApi extends Rpc.DurableObjectBranded {
   reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean>;
   createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number, limits?: UploadLimits): Promise<boolean>;
   checkUploadToken(tokenHash: string): Promise<UploadCheck>;
+  holdsUploadToken(tokenHash: string): Promise<boolean>;
   beginDirectUpload(tokenHash: string): Promise<UploadCheck>;
   abortDirectUpload(): Promise<void>;
   accept(imageId: string, life: string): Promise<CoordinatorState>;

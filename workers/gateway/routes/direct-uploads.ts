@@ -131,6 +131,20 @@ uploadUrlRoutes.post("/*", async (c) => {
   }
 });
 
+/**
+ * `GET /upload/:image_id/:token/events`: the uploader follows its own image's Server-Sent Events with the upload
+ * URL's token as its credential (a browser holds no API token), for that image only and for as long as it lives,
+ * the upload included.
+ */
+uploadUrlRoutes.get("/*", async (c) => {
+  const pathname = new URL(c.req.url).pathname;
+  if (!pathname.endsWith("/events")) throw notFound("no such route");
+  const { id, token } = parseUploadPath(pathname.slice(0, -"/events".length));
+  const coordinator = coordinatorOf(c.env, id);
+  if (!(await coordinator.holdsUploadToken(await sha256Hex(token)))) throw notFound("this upload URL is not valid");
+  return coordinator.fetch("https://coordinator/events", { signal: c.req.raw.signal });
+});
+
 /** `/upload/<id…>/<token>`: the id may have subpaths; each segment is decoded once. */
 function parseUploadPath(pathname: string): { id: string; token: string } {
   const segments = pathname.split("/").slice(2);
