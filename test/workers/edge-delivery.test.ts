@@ -253,3 +253,51 @@ describe("on-demand renders", () => {
     expect((await coordinator("committed").snapshot()).life).toBe(life);
   });
 });
+
+describe("read replicas", () => {
+  /** A D1 whose replicas lag: every unconstrained session sees an empty database; the primary sees it all. */
+  const laggingReplicas = () => {
+    const sessions: string[] = [];
+    const empty = {
+      prepare: () => {
+        const statement = { bind: () => statement, all: async () => ({ results: [] }), raw: async () => [], first: async () => null, run: async () => ({}) };
+        return statement;
+      },
+      batch: async () => [],
+      getBookmark: () => null,
+    };
+    const d1 = {
+      withSession(constraint: string) {
+        sessions.push(constraint);
+        return constraint === "first-primary" ? env.DB.withSession(constraint) : empty;
+      },
+    };
+    return { d1: d1 as unknown as D1Database, sessions };
+  };
+
+  it("a delivery right after an upload is not answered 404 because a replica has not seen the image yet", async () => {
+    await json(await upload("gif", { id: "replica-lag" }));
+    const { d1, sessions } = laggingReplicas();
+    const delivered = await gatewayWith({ DB: d1 }, `${DELIVERY}/replica-lag/w=20,f=png`, { headers: { "cf-connecting-ip": "192.0.2.9" } });
+    expect(delivered.status).toBe(200);
+    // It asked the nearest replica first, then believed its "not found" only after the primary confirmed it.
+    expect(sessions).toContain("first-unconstrained");
+    expect(sessions).toContain("first-primary");
+  });
+
+  it("a variant created moments ago is found at the primary when a lagging replica does not know it", async () => {
+    await json(await api("/v1/variants", { method: "POST", ...jsonBody({ id: "replica-new", options: { fit: "scale-down", width: 30, height: 30 } }) }));
+    await json(await upload("gif", { id: "replica-variant" }));
+    const { d1 } = laggingReplicas();
+    const delivered = await gatewayWith({ DB: d1 }, `${DELIVERY}/replica-variant/replica-new`, { headers: { "cf-connecting-ip": "192.0.2.10" } });
+    expect(delivered.status).toBe(200);
+    const { d1: again } = laggingReplicas();
+    expect((await gatewayWith({ DB: again }, `${DELIVERY}/replica-variant/no-such-variant`)).status).toBe(404);
+  });
+
+  it("an id that really does not exist is 404 after the primary confirms it", async () => {
+    const { d1, sessions } = laggingReplicas();
+    expect((await gatewayWith({ DB: d1 }, `${DELIVERY}/never-uploaded/public`)).status).toBe(404);
+    expect(sessions).toContain("first-primary");
+  });
+});

@@ -1,7 +1,7 @@
 import type { ImageFormat } from "../../../wasm/src/probe.ts";
 import type { Orientation } from "../../../wasm/src/raster.ts";
 import type { Config } from "../../shared/config.ts";
-import { database, nearest } from "../../shared/db.ts";
+import { database, nearest, primary } from "../../shared/db.ts";
 import { ApiError, ErrorCode, describeError } from "../../shared/errors.ts";
 import { findImageForDelivery, listRenditions } from "../../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../../shared/schema.ts";
@@ -73,14 +73,23 @@ export async function imageEdgeState(env: GatewayEnv, config: Config, ctx: WaitU
   }, (state) => state.status !== "draft");
 }
 
-/** The account's variants and signing keys. `fresh` skips the isolate's copy (signed URLs: a revoked key stops at once). */
-export async function accountEdgeState(env: GatewayEnv, config: Config, ctx: WaitUntil, fresh = false): Promise<AccountEdgeState> {
-  if (fresh) memo.delete(ACCOUNT_DOC);
+/**
+ * The account's variants and signing keys, from: `edge`, the isolate's copy or the location's; `location`, the
+ * location's (signed URLs: a revoked key stops at once where it was revoked); `primary`, D1's primary, replacing
+ * the location's copy (a variant a lagging replica did not know yet).
+ */
+export async function accountEdgeState(
+  env: GatewayEnv,
+  config: Config,
+  ctx: WaitUntil,
+  from: "edge" | "location" | "primary" = "edge",
+): Promise<AccountEdgeState> {
+  if (from !== "edge") memo.delete(ACCOUNT_DOC);
   const state = await edgeDocument(config, ctx, ACCOUNT_DOC, async () => {
-    const db = database(nearest(env.DB));
+    const db = database(from === "primary" ? primary(env.DB) : nearest(env.DB));
     const [variants, keys] = await Promise.all([listVariantTransforms(db), listSigningKeys(env.DB)]);
     return { variants, keys: keys.map((k) => k.value) };
-  }, () => true);
+  }, () => true, from === "primary");
   return state!;
 }
 
@@ -90,14 +99,15 @@ async function edgeDocument<T>(
   url: string,
   load: () => Promise<T | undefined>,
   keep: (value: T) => boolean,
+  reload = false,
 ): Promise<T | undefined> {
   const now = Date.now();
   const memoized = memo.get(url);
-  if (memoized && memoized.until > now) return memoized.value as T;
+  if (memoized && memoized.until > now && !reload) return memoized.value as T;
 
   const ttlMs = config.delivery.edgeStateTtlSeconds * 1000;
   const cache = await documentCache();
-  const cached = await cache.match(url);
+  const cached = reload ? undefined : await cache.match(url);
   const fetchedAt = Number(cached?.headers.get("x-fetched-at") ?? 0);
   if (cached && now - fetchedAt < ttlMs) {
     const value = (await cached.json()) as T;

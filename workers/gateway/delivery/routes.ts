@@ -44,9 +44,9 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
     accountEdgeState(c.env, config, c.executionCtx),
   ]);
   const visible = checkVisible(image, address.imageId);
-  const output = flexible ?? resolveNamed(account, address.variant);
+  const output = flexible ?? (await resolveNamed(c, account, address.variant));
   const signed = visible.signed && !output.neverRequireSignedUrls;
-  if (signed) await verifySignedUrl(url, (await accountEdgeState(c.env, config, c.executionCtx, true)).keys);
+  if (signed) await verifySignedUrl(url, (await accountEdgeState(c.env, config, c.executionCtx, "location")).keys);
 
   const format = negotiateFormat(output.transform.format, c.req.header("accept"), {
     hasAlpha: visible.hasAlpha,
@@ -138,15 +138,19 @@ interface ResolvedOutput {
 const flexibleMemo = new Map<string, ResolvedOutput>();
 const FLEXIBLE_MEMO_LIMIT = 2000;
 
-/** A named variant from the account's edge state. */
-function resolveNamed(account: AccountEdgeState, rawName: string): ResolvedOutput {
+/**
+ * A named variant from the account's edge state. One it does not know is looked up again at D1's primary before
+ * it is refused: the copy may come from a replica that had not seen a variant created moments ago.
+ */
+async function resolveNamed(c: Ctx, account: AccountEdgeState, rawName: string): Promise<ResolvedOutput> {
   let name: string;
   try {
     name = decodeURIComponent(rawName);
   } catch {
     throw badRequest("the variant name in the URL has a malformed percent-escape");
   }
-  const variant = Object.hasOwn(account.variants, name) ? account.variants[name] : undefined;
+  const known = (state: AccountEdgeState) => (Object.hasOwn(state.variants, name) ? state.variants[name] : undefined);
+  const variant = known(account) ?? known(await accountEdgeState(c.env, c.get("config"), c.executionCtx, "primary"));
   if (!variant) throw notFound(`variant ${JSON.stringify(name)} not found`);
   return { transform: variant.transform, fingerprint: variant.fingerprint, variant: name, neverRequireSignedUrls: variant.neverRequireSignedUrls };
 }
