@@ -1,7 +1,9 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import type { PlatformEvent, WebhookDeliveryJob } from "../../workers/shared/events.ts";
+import { imageEvent, type PlatformEvent, type WebhookDeliveryJob } from "../../workers/shared/events.ts";
 import processor from "../../workers/processor/index.ts";
+import { database } from "../../workers/shared/db.ts";
+import { DELIVERY_LOG_LIMIT, recordDeliveryAttempt } from "../../workers/shared/webhook-records.ts";
 import { signWebhook } from "../../workers/shared/webhook-signature.ts";
 import type { HookRequest, SourceStats } from "../fixtures/source-server-context.ts";
 import { API, AUTH, api, coordinator, eventually, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
@@ -124,6 +126,15 @@ describe("signing", () => {
 });
 
 describe("image events", () => {
+  it("names an image event by its image, life and status, so the same transition emitted twice is one event", async () => {
+    const ready = { id: "photo", status: "ready" as const };
+    const first = await imageEvent("photo", "life-1", ready, "2026-12-01T00:00:00.000Z");
+    expect((await imageEvent("photo", "life-1", ready, "2026-12-01T00:00:05.000Z")).id).toBe(first.id);
+    expect((await imageEvent("photo", "life-2", ready, first.timestamp)).id).not.toBe(first.id);
+    expect((await imageEvent("other", "life-1", { id: "other", status: "ready" }, first.timestamp)).id).not.toBe(first.id);
+    expect((await imageEvent("photo", "life-1", { id: "photo", status: "deleted" }, first.timestamp)).id).not.toBe(first.id);
+  });
+
   it("delivers exactly one signed image.ready and one image.deleted per image, even when a transition repeats", async () => {
     const hook = await subscribe("lifecycle", ["image.ready", "image.failed", "image.deleted"]);
     await json(await upload("landscapeJpeg", { id: "evented" }));
@@ -219,6 +230,19 @@ describe("delivery", () => {
     const result = await running;
     expect(result.explicitAcks).toEqual(["side-1"]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["side-0"]);
+  });
+
+  it("keeps the delivery log to its newest entries", async () => {
+    const hook = await subscribe("busy", ["variant.updated"]);
+    const db = database(env.DB);
+    const at = new Date().toISOString();
+    for (let n = 1; n <= DELIVERY_LOG_LIMIT + 5; n++) {
+      await recordDeliveryAttempt(db, { webhookId: hook.id, eventId: `evt_${n}`, eventType: "variant.updated", attempt: 1, outcome: "delivered", statusCode: 200, error: null, startedAt: at, finishedAt: at });
+    }
+    const log = await deliveries(hook.id);
+    expect(log).toHaveLength(DELIVERY_LOG_LIMIT);
+    expect(log[0].event_id).toBe(`evt_${DELIVERY_LOG_LIMIT + 5}`);
+    expect(log.at(-1)!.event_id).toBe("evt_6");
   });
 
   it("drops a delivery for a subscription deleted meanwhile", async () => {
