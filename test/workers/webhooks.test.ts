@@ -2,6 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { imageEvent, type PlatformEvent, type WebhookDeliveryJob } from "../../workers/shared/events.ts";
 import processor from "../../workers/processor/index.ts";
+import { retryDelaySeconds } from "../../workers/processor/webhook-delivery.ts";
 import { database } from "../../workers/shared/db.ts";
 import { DELIVERY_LOG_LIMIT, recordDeliveryAttempt } from "../../workers/shared/webhook-records.ts";
 import { signWebhook } from "../../workers/shared/webhook-signature.ts";
@@ -201,7 +202,15 @@ describe("delivery", () => {
     ]);
     const requests = (await received("flaky")).filter((r) => r.headers["webhook-id"] === "evt_retried");
     expect(requests.map((r) => r.status)).toEqual([500, 500, 200]);
-    for (const request of requests) expect(await verifies(request, hook.secret)).toBe(true);
+    for (const request of requests) {
+      expect(await verifies(request, hook.secret)).toBe(true);
+      // Each attempt is signed afresh, so a subscriber may refuse old timestamps.
+      expect(Math.abs(Number(request.headers["webhook-timestamp"]) * 1000 - request.receivedAt)).toBeLessThan(5000);
+    }
+  });
+
+  it("backs off between attempts: 30 s, doubling, at most an hour", () => {
+    expect([1, 2, 3, 4, 8, 9, 20].map(retryDelaySeconds)).toEqual([30, 60, 120, 240, 3600, 3600, 3600]);
   });
 
   it("records a dead letter in the log once the retries are used up", async () => {

@@ -129,6 +129,6 @@ async function recordDeadLetter(env: ProcessorEnv, job: WebhookDeliveryJob): Pro
 }
 
 /** 30 s, 1 min, 2 min, … up to an hour between attempts. */
-function retryDelaySeconds(attempts: number): number {
+export function retryDelaySeconds(attempts: number): number {
   return Math.min(MAX_BACKOFF_SECONDS, 30 * 2 ** Math.max(0, attempts - 1));
 }
