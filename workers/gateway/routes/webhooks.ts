@@ -1,6 +1,6 @@
 import type { Config } from "../../shared/config.ts";
 import { randomHex } from "../../shared/crypto.ts";
-import { nowIso } from "../../shared/db.ts";
+import { nowIso, type Db } from "../../shared/db.ts";
 import { badRequest, envelope, notFound, quote } from "../../shared/errors.ts";
 import { EVENT_TYPES, isEventType, type EventType } from "../../shared/events.ts";
 import type { WebhookDeliveryRow, WebhookRow } from "../../shared/schema.ts";
@@ -52,7 +52,7 @@ webhookRoutes.get("/:webhook_id/deliveries", async (c) => {
   return c.json(envelope((await listDeliveries(db, webhook.id)).map(presentDelivery)));
 });
 
-async function requireWebhook(db: Parameters<typeof findWebhook>[0], id: string): Promise<WebhookRow> {
+async function requireWebhook(db: Db, id: string): Promise<WebhookRow> {
   const row = await findWebhook(db, id);
   if (!row) throw notFound(`webhook ${quote(id)} not found`);
   return row;
