@@ -19,6 +19,9 @@ const ACCESS_RULES: [route: string, needs: Access][] = [
   ["GET /images/v1/variants/*", "images:read"],
   ["POST,PATCH,DELETE /images/v1/variants/*", "variants:write"],
   ["GET /images/v1/stats", "images:read"],
+  // A subscription sends the account's events to a URL of its choice: creating or deleting one is admin-only.
+  ["GET /images/v1/webhooks/*", "images:read"],
+  ["* /images/v1/webhooks/*", "admin"],
   ["GET /images/v1", "images:read"],
   ["GET /images/v2", "images:read"],
   ["POST /images/v1", "images:write"],

@@ -4,6 +4,7 @@ import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso, primary } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
+import { emitImageEvent } from "../shared/events.ts";
 import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
@@ -351,7 +352,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     await Promise.all(writes);
   }
 
-  /** Persists a status change (with its alarm), mirrors it into D1 and tells subscribers. */
+  /** Persists a status change (with its alarm), mirrors it into D1, emits terminal statuses as events and tells subscribers. */
   private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }, alarm?: number | null): Promise<void> {
     await this.save(patch, alarm);
     if (patch.status !== "deleted" && this.state.imageId) {
@@ -362,6 +363,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
         updatedAt: this.state.updatedAt,
       });
     }
+    if (this.state.imageId) await emitImageEvent(this.env.EVENTS, this.state);
     const event = this.event();
     const terminal = this.isTerminal();
     for (const writer of this.subscribers) {

@@ -1,5 +1,6 @@
 import type { CoordinatorNamespace, RendererApi } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
+import type { EventQueue } from "../shared/events.ts";
 import type { ProcessJob } from "../shared/messages.ts";
 
 /** Bindings of the gateway Worker (see wrangler.toml). */
@@ -7,6 +8,8 @@ export interface GatewayEnv extends ConfigEnv {
   DB: D1Database;
   BUCKET: R2Bucket;
   JOBS: Queue<ProcessJob>;
+  /** Platform events (image-events queue): webhooks are delivered from it; other Workers may consume it instead. */
+  EVENTS: EventQueue;
   COORDINATOR: CoordinatorNamespace;
   RENDERER: Service<RendererApi>;
   /** Uncached renders per client (Workers Rate Limiting binding). */

@@ -14,6 +14,7 @@ import { keyRoutes } from "./routes/keys.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { variantRoutes } from "./routes/variants.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { sweepFlexibleRenditions } from "./sweep.ts";
 
 export { ImageCoordinator } from "./coordinator.ts";
@@ -55,6 +56,7 @@ const api = router();
 api.route("/v1/stats", statsRoutes);
 api.route("/v1/keys", keyRoutes);
 api.route("/v1/variants", variantRoutes);
+api.route("/v1/webhooks", webhookRoutes);
 api.route("/v2/direct_upload", directUploadRoutes);
 api.route("/", imageRoutes);
 app.route("/client/v4/accounts/:account_id/images", api);

@@ -1,5 +1,6 @@
 import type { CoordinatorNamespace } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
+import type { EventQueue } from "../shared/events.ts";
 
 /** Bindings of the processor Worker (see workers/processor/wrangler.toml). */
 export interface ProcessorEnv extends ConfigEnv {
@@ -7,4 +8,6 @@ export interface ProcessorEnv extends ConfigEnv {
   BUCKET: R2Bucket;
   /** The gateway's ImageCoordinator, bound across Workers with script_name. */
   COORDINATOR: CoordinatorNamespace;
+  /** The image-events queue: a fanned-out event goes back onto it as one delivery per subscription. */
+  EVENTS: EventQueue;
 }

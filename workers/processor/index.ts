@@ -10,8 +10,10 @@ import type { ProcessorEnv } from "./env.ts";
 import { processJob, recordDeadLetter } from "./jobs.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
+import { consumeEvents } from "./webhook-delivery.ts";
 
 const DEAD_LETTER_SUFFIX = "-dlq";
+const EVENT_QUEUE = "image-events";
 
 /**
  * On-demand renders for the gateway (service binding RPC), through the image's coordinator. The request carries
@@ -45,9 +47,10 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
 }
 
 export default {
-  /** Consumes the job queue and its dead-letter queue (see wrangler.toml); one message per batch. */
+  /** Consumes the job queue, the event queue and their dead-letter queues (see wrangler.toml). */
   async queue(batch, env) {
     const deadLetters = batch.queue.endsWith(DEAD_LETTER_SUFFIX);
+    if (batch.queue.startsWith(EVENT_QUEUE)) return consumeEvents(batch, env, deadLetters);
     for (const message of batch.messages) {
       let job;
       try {

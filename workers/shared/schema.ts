@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { EventType } from "./events.ts";
 import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
 import type { Scope } from "./scopes.ts";
 import type { Fit, MetadataMode } from "./transform.ts";
@@ -102,7 +103,43 @@ export const apiTokens = sqliteTable("api_tokens", {
   revokedAt: text("revoked_at"),
 });
 
+/**
+ * Webhook subscriptions (our extension). The secret is kept as issued: signing needs it, so unlike an API token it
+ * cannot be hashed; the API shows it only at creation.
+ */
+export const webhooks = sqliteTable("webhooks", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  events: text("events", { mode: "json" }).$type<EventType[]>().notNull(),
+  secret: text("secret").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+export const WEBHOOK_OUTCOMES = ["delivered", "failed", "dead_letter"] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+
+/** One row per delivery attempt (and one per delivery given up on), newest last; trimmed per subscription. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    webhookId: text("webhook_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").$type<EventType>().notNull(),
+    attempt: integer("attempt").notNull(),
+    outcome: text("outcome", { enum: WEBHOOK_OUTCOMES }).notNull(),
+    /** The subscriber's HTTP status, when it answered. */
+    statusCode: integer("status_code"),
+    error: text("error"),
+    startedAt: text("started_at").notNull(),
+    finishedAt: text("finished_at").notNull(),
+  },
+  (t) => [index("webhook_deliveries_webhook_idx").on(t.webhookId, t.id)],
+);
+
 export type ImageRow = typeof images.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
 export type RenditionRow = typeof renditions.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -2,6 +2,7 @@ import { asc, count, eq } from "drizzle-orm";
 import { parseBoolean } from "../../shared/config.ts";
 import { nowIso } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, envelope, notFound } from "../../shared/errors.ts";
+import { emitEvent, variantEvent } from "../../shared/events.ts";
 import { variants, type VariantRow } from "../../shared/schema.ts";
 import { parseVariantOptions } from "../../shared/transform.ts";
 import { router } from "../app.ts";
@@ -38,6 +39,7 @@ variantRoutes.post("/", async (c) => {
     .returning();
   if (inserted.length === 0) throw new ApiError(409, ErrorCode.conflict, `a variant named ${JSON.stringify(id)} already exists`);
   await invalidateAccount(c);
+  await emitEvent(c.env.EVENTS, variantEvent(id, "created", inserted[0].updatedAt));
   return c.json(envelope({ variant: presentVariant(inserted[0]) }));
 });
 
@@ -54,6 +56,7 @@ variantRoutes.patch("/:variant_id", async (c) => {
     .where(eq(variants.id, existing.id))
     .returning();
   await invalidateAccount(c);
+  await emitEvent(c.env.EVENTS, variantEvent(existing.id, "updated", updated.updatedAt));
   return c.json(envelope({ variant: presentVariant(updated) }));
 });
 
@@ -61,6 +64,7 @@ variantRoutes.delete("/:variant_id", async (c) => {
   const existing = await findVariant(c);
   await c.get("db").delete(variants).where(eq(variants.id, existing.id));
   await invalidateAccount(c);
+  await emitEvent(c.env.EVENTS, variantEvent(existing.id, "deleted", nowIso()));
   return c.json(envelope({}));
 });
 
