@@ -91,3 +91,26 @@ describe("ImageCoordinator", () => {
     expect(await stub.beginDirectUpload("ab".repeat(32))).toEqual({ ok: true, limits: {} });
   });
 });
+
+describe("ImageCoordinator events", () => {
+  it("owes a terminal status's event until the queue takes it: a refused send is retried by the alarm, once", async () => {
+    const stub = await seeded("event-owed", { status: "processing", leaseUntil: Date.now() + 60_000 });
+    const sent: { type: string; data: { id: string; status: string } }[] = [];
+    await runInDurableObject(stub, async (instance: ImageCoordinator) => {
+      const self = instance as any;
+      const bindings = self.env;
+      self.env = { ...bindings, EVENTS: { send: async () => Promise.reject(new Error("queue unavailable")) } };
+      expect(await instance.complete("life-1")).toBe("ready");
+      expect(self.state.eventPending).toBe(true);
+      expect(await self.ctx.storage.getAlarm()).toBeGreaterThan(Date.now());
+
+      self.env = { ...bindings, EVENTS: { send: async (event: any) => void sent.push(event) } };
+      await instance.alarm();
+      expect(self.state.eventPending).toBeUndefined();
+      expect(await self.ctx.storage.getAlarm()).toBeNull();
+      await instance.alarm();
+      self.env = bindings;
+    });
+    expect(sent.map((e) => [e.type, e.data.id, e.data.status])).toEqual([["image.ready", "event-owed", "ready"]]);
+  });
+});

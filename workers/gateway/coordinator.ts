@@ -19,6 +19,8 @@ const TERMINAL: readonly ImageStatus[] = ["ready", "failed", "deleted"];
 const DRAFT_UPLOAD_GRACE_MS = 2 * 60 * 1000;
 /** How long an API upload may take from reserving its id to being accepted before the alarm recovers it. */
 const RESERVATION_MS = 60 * 1000;
+/** How soon an image event the queue refused is sent again. */
+const EVENT_RETRY_MS = 30 * 1000;
 /** A queued job nobody claims is enqueued again after QUEUE_CLAIM_SECONDS, doubling each time, this many times. */
 const MAX_REQUEUES = 8;
 
@@ -180,10 +182,14 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     await Promise.allSettled([...this.commits]);
   }
 
-  /** A deadline passed: recover an upload, expire a draft, or hand a job out again (or give up with a reason). */
+  /** A deadline passed: send an owed event, recover an upload, expire a draft, or hand a job out again (or give up). */
   async alarm(): Promise<void> {
     const s = this.state;
     const now = Date.now();
+    if (s.eventPending && TERMINAL.includes(s.status as ImageStatus)) {
+      await this.sendPendingEvent();
+      return;
+    }
     if (s.reservation) {
       if (now >= s.reservation.until) await this.recoverUpload(s.reservation);
       else await this.ctx.storage.setAlarm(s.reservation.until);
@@ -248,6 +254,12 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     }
     await deleteImageRecords(db, this.state.imageId, this.state.life);
     await this.transition({ status: "deleted", upload: undefined }, null);
+  }
+
+  /** Sends the terminal status's event; if the queue refuses, the alarm already set tries again. */
+  private async sendPendingEvent(): Promise<void> {
+    if (await emitImageEvent(this.env.EVENTS, this.state)) await this.save({ eventPending: undefined }, null);
+    else await this.ctx.storage.setAlarm(Date.now() + EVENT_RETRY_MS);
   }
 
   private refuseRender(life: string): RenderResponse | undefined {
@@ -354,7 +366,11 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
 
   /** Persists a status change (with its alarm), mirrors it into D1, emits terminal statuses as events and tells subscribers. */
   private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }, alarm?: number | null): Promise<void> {
-    await this.save(patch, alarm);
+    // A terminal status is stored with its event still owed and an alarm to send it, in the same atomic write, so
+    // a crash before the send delays the event rather than losing it.
+    const terminal = TERMINAL.includes(patch.status);
+    if (terminal && this.state.imageId) await this.save({ ...patch, eventPending: true }, Date.now() + EVENT_RETRY_MS);
+    else await this.save(patch, alarm);
     if (patch.status !== "deleted" && this.state.imageId) {
       // Only this life's record: a late transition of an old life must not touch the id's next upload.
       await updateImageLife(database(primary(this.env.DB)), this.state.imageId, this.state.life, {
@@ -363,9 +379,8 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
         updatedAt: this.state.updatedAt,
       });
     }
-    if (this.state.imageId) await emitImageEvent(this.env.EVENTS, this.state);
+    if (this.state.eventPending) await this.sendPendingEvent();
     const event = this.event();
-    const terminal = this.isTerminal();
     for (const writer of this.subscribers) {
       const sent = this.writeEvent(writer, event);
       if (terminal) sent.then(() => writer.close()).catch(() => {});

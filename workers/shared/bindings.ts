@@ -27,6 +27,8 @@ export interface CoordinatorState {
    */
   reservation?: { life: string; originalKey: string; until: number };
   upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number; limits?: UploadLimits };
+  /** The terminal status's event has not been sent yet (written with the status; the alarm retries the send). */
+  eventPending?: boolean;
   updatedAt: string;
 }
 

@@ -83,18 +83,21 @@ const malformed = (body: unknown) => new Error(`malformed event queue message: $
  * Queues an event. A failed send is logged, not thrown: the change it reports has already happened and been
  * stored, and failing the caller would not bring the event back (a retried transition is a no-op).
  */
-export async function emitEvent(queue: EventQueue, event: PlatformEvent): Promise<void> {
+/** Sends an event; answers whether it was sent (a failure is logged, and the caller decides whether to retry). */
+export async function emitEvent(queue: EventQueue, event: PlatformEvent): Promise<boolean> {
   try {
     await queue.send(event);
+    return true;
   } catch (error) {
     console.error(`emitting event ${event.id} (${event.type}) failed:`, error instanceof Error ? error.message : String(error));
+    return false;
   }
 }
 
 /** The coordinator's terminal statuses as events: ready, failed (with its reason), deleted. */
-export async function emitImageEvent(queue: EventQueue, state: CoordinatorState): Promise<void> {
+export async function emitImageEvent(queue: EventQueue, state: CoordinatorState): Promise<boolean> {
   const status = state.status;
-  if (status !== "ready" && status !== "failed" && status !== "deleted") return;
+  if (status !== "ready" && status !== "failed" && status !== "deleted") return true;
   const data: ImageEventData = { id: state.imageId, status, ...(status === "failed" && state.error ? { error: state.error } : {}) };
-  await emitEvent(queue, await imageEvent(state.imageId, state.life, data, state.updatedAt));
+  return emitEvent(queue, await imageEvent(state.imageId, state.life, data, state.updatedAt));
 }
