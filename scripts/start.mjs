@@ -28,9 +28,12 @@ const wrangler = (args, options = {}) => spawnSync("npx", ["wrangler", ...args],
 const migrate = wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], { env: { ...env, CI: "true" } });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
+// EXTRA_VARS="NAME:value NAME2:value" overrides wrangler.toml vars for this run (tests that need e.g. a loopback
+// webhook receiver turn ALLOW_LOOPBACK_SOURCES on this way; nothing else does).
+const extraVars = (process.env.EXTRA_VARS ?? "").split(/\s+/).filter(Boolean).flatMap((v) => ["--var", v]);
 const dev = spawn(
   "npx",
-  ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled"],
+  ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...extraVars],
   { stdio: "inherit", env },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
