@@ -3,7 +3,7 @@ import type { ClaimResult, CoordinatorApi, CoordinatorState, UploadCheck, Upload
 import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso, primary } from "../shared/db.ts";
-import { describeError } from "../shared/errors.ts";
+import { ErrorCode, describeError } from "../shared/errors.ts";
 import { emitImageEvent } from "../shared/events.ts";
 import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
@@ -265,9 +265,9 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   private refuseRender(life: string): RenderResponse | undefined {
     const s = this.state;
     if (s.status === "deleted" || s.status === "none" || s.status === "draft") {
-      return { ok: false, status: 404, code: 5404, message: `image ${JSON.stringify(s.imageId)} not found`, stale: true };
+      return { ok: false, status: 404, code: ErrorCode.notFound, message: `image ${JSON.stringify(s.imageId)} not found`, stale: true };
     }
-    if (life !== s.life) return { ok: false, status: 404, code: 5404, message: "the image was uploaded again", stale: true };
+    if (life !== s.life) return { ok: false, status: 404, code: ErrorCode.notFound, message: "the image was uploaded again", stale: true };
     return undefined;
   }
 
@@ -276,7 +276,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     try {
       rendered = await this.env.RENDERER.render(request);
     } catch (error) {
-      return { ok: false, status: 503, code: 5503, message: `rendering failed, try again: ${describeError(error)}` };
+      return { ok: false, status: 503, code: ErrorCode.unavailable, message: `rendering failed, try again: ${describeError(error)}` };
     }
     if ("error" in rendered) return { ok: false, ...rendered.error };
     const etag = await renditionEtag(rendered.bytes);

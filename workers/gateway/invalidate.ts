@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import { imageStorageId } from "../shared/storage.ts";
 import type { GatewayContext } from "./app.ts";
-import { forgetAccount, forgetImage, renditionIndex } from "./delivery/edge-state.ts";
+import { listRenditions } from "../shared/image-records.ts";
+import { forgetAccount, forgetImage } from "./delivery/edge-state.ts";
 
 /**
  * After a change that delivery must see (docs/DESIGN.md, "Invalidation"): this location forgets the image's edge
@@ -15,7 +16,7 @@ export async function invalidateImage(c: Context<GatewayContext>, id: string, ca
 }
 
 /** The rendition index to pass to invalidateImage; read it before the records go. */
-export const cachedRenditions = (c: Context<GatewayContext>, id: string) => renditionIndex(c.env, id);
+export const cachedRenditions = (c: Context<GatewayContext>, id: string) => listRenditions(c.get("db"), id);
 
 /** After a change to variants or signing keys. */
 export async function invalidateAccount(c: Context<GatewayContext>) {

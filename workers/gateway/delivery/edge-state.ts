@@ -3,7 +3,7 @@ import type { Orientation } from "../../../wasm/src/raster.ts";
 import type { Config } from "../../shared/config.ts";
 import { database, nearest, primary } from "../../shared/db.ts";
 import { ApiError, ErrorCode, describeError } from "../../shared/errors.ts";
-import { findImageForDelivery, listRenditions } from "../../shared/image-records.ts";
+import { findImageForDelivery } from "../../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../../shared/schema.ts";
 import { imageStorageId } from "../../shared/storage.ts";
 import type { Transform } from "../../shared/transform.ts";
@@ -25,11 +25,11 @@ import { renditionCache, renditionCacheKey } from "./cache.ts";
  *   per request instead of three. An isolate that did not handle a change may use its copy for that long.
  */
 const MEMO_MS = 1000;
+const MEMO_LIMIT = 10_000;
+const STALE_KEEP_SECONDS = 24 * 3600;
 
 /** The part of an execution context edge state needs (Hono's and the runtime's types differ). */
 type WaitUntil = { waitUntil(promise: Promise<unknown>): void };
-const MEMO_LIMIT = 10_000;
-const STALE_KEEP_SECONDS = 24 * 3600;
 
 export interface ImageEdgeState {
   id: string;
@@ -174,9 +174,6 @@ export async function forgetImage(id: string, storageId: string, cachedRendition
     ...cachedRenditions.map((r) => renditions.delete(renditionCacheKey({ storageId, life: r.life }, r.fingerprint, r.format))),
   ]);
 }
-
-/** The rendition index of an image, to hand to forgetImage. */
-export const renditionIndex = (env: GatewayEnv, id: string) => listRenditions(database(env.DB), id);
 
 /** A change to the account's variants or signing keys: this location at once, every other within the TTL. */
 export async function forgetAccount(): Promise<void> {
