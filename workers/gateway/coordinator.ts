@@ -14,6 +14,8 @@ import type { GatewayEnv } from "./env.ts";
 
 export type { CoordinatorState };
 
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 const TERMINAL: readonly ImageStatus[] = ["ready", "failed", "deleted"];
 /** How long a direct upload that spent its token may take to store its file before the alarm recovers it. */
 const DRAFT_UPLOAD_GRACE_MS = 2 * 60 * 1000;
@@ -122,7 +124,8 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   /**
    * Renders an output on demand through the processor, coalescing concurrent requests for the same output
    * into one render: a burst of first requests for a new variant costs one decode, not one per request. The
-   * bytes are answered at once and stored in the background, unless the image's life ended meanwhile.
+   * bytes are answered at once and stored in the background, unless the image's life ended meanwhile; until
+   * they are stored, later requests for the output are answered the same bytes rather than rendering again.
    */
   async render(request: RenderRequest): Promise<RenderResponse> {
     const gone = this.refuseRender(request.source.life);
@@ -130,7 +133,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     const key = `${request.fingerprint}.${request.format}`;
     let pending = this.renders.get(key);
     if (!pending) {
-      pending = this.renderAndCommit(request).finally(() => this.renders.delete(key));
+      pending = this.renderAndCommit(request, () => this.renders.delete(key));
       this.renders.set(key, pending);
     }
     return pending;
@@ -271,22 +274,36 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     return undefined;
   }
 
-  private async renderAndCommit(request: RenderRequest): Promise<RenderResponse> {
+  /** Renders, answers, then stores; `settled` runs once nothing more will be stored for this request. */
+  private async renderAndCommit(request: RenderRequest, settled: () => void): Promise<RenderResponse> {
     let rendered;
     try {
       rendered = await this.env.RENDERER.render(request);
     } catch (error) {
+      settled();
       return { ok: false, status: 503, code: ErrorCode.unavailable, message: `rendering failed, try again: ${describeError(error)}` };
     }
-    if ("error" in rendered) return { ok: false, ...rendered.error };
+    if ("error" in rendered) {
+      settled();
+      return { ok: false, ...rendered.error };
+    }
     const etag = await renditionEtag(rendered.bytes);
     // The life may have ended while the processor worked: then nothing is stored, and the caller is told so.
     const gone = this.refuseRender(request.source.life);
-    if (gone) return gone;
+    if (gone) {
+      settled();
+      return gone;
+    }
     const image = { imageId: request.source.imageId, storageId: request.source.storageId, life: request.source.life };
-    const commit = storeRendition(this.env, image, request, rendered, etag)
+    // The answer goes first: the store waits for the next turn of the event loop, so the bytes are on their way
+    // to the client before R2 and D1 are written (locally all of it shares one thread with delivery).
+    const commit = nextTurn()
+      .then(() => storeRendition(this.env, image, request, rendered, etag))
       .catch((error) => console.error(`storing a rendition of ${image.imageId} failed:`, describeError(error)))
-      .finally(() => this.commits.delete(commit));
+      .finally(() => {
+        this.commits.delete(commit);
+        settled();
+      });
     this.commits.add(commit);
     return { ok: true, etag, ...rendered };
   }

@@ -219,7 +219,9 @@ function answerAndCache(
 ): Promise<Response> {
   const [forClient, forCache] = body instanceof Uint8Array ? [body, body] : body.tee();
   const entry = new Headers({ "content-type": headers.get("content-type")!, etag, "x-size": String(size), "cache-control": CACHE_ENTRY_CONTROL });
-  c.executionCtx.waitUntil(cache.put(key, new Response(forCache, { headers: entry })).catch(() => {}));
+  // The copy is written on the next turn of the event loop, once the answer is on its way.
+  const put = () => cache.put(key, new Response(forCache, { headers: entry }));
+  c.executionCtx.waitUntil(new Promise((resolve) => setTimeout(resolve, 0)).then(put).catch(() => {}));
   headers.set("etag", etag);
   headers.set("x-image-source", source);
   return respondWithBytes(c.req.raw, forClient, size, headers);
