@@ -26,6 +26,8 @@ export interface LocalProcess {
 
 export interface LocalPlatform extends PlatformCredentials {
   origin: string;
+  /** The render process `npm start` runs beside the platform (absent with LOCAL_ENGINE=in-process). */
+  engine?: { url: string; token: string };
   process: LocalProcess;
   /** Stops the process group and deletes the state directory. */
   stop(): Promise<void>;
@@ -63,7 +65,7 @@ export async function startLocalPlatform(
     await stop();
     throw error;
   }
-  return { origin, process: server, stop, ...readCredentials() };
+  return { origin, process: server, stop, engine: readEngine(options.env?.LOCAL_ENGINE), ...readCredentials() };
 }
 
 /**
@@ -132,13 +134,24 @@ export async function waitForHttp(url: string, owner: LocalProcess, timeoutMs: n
 
 /** The credentials `npm start` wrote to .dev.vars (in the working directory). */
 export function readCredentials(path = ".dev.vars"): PlatformCredentials {
-  const vars = Object.fromEntries(
+  const vars = readVars(path);
+  return { apiToken: vars.API_TOKEN, accountId: vars.ACCOUNT_ID, accountHash: vars.ACCOUNT_HASH };
+}
+
+function readVars(path: string): Record<string, string> {
+  return Object.fromEntries(
     readFileSync(path, "utf8")
       .split("\n")
-      .filter((l) => l.includes("="))
+      .filter((l) => l.includes("=") && !l.startsWith("#"))
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-  return { apiToken: vars.API_TOKEN, accountId: vars.ACCOUNT_ID, accountHash: vars.ACCOUNT_HASH };
+}
+
+/** Where `npm start` said its render process is (workers/processor/.dev.vars, written on each start). */
+function readEngine(mode: string | undefined): LocalPlatform["engine"] {
+  if (mode === "in-process") return undefined;
+  const vars = readVars("workers/processor/.dev.vars");
+  return vars.ENGINE_URL ? { url: vars.ENGINE_URL, token: vars.ENGINE_TOKEN } : undefined;
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */

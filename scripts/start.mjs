@@ -1,8 +1,10 @@
 // `npm start`: the whole platform on Miniflare's local R2, D1, Queues and Durable Objects.
-// Creates .dev.vars on first run, applies D1 migrations locally, then runs both Workers in one `wrangler dev`.
+// Creates .dev.vars on first run, applies D1 migrations locally, then runs both Workers in one `wrangler dev`, and
+// the render engine in a second one (LOCAL_ENGINE=in-process keeps renders in the first).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 const port = process.env.PORT ?? "8787";
 const persistTo = process.env.PERSIST_TO ?? ".wrangler/state";
@@ -31,14 +33,56 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 // EXTRA_VARS="NAME:value NAME2:value" overrides wrangler.toml vars for this run (tests that need e.g. a loopback
 // webhook receiver turn ALLOW_LOOPBACK_SOURCES on this way; nothing else does).
 const extraVars = (process.env.EXTRA_VARS ?? "").split(/\s+/).filter(Boolean).flatMap((v) => ["--var", v]);
-const dev = spawn(
-  "npx",
-  ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...extraVars],
-  { stdio: "inherit", env },
+
+// Renders run in a workerd process of their own (workers/engine-local/), as on Cloudflare they run in isolates of
+// their own: one local workerd runs every Worker on one thread, where a render would stall every delivery.
+// The processor learns where it is from workers/processor/.dev.vars, written on every run (wrangler reads a second
+// config's variables only from its own directory, and reads them once, at start). Two platforms started at the
+// same moment from one checkout may share one render process, which is harmless: it is stateless, and when it is
+// gone the processor renders in place.
+const children = [];
+if (process.env.LOCAL_ENGINE !== "in-process") {
+  const [enginePort, inspectorPort] = [await freePort(), await freePort()];
+  const token = randomBytes(24).toString("base64url");
+  const processorVars = `# Written by \`npm start\` on every run: the local render process (workers/engine-local/).\nENGINE_URL=http://127.0.0.1:${enginePort}\nENGINE_TOKEN=${token}\n`;
+  writeFileSync("workers/processor/.dev.vars", processorVars, { mode: 0o600 });
+  children.push(
+    spawn(
+      "npx",
+      ["wrangler", "dev", "-c", "workers/engine-local/wrangler.toml", "--ip", "127.0.0.1", "--port", String(enginePort), "--inspector-port", String(inspectorPort), "--var", `ENGINE_TOKEN:${token}`],
+      { stdio: "inherit", env },
+    ),
+  );
+} else {
+  rmSync("workers/processor/.dev.vars", { force: true });
+}
+children.push(
+  spawn(
+    "npx",
+    ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...extraVars],
+    { stdio: "inherit", env },
+  ),
 );
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => children.forEach((child) => child.kill(signal)));
 
 // wrangler dev fires no cron triggers: run the gateway's hourly one (the flexible-rendition sweep) ourselves.
 const sweep = setInterval(() => fetch(`http://127.0.0.1:${port}/__scheduled?cron=17+*+*+*+*`).catch(() => {}), 60 * 60 * 1000);
 sweep.unref();
-dev.on("exit", (code) => process.exit(code ?? 0));
+// Either process ending ends the platform.
+for (const child of children) {
+  child.on("exit", (code) => {
+    for (const other of children) if (other !== child) other.kill("SIGTERM");
+    process.exit(code ?? 0);
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port: free } = server.address();
+      server.close(() => resolve(free));
+    });
+  });
+}

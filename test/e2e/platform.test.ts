@@ -6,7 +6,7 @@ import type { StatusEvent } from "../../workers/shared/messages.ts";
 import { parseStatusEvents } from "../fixtures/events.ts";
 import { makeFixtures } from "../fixtures/images.ts";
 
-const { origin, apiToken, accountId, accountHash } = inject("platform");
+const { origin, apiToken, accountId, accountHash, engine } = inject("platform");
 const client = new Cloudflare({ apiToken, baseURL: `${origin}/client/v4`, maxRetries: 0 });
 const account_id = accountId;
 let fixtures: Awaited<ReturnType<typeof makeFixtures>>;
@@ -70,6 +70,21 @@ describe("the platform over HTTP with the official cloudflare SDK", () => {
       headers: { "if-none-match": etag },
     });
     expect(again.status).toBe(304);
+  });
+
+  it("renders in the render process of its own, not on the thread that delivers", async () => {
+    const served = async () => {
+      const response = await fetch(`${engine!.url}/stats`, { headers: { authorization: `Bearer ${engine!.token}` } });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { served: number }).served;
+    };
+    expect(engine, "npm start names its render process in workers/processor/.dev.vars").toBeDefined();
+    expect((await fetch(`${engine!.url}/stats`)).status).toBe(401);
+    const before = await served();
+    const { response } = await deliver(`${origin}/cdn-cgi/imagedelivery/${accountHash}/${photoId}/w=123,f=webp`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-image-source")).toBe("RENDERED");
+    expect(await served()).toBe(before + 1);
   });
 
   it("uploads through a one-time direct upload URL, refusing a second use", async () => {

@@ -7,7 +7,7 @@ import { startLocalPlatform, type LocalPlatform } from "../../scripts/local-plat
 declare module "vitest" {
   export interface ProvidedContext {
     /** `pid` is the `npm start` process; the platform's workerd runs among its descendants. */
-    platform: { origin: string; apiToken: string; accountId: string; accountHash: string; pid: number };
+    platform: { origin: string; apiToken: string; accountId: string; accountHash: string; pid: number; engine?: { url: string; token: string } };
   }
 }
 
@@ -15,8 +15,8 @@ let platform: LocalPlatform | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   platform = await startLocalPlatform();
-  const { origin, apiToken, accountId, accountHash } = platform;
-  project.provide("platform", { origin, apiToken, accountId, accountHash, pid: platform.process.child.pid! });
+  const { origin, apiToken, accountId, accountHash, engine } = platform;
+  project.provide("platform", { origin, apiToken, accountId, accountHash, pid: platform.process.child.pid!, engine });
 }
 
 export async function teardown(): Promise<void> {

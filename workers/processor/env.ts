@@ -1,9 +1,10 @@
 import type { CoordinatorNamespace } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
 import type { EventQueue } from "../shared/events.ts";
+import type { EngineProcessEnv } from "./pipeline/engine-process.ts";
 
 /** Bindings of the processor Worker (see workers/processor/wrangler.toml). */
-export interface ProcessorEnv extends ConfigEnv {
+export interface ProcessorEnv extends ConfigEnv, EngineProcessEnv {
   DB: D1Database;
   BUCKET: R2Bucket;
   /** The gateway's ImageCoordinator, bound across Workers with script_name. */

@@ -8,6 +8,7 @@ import type { RenderedRendition, RenderRequest } from "../shared/render.ts";
 import { originalKey } from "../shared/storage.ts";
 import type { ProcessorEnv } from "./env.ts";
 import { processJob, recordDeadLetter } from "./jobs.ts";
+import { engineProcess } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
 import { consumeEvents } from "./webhook-delivery.ts";
@@ -22,6 +23,7 @@ const EVENT_QUEUE = "image-events";
  */
 export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements RendererApi {
   private readonly config: Config = parseConfig(this.env, false);
+  private readonly engine = engineProcess(this.env);
 
   async render(request: RenderRequest): Promise<RenderedRendition | { error: { status: number; code: number; message: string; retryAfter?: number } }> {
     try {
@@ -29,7 +31,7 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
         const object = await this.env.BUCKET.get(originalKey(request.source));
         if (!object) throw new ApiError(404, ErrorCode.notFound, `the original of image ${JSON.stringify(request.source.imageId)} is not in storage`);
         const original = new Uint8Array(await object.arrayBuffer());
-        const [output] = await renderOutputs(this.config, original, request.source, [request]);
+        const [output] = await renderOutputs(this.config, original, request.source, [request], this.engine);
         return output;
       });
     } catch (error) {

@@ -13,6 +13,7 @@ import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
 import { transformFingerprint, transformOfVariant, type OutputFormat } from "../shared/transform.ts";
 import type { ProcessorEnv } from "./env.ts";
+import { engineProcess } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { withRenderSlot } from "./render-slots.ts";
 
@@ -57,7 +58,7 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
       const fingerprint = await transformFingerprint(transform);
       for (const format of eagerFormats(header.hasAlpha)) requests.push({ transform, format, fingerprint, variant: variant.id });
     }
-    const outputs = await withRenderSlot(() => renderOutputs(config, original, header, requests));
+    const outputs = await withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env)));
     await Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes))));
     const status = await coordinator.complete(claim.life);
     if (status === "deleted") await discardLife(env, image);

@@ -4,15 +4,49 @@ import { orientedSize } from "../../../wasm/src/pixels.ts";
 import type { Config } from "../../shared/config.ts";
 import { planGeometry } from "../../shared/geometry.ts";
 import type { OutputRequest, RenderedRendition, RenderSource } from "../../shared/render.ts";
+import { EngineUnreachable, renderInEngineProcess, type EngineProcess } from "./engine-process.ts";
+
+/** What a render needs to know about the original besides its bytes. */
+export type SourceFacts = Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">;
+
+/** The limits a render obeys; a Config has them. */
+export interface RenderSettings {
+  memoryBudgetBytes: number;
+  limits: Pick<Config["limits"], "maxPixels">;
+}
+
+let warnedUnreachable = false;
 
 /**
  * Renders outputs from one decode of the original (the engine cascades from the largest to the smallest).
  * Storing is the caller's: a job stores at once, an on-demand render is committed by the image's coordinator.
+ * With `engine` (local development: see engine-process.ts) the work is done in the render process, or here
+ * when that process cannot be reached.
  */
 export async function renderOutputs(
-  config: Config,
+  settings: RenderSettings,
   original: Uint8Array,
-  source: Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">,
+  source: SourceFacts,
+  requests: OutputRequest[],
+  engine?: EngineProcess,
+): Promise<RenderedRendition[]> {
+  if (engine) {
+    try {
+      return await renderInEngineProcess(engine, { memoryBudgetBytes: settings.memoryBudgetBytes, limits: { maxPixels: settings.limits.maxPixels } }, original, source, requests);
+    } catch (error) {
+      if (!(error instanceof EngineUnreachable)) throw error;
+      if (!warnedUnreachable) console.warn(`${error.message}; rendering in place`);
+      warnedUnreachable = true;
+    }
+  }
+  return renderInPlace(settings, original, source, requests);
+}
+
+/** Renders in this isolate. */
+export async function renderInPlace(
+  settings: RenderSettings,
+  original: Uint8Array,
+  source: SourceFacts,
   requests: OutputRequest[],
 ): Promise<RenderedRendition[]> {
   const oriented = orientedSize(source.width, source.height, source.orientation);
@@ -34,7 +68,7 @@ export async function renderOutputs(
     original,
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },
     targets,
-    { modules: engineModules, memoryBudgetBytes: config.memoryBudgetBytes, maxPixels: config.limits.maxPixels },
+    { modules: engineModules, memoryBudgetBytes: settings.memoryBudgetBytes, maxPixels: settings.limits.maxPixels },
   );
   return outputs.map((o) => ({ bytes: o.bytes, contentType: o.contentType, width: o.width, height: o.height }));
 }

@@ -1,0 +1,154 @@
+// The render engine in a process of its own, for local development only.
+//
+// One workerd process runs every Worker, Durable Object and storage emulator of `wrangler dev` on one thread, so a
+// render there stalls every delivery for as long as it runs (a 24 MP decode: hundreds of milliseconds). On
+// Cloudflare that cannot happen: the processor's renders run in their own isolates, never on a gateway's thread.
+// To keep that property locally, `npm start` runs a second workerd (workers/engine-local/) that does nothing but
+// render, and tells the processor where it is with ENGINE_URL and ENGINE_TOKEN. Deployed Workers never have
+// ENGINE_URL, and render in place.
+//
+// The wire format is one frame each way: a 4-byte big-endian length, that many bytes of JSON, then the bytes the
+// JSON describes (the original in a request, the outputs one after another in an answer).
+import { CodecError, type CodecErrorKind } from "../../../wasm/src/errors.ts";
+import { constantTimeEqual } from "../../shared/crypto.ts";
+import { describeError } from "../../shared/errors.ts";
+import type { OutputRequest, RenderedRendition } from "../../shared/render.ts";
+import type { RenderSettings, SourceFacts } from "./render.ts";
+
+export interface EngineProcess {
+  url: string;
+  token: string;
+  /** How a call reaches it; `fetch` unless a test hands the call to serveRenderCall directly. */
+  send?: (request: Request) => Promise<Response>;
+}
+
+export interface EngineProcessEnv {
+  /** Set by `npm start` only: the local render process's origin. */
+  ENGINE_URL?: string;
+  /** Set by `npm start` only: a per-run secret the render process requires. */
+  ENGINE_TOKEN?: string;
+}
+
+interface RenderCall {
+  settings: RenderSettings;
+  source: SourceFacts;
+  requests: OutputRequest[];
+}
+
+interface RenderAnswer {
+  outputs: (Omit<RenderedRendition, "bytes"> & { length: number })[];
+}
+
+type RenderRefusal = { kind: CodecErrorKind; message: string } | { kind: "error"; message: string };
+
+/** The largest request the render process reads: the biggest original an upload path accepts, with room. */
+const MAX_CALL_BYTES = 160 * 1024 * 1024;
+/** A render that takes longer than this is abandoned as a transient failure (the job is retried). */
+const CALL_TIMEOUT_MS = 120_000;
+
+/** The local render process, when `npm start` runs one. */
+export function engineProcess(env: EngineProcessEnv): EngineProcess | undefined {
+  if (!env.ENGINE_URL) return undefined;
+  if (!env.ENGINE_TOKEN) throw new Error("configuration: ENGINE_URL is set without ENGINE_TOKEN");
+  return { url: env.ENGINE_URL.replace(/\/+$/, ""), token: env.ENGINE_TOKEN };
+}
+
+/** The render process could not be reached at all (not started yet, or gone): the caller renders in place. */
+export class EngineUnreachable extends Error {
+  override name = "EngineUnreachable";
+}
+
+/**
+ * Renders in the local render process. A codec failure there comes back as the same CodecError; a failure to
+ * connect is EngineUnreachable; anything else is an Error, which callers treat as transient.
+ */
+export async function renderInEngineProcess(
+  engine: EngineProcess,
+  settings: RenderSettings,
+  original: Uint8Array,
+  source: SourceFacts,
+  requests: OutputRequest[],
+): Promise<RenderedRendition[]> {
+  const call: RenderCall = { settings, source, requests };
+  let response: Response;
+  try {
+    const body = frame(call, [original]);
+    const request = new Request(`${engine.url}/render`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${engine.token}`, "content-type": "application/octet-stream", "content-length": String(body.size) },
+      body,
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+    response = await (engine.send ?? fetch)(request);
+  } catch (error) {
+    if (error instanceof Error && error.name === "TimeoutError") throw new Error(`the render process did not answer within ${CALL_TIMEOUT_MS} ms`);
+    throw new EngineUnreachable(`the render process at ${engine.url} is unreachable: ${describeError(error)}`);
+  }
+  const body = new Uint8Array(await response.arrayBuffer());
+  if (!response.ok) {
+    const refusal = parseRefusal(body);
+    if (refusal.kind === "error") throw new Error(`the render process failed: ${refusal.message}`);
+    throw new CodecError(refusal.kind, refusal.message);
+  }
+  const { header, rest } = unframe<RenderAnswer>(body);
+  let offset = 0;
+  return header.outputs.map(({ length, ...output }) => {
+    const bytes = rest.slice(offset, offset + length);
+    offset += length;
+    return { ...output, bytes };
+  });
+}
+
+/** The render process's side: checks the caller's token, renders with `render`, answers one frame. */
+export async function serveRenderCall(
+  request: Request,
+  token: string | undefined,
+  render: (settings: RenderSettings, original: Uint8Array, source: SourceFacts, requests: OutputRequest[]) => Promise<RenderedRendition[]>,
+): Promise<Response> {
+  if (new URL(request.url).pathname !== "/render" || request.method !== "POST") return new Response("not found", { status: 404 });
+  const presented = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+  if (!token || !presented || !(await constantTimeEqual(presented, token))) return refuse(401, { kind: "error", message: "missing or wrong ENGINE_TOKEN" });
+  const length = Number(request.headers.get("content-length") ?? NaN);
+  if (!Number.isSafeInteger(length)) return refuse(411, { kind: "error", message: "a render call needs a Content-Length" });
+  if (length > MAX_CALL_BYTES) return refuse(413, { kind: "error", message: `a render call is at most ${MAX_CALL_BYTES} bytes, this one ${length}` });
+  let outputs: RenderedRendition[];
+  try {
+    const { header, rest } = unframe<RenderCall>(new Uint8Array(await request.arrayBuffer()));
+    outputs = await render(header.settings, rest, header.source, header.requests);
+  } catch (error) {
+    if (error instanceof CodecError) return refuse(422, { kind: error.kind, message: error.message });
+    return refuse(500, { kind: "error", message: describeError(error) });
+  }
+  const answer: RenderAnswer = { outputs: outputs.map(({ bytes, ...output }) => ({ ...output, length: bytes.length })) };
+  return new Response(frame(answer, outputs.map((o) => o.bytes)), { headers: { "content-type": "application/octet-stream" } });
+}
+
+function refuse(status: number, refusal: RenderRefusal): Response {
+  return Response.json(refusal, { status });
+}
+
+function parseRefusal(body: Uint8Array): RenderRefusal {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(body)) as Partial<RenderRefusal>;
+    const kinds = ["unsupported", "corrupt", "limit", "error"];
+    if (typeof parsed.message === "string" && kinds.includes(parsed.kind as string)) return parsed as RenderRefusal;
+  } catch {
+    // not JSON: described below
+  }
+  return { kind: "error", message: `an answer that is not a render refusal (${body.length} bytes)` };
+}
+
+function frame(header: unknown, parts: Uint8Array[]): Blob {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, json.length);
+  return new Blob([length, json, ...parts]);
+}
+
+function unframe<T>(body: Uint8Array): { header: T; rest: Uint8Array } {
+  if (body.length < 4) throw new Error("a render frame needs at least 4 bytes");
+  const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0);
+  if (4 + length > body.length) throw new Error("a render frame's header runs past its end");
+  const header = JSON.parse(new TextDecoder().decode(body.subarray(4, 4 + length))) as T;
+  return { header, rest: body.subarray(4 + length) };
+}
