@@ -1,6 +1,7 @@
 import type { CoordinatorNamespace } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
 import type { EventQueue } from "../shared/events.ts";
+import type { JobMessage } from "../shared/messages.ts";
 
 /** Bindings of the processor Worker (see workers/processor/wrangler.toml). */
 export interface ProcessorEnv extends ConfigEnv {
@@ -10,4 +11,6 @@ export interface ProcessorEnv extends ConfigEnv {
   COORDINATOR: CoordinatorNamespace;
   /** The image-events queue: a fanned-out event goes back onto it as one delivery per subscription. */
   EVENTS: EventQueue;
+  /** The image-jobs queue: a variant backfill enqueues its next batch on it. */
+  JOBS: Queue<JobMessage>;
 }
