@@ -1,5 +1,4 @@
 import { eq } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Context } from "hono";
 import type { Db } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
@@ -24,20 +23,14 @@ export interface VariantChange {
   backfill?: VariantBackfillRow;
 }
 
-type Statement = BatchItem<"sqlite">;
-
 /** Creates a variant and starts rendering it for the ready images; undefined when the name is taken. */
 export async function createVariant(db: Db, values: VariantRow): Promise<VariantChange | undefined> {
   const at = values.updatedAt;
   const total = await countReadyImages(db);
   const event = variantEvent(values.id, "created", at, { status: "running", total });
-  const [inserted] = await db.batch([
-    db.insert(variants).values(values).onConflictDoNothing().returning(),
-    oweEvent(db, event, at),
-    ...(await redefinition(db, values, total, event)),
-  ]);
-  if (inserted.length === 0) return undefined;
-  return { event, variant: inserted[0], backfill: await latestBackfill(db, values.id) };
+  const changed = await changeBatch(db, statement(db, db.insert(variants).values(values).onConflictDoNothing()), event, await redefinition(db, values, total, event));
+  if (!changed) return undefined;
+  return { event, variant: values, backfill: await latestBackfill(db, values.id) };
 }
 
 /**
@@ -49,25 +42,28 @@ export async function updateVariant(db: Db, existing: VariantRow, values: Varian
   const redefined = (await variantFingerprint(existing)) !== (await variantFingerprint(values));
   const total = redefined ? await countReadyImages(db) : 0;
   const event = variantEvent(existing.id, "updated", at, redefined ? { status: "running", total } : undefined);
-  const statements: [Statement, ...Statement[]] = [
-    db.update(variants).set(values).where(eq(variants.id, existing.id)).returning(),
-    oweEvent(db, event, at),
-    ...(redefined ? await redefinition(db, values, total, event) : []),
-  ];
-  const [updated] = (await db.batch(statements)) as [VariantRow[], ...unknown[]];
-  if (updated.length === 0) return undefined;
-  return { event, variant: updated[0], backfill: await latestBackfill(db, existing.id) };
+  const update = statement(db, db.update(variants).set(values).where(eq(variants.id, existing.id)));
+  if (!(await changeBatch(db, update, event, redefined ? await redefinition(db, values, total, event) : []))) return undefined;
+  return { event, variant: values, backfill: await latestBackfill(db, existing.id) };
 }
 
 /** Deletes a variant and cancels its backfill; undefined when it was deleted meanwhile. */
 export async function deleteVariant(db: Db, id: string, at: string): Promise<VariantChange | undefined> {
   const event = variantEvent(id, "deleted", at);
-  const [deleted] = await db.batch([
-    db.delete(variants).where(eq(variants.id, id)).returning({ id: variants.id }),
-    oweEvent(db, event, at),
-    cancelRunningBackfill(db, id, at, event.id),
-  ]);
-  return deleted.length === 0 ? undefined : { event };
+  const changed = await changeBatch(db, statement(db, db.delete(variants).where(eq(variants.id, id))), event, [cancelRunningBackfill(db, id, at, event.id)]);
+  return changed ? { event } : undefined;
+}
+
+/** Runs the change, its owed event and what follows from it in one D1 batch; answers whether the change happened. */
+async function changeBatch(db: Db, change: D1PreparedStatement, event: PlatformEvent, following: D1PreparedStatement[]): Promise<boolean> {
+  const [result] = await db.$client.batch([change, oweEvent(db, event, event.timestamp), ...following]);
+  return result.meta.changes > 0;
+}
+
+/** A drizzle query as a D1 statement, so it can share a batch with the statements drizzle cannot build. */
+function statement(db: Db, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = query.toSQL();
+  return db.$client.prepare(sql).bind(...params);
 }
 
 /** Sends what the change owes: its event, and the first batch of the backfill it started. A failure is logged. */
@@ -86,5 +82,5 @@ export async function announce(c: Context<GatewayContext>, change: VariantChange
 async function redefinition(db: Db, options: VariantOptions & { id: string; updatedAt: string }, total: number, event: PlatformEvent) {
   const at = options.updatedAt;
   const fingerprint = await variantFingerprint(options);
-  return [cancelRunningBackfill(db, options.id, at, event.id), startBackfill(db, { variant: options.id, fingerprint, total, at, eventId: event.id })] as const;
+  return [cancelRunningBackfill(db, options.id, at, event.id), startBackfill(db, { variant: options.id, fingerprint, total, at, eventId: event.id })];
 }

@@ -13,11 +13,11 @@ const FLUSH_LIMIT = 100;
  * changes()), so a refused change (a conflict, a variant deleted meanwhile) owes nothing. The row's existence then
  * witnesses, to later statements of the batch, that the change happened.
  */
-export function oweEvent(db: Db, event: PlatformEvent, createdAt: string) {
-  return db.run(
-    sql`INSERT INTO ${eventOutbox} (${sql.identifier(eventOutbox.id.name)}, ${sql.identifier(eventOutbox.event.name)}, ${sql.identifier(eventOutbox.createdAt.name)})
-        SELECT ${event.id}, ${JSON.stringify(event)}, ${createdAt} WHERE changes() = 1`,
-  );
+export function oweEvent(db: Db, event: PlatformEvent, createdAt: string): D1PreparedStatement {
+  // drizzle can neither build nor batch an INSERT … SELECT of values, so this one is written out (values bound).
+  return db.$client
+    .prepare(`INSERT INTO "event_outbox" ("id", "event", "created_at") SELECT ?, ?, ? WHERE changes() = 1`)
+    .bind(event.id, JSON.stringify(event), createdAt);
 }
 
 /** A condition for later statements of the same batch: the change that owes `eventId` happened. */

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, inArray, lt, max, or, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt, max, or } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { eventOwed } from "./event-outbox.ts";
 import type { VariantBackfillBatch } from "./messages.ts";
@@ -27,21 +27,24 @@ export interface BackfillStart {
 }
 
 /** For the variant change's batch: ends the variant's running backfill, if the change happened. */
-export function cancelRunningBackfill(db: Db, variant: string, at: string, eventId: string) {
-  return db
+export function cancelRunningBackfill(db: Db, variant: string, at: string, eventId: string): D1PreparedStatement {
+  const query = db
     .update(variantBackfills)
     .set({ status: "cancelled", updatedAt: at, finishedAt: at })
-    .where(and(eq(variantBackfills.variant, variant), eq(variantBackfills.status, "running"), eventOwed(eventId)));
+    .where(and(eq(variantBackfills.variant, variant), eq(variantBackfills.status, "running"), eventOwed(eventId)))
+    .toSQL();
+  return db.$client.prepare(query.sql).bind(...query.params);
 }
 
 /** For the variant change's batch, after cancelRunningBackfill: a new backfill, if the change happened. */
-export function startBackfill(db: Db, start: BackfillStart) {
-  const t = variantBackfills;
-  const columns = [t.variant, t.fingerprint, t.status, t.total, t.startedAt, t.updatedAt].map((c) => sql.identifier(c.name));
-  return db.run(
-    sql`INSERT INTO ${t} (${sql.join(columns, sql`, `)})
-        SELECT ${start.variant}, ${start.fingerprint}, 'running', ${start.total}, ${start.at}, ${start.at} WHERE ${eventOwed(start.eventId)}`,
-  );
+export function startBackfill(db: Db, start: BackfillStart): D1PreparedStatement {
+  // Written out, as drizzle can neither build nor batch an INSERT … SELECT of values (values still bound).
+  return db.$client
+    .prepare(
+      `INSERT INTO "variant_backfills" ("variant", "fingerprint", "status", "total", "started_at", "updated_at")
+       SELECT ?, ?, 'running', ?, ?, ? WHERE EXISTS (SELECT 1 FROM "event_outbox" WHERE "id" = ?)`,
+    )
+    .bind(start.variant, start.fingerprint, start.total, start.at, start.at, start.eventId);
 }
 
 export async function findBackfill(db: Db, id: number): Promise<VariantBackfillRow | undefined> {
