@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { beforeEach, describe, expect, it } from "vitest";
 import { resendOwedWork } from "../../workers/gateway/owed-work.ts";
 import processor from "../../workers/processor/index.ts";
-import { backfillImage } from "../../workers/processor/variant-backfill.ts";
+import { backfillImage, runBackfillBatch } from "../../workers/processor/variant-backfill.ts";
 import { parseConfig } from "../../workers/shared/config.ts";
 import { database } from "../../workers/shared/db.ts";
 import type { PlatformEvent } from "../../workers/shared/events.ts";
@@ -223,6 +223,17 @@ describe("variant backfill", () => {
     const batch1 = jobs.sent.shift();
     await Promise.all([deliver(batch1, { JOBS: jobs }), deliver(batch1, { JOBS: jobs })]);
     expect(await backfillOf("bf-redeliver")).toMatchObject({ status: "complete", total: 4, done: 4, batches: 2 });
+  });
+
+  it("ends a batch early once its time budget is spent, and goes on from there in the next", async () => {
+    await readyImages("bf-budget", 3);
+    const jobs = capturingQueue<JobMessage>();
+    await json(await changeVariant("POST", "", { id: "bf-budget", options: options(30) }, { JOBS: jobs }));
+    const batch0 = jobs.sent.shift() as VariantBackfillBatch;
+    expect(await runBackfillBatch({ ...env, JOBS: jobs } as unknown as typeof env, batch0, 0)).toBe("applied");
+    expect(await backfillOf("bf-budget")).toMatchObject({ status: "running", done: 1, batches: 1, cursorId: "bf-budget-0" });
+    await drain(jobs);
+    expect(await backfillOf("bf-budget")).toMatchObject({ status: "complete", total: 3, done: 3 });
   });
 
   it("counts an image that no longer renders as failed and goes on", async () => {

@@ -26,6 +26,13 @@ import {
 import { eagerFormats, eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
 
+/**
+ * A batch stops taking further images once it has rendered for this long, and commits what it did: renders are
+ * CPU-bound, so this keeps a batch of very large originals well inside the processor's 60 s CPU limit, where a
+ * batch killed by the limit would be retried whole and never get further.
+ */
+export const BATCH_TIME_BUDGET_MS = 30_000;
+
 export type BatchOutcome = "applied" | "complete" | "stopped" | "duplicate";
 export type ImageOutcome = keyof BatchTally;
 
@@ -63,11 +70,12 @@ export async function consumeBackfillBatch(message: Message, env: ProcessorEnv, 
 
 /**
  * Applies batch `job.batch` of a backfill: renders the variant's eager formats for the next ready images after
- * the cursor (one decode each, skipping what is stored), records the progress, and enqueues the next batch. The
+ * the cursor (one decode each, skipping what is stored; at most `budgetMs` of rendering), records the progress,
+ * and enqueues the next batch. The
  * batch number makes it idempotent: a copy of a batch already applied only makes sure its successor was sent.
  * Owed events are sent first (a variant change's own event among them), whatever the batch then does.
  */
-export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBatch): Promise<BatchOutcome> {
+export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBatch, budgetMs = BATCH_TIME_BUDGET_MS): Promise<BatchOutcome> {
   const config = parseConfig(env, false);
   const db = database(primary(env.DB));
   await flushOwedEvents(db, env.EVENTS);
@@ -88,12 +96,16 @@ export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBa
   const candidates = await readyImagesAfter(db, backfill, config.backfillBatchSize);
   const stored = await storedRenditions(db, candidates.map((image) => image.id), backfill.fingerprint);
   const tally: BatchTally = { done: 0, failed: 0, skipped: 0 };
+  const started = Date.now();
+  let taken = 0;
   for (const image of candidates) {
+    if (taken > 0 && Date.now() - started >= budgetMs) break;
     if (!(await isRunning(db, backfill.id))) return "stopped";
     tally[await backfillImage(env, config, variant, image, stored)]++;
+    taken++;
   }
-  const last = candidates.at(-1);
-  const complete = candidates.length < config.backfillBatchSize;
+  const last = candidates[taken - 1];
+  const complete = taken === candidates.length && candidates.length < config.backfillBatchSize;
   const cursor = last && { uploaded: last.uploaded, id: last.id };
   if (!(await commitBatch(db, backfill, job.batch, tally, cursor, complete, nowIso()))) return "stopped";
   if (complete) return "complete";
