@@ -1,13 +1,14 @@
 import type { CoordinatorNamespace, RendererApi } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
 import type { EventQueue } from "../shared/events.ts";
-import type { ProcessJob } from "../shared/messages.ts";
+import type { JobMessage } from "../shared/messages.ts";
 
 /** Bindings of the gateway Worker (see wrangler.toml). */
 export interface GatewayEnv extends ConfigEnv {
   DB: D1Database;
   BUCKET: R2Bucket;
-  JOBS: Queue<ProcessJob>;
+  /** Image jobs and variant backfill batches (image-jobs queue). */
+  JOBS: Queue<JobMessage>;
   /** Platform events (image-events queue): webhooks are delivered from it; other Workers may consume it instead. */
   EVENTS: EventQueue;
   COORDINATOR: CoordinatorNamespace;

@@ -8,6 +8,7 @@ import { requireApiToken } from "./auth.ts";
 import { deliveryRoutes } from "./delivery/routes.ts";
 import type { GatewayEnv } from "./env.ts";
 import { SimulatedCrash } from "./faults.ts";
+import { resendOwedWork } from "./owed-work.ts";
 import { directUploadRoutes, uploadUrlRoutes } from "./routes/direct-uploads.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -80,8 +81,12 @@ app.onError((error, c) => {
 
 export default {
   fetch: app.fetch,
-  /** Cron (wrangler.toml `[triggers]`; locally scripts/start.mjs calls it): expire flexible renditions. */
+  /**
+   * Cron (wrangler.toml `[triggers]`; locally scripts/start.mjs calls it): expire flexible renditions, and send
+   * owed events and stalled backfill batches again.
+   */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(sweepFlexibleRenditions(env, parseConfig(env)).then((n) => n > 0 && console.log(`swept ${n} expired flexible renditions`)));
+    ctx.waitUntil(resendOwedWork(env).then((n) => (n.events > 0 || n.backfills > 0) && console.log(`resent ${n.events} owed events, resumed ${n.backfills} backfills`)));
   },
 } satisfies ExportedHandler<GatewayEnv>;

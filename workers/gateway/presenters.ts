@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { ImageRow, VariantRow } from "../shared/schema.ts";
+import type { ImageRow, VariantBackfillRow, VariantRow } from "../shared/schema.ts";
 import type { VariantOptions } from "../shared/transform.ts";
 import { listVariantNames } from "./account.ts";
 import type { GatewayContext } from "./app.ts";
@@ -53,16 +53,49 @@ export function presentImage(row: ImageRow, variantNames: string[], base: string
   return result;
 }
 
+/** The Cloudflare Images variant object, plus our `backfill`: its latest backfill's progress, when it had one. */
 export interface VariantResult {
   id: string;
   options: VariantOptions;
   neverRequireSignedURLs: boolean;
+  backfill?: BackfillProgress;
 }
 
-export function presentVariant(row: VariantRow): VariantResult {
+export interface BackfillProgress {
+  status: VariantBackfillRow["status"];
+  /** Ready images counted when it started; once complete, the images it went through (done + failed + skipped). */
+  total: number;
+  done: number;
+  failed: number;
+  /** Images deleted or uploaded again while it rendered them. */
+  skipped: number;
+  startedAt: string;
+  updatedAt: string;
+}
+
+/** A backfill as `GET .../variants/:id/backfill` shows it. */
+export interface BackfillResult extends BackfillProgress {
+  id: number;
+  variant: string;
+  fingerprint: string;
+  finishedAt: string | null;
+  /** Why it failed, or the error its current batch last met (the queue retries it). */
+  error: string | null;
+}
+
+export function presentVariant(row: VariantRow, backfill?: VariantBackfillRow): VariantResult {
   return {
     id: row.id,
     options: { fit: row.fit, width: row.width, height: row.height, metadata: row.metadata },
     neverRequireSignedURLs: row.neverRequireSignedUrls,
+    ...(backfill ? { backfill: presentProgress(backfill) } : {}),
   };
+}
+
+function presentProgress(row: VariantBackfillRow): BackfillProgress {
+  return { status: row.status, total: row.total, done: row.done, failed: row.failed, skipped: row.skipped, startedAt: row.startedAt, updatedAt: row.updatedAt };
+}
+
+export function presentBackfill(row: VariantBackfillRow): BackfillResult {
+  return { id: row.id, variant: row.variant, fingerprint: row.fingerprint, ...presentProgress(row), finishedAt: row.finishedAt, error: row.lastError };
 }

@@ -3,7 +3,7 @@ import { CodecError } from "../../wasm/src/errors.ts";
 import type { RendererApi } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { ApiError, ErrorCode, describeError, fromCodecError } from "../shared/errors.ts";
-import { parseProcessJob } from "../shared/messages.ts";
+import { isVariantBackfillBatch, parseProcessJob } from "../shared/messages.ts";
 import type { RenderedRendition, RenderRequest } from "../shared/render.ts";
 import { originalKey } from "../shared/storage.ts";
 import type { ProcessorEnv } from "./env.ts";
@@ -11,6 +11,7 @@ import { processJob, recordDeadLetter } from "./jobs.ts";
 import { engineProcess } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
+import { consumeBackfillBatch } from "./variant-backfill.ts";
 import { consumeEvents } from "./webhook-delivery.ts";
 
 const DEAD_LETTER_SUFFIX = "-dlq";
@@ -54,6 +55,10 @@ export default {
     const deadLetters = batch.queue.endsWith(DEAD_LETTER_SUFFIX);
     if (batch.queue.startsWith(EVENT_QUEUE)) return consumeEvents(batch, env, deadLetters);
     for (const message of batch.messages) {
+      if (isVariantBackfillBatch(message.body)) {
+        await consumeBackfillBatch(message, env, deadLetters);
+        continue;
+      }
       let job;
       try {
         job = parseProcessJob(message.body);

@@ -6,26 +6,14 @@ import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, primary } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
 import type { ProcessJob } from "../shared/messages.ts";
-import type { OutputRequest } from "../shared/render.ts";
-import { discardLife, renditionEtag, storeRendition } from "../shared/renditions.ts";
+import { discardLife } from "../shared/renditions.ts";
 import { findImageLife } from "../shared/image-records.ts";
 import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
-import { transformFingerprint, transformOfVariant, type OutputFormat } from "../shared/transform.ts";
+import { eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
-import { engineProcess } from "./pipeline/engine-process.ts";
-import { renderOutputs } from "./pipeline/render.ts";
-import { withRenderSlot } from "./render-slots.ts";
 
 export type JobOutcome = "ready" | "skipped" | "failed";
-
-/**
- * Formats produced eagerly for every named variant: WebP for browsers that take it, JPEG (PNG with alpha) for the
- * rest. AVIF is slow to encode, so it is rendered on first request and stored from then on.
- */
-export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
-  return ["webp", hasAlpha ? "png" : "jpeg"];
-}
 
 /**
  * Renders every named variant of an image, once its coordinator grants the lease. Permanent failures (the file
@@ -52,14 +40,7 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
     const original = new Uint8Array(await object.arrayBuffer());
     const header = probeImage(original);
     const named = await db.select().from(variants).orderBy(asc(variants.id));
-    const requests: OutputRequest[] = [];
-    for (const variant of named) {
-      const transform = transformOfVariant(variant);
-      const fingerprint = await transformFingerprint(transform);
-      for (const format of eagerFormats(header.hasAlpha)) requests.push({ transform, format, fingerprint, variant: variant.id });
-    }
-    const outputs = await withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env)));
-    await Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes))));
+    await renderAndStore(env, config, image, original, header, await eagerRequests(named, header.hasAlpha));
     const status = await coordinator.complete(claim.life);
     if (status === "deleted") await discardLife(env, image);
     return status === "ready" ? "ready" : "skipped";

@@ -36,6 +36,8 @@ export interface Config {
     /** When set, a flexible `w` is snapped up to the next of these widths (as image loaders expect). */
     allowedWidths?: number[];
   };
+  /** Images a variant backfill renders per queue message (each is one decode and its eager formats). */
+  backfillBatchSize: number;
   /** Test-only switch: lets a request name an ingest step to die after (see workers/gateway/faults.ts). */
   faultInjection: boolean;
   /** How long a client may take to send a request body before it is answered 408. */
@@ -74,6 +76,7 @@ export interface ConfigEnv {
   FLEXIBLE_RENDITION_TTL_DAYS?: string;
   ALLOWED_WIDTHS?: string;
   FAULT_INJECTION?: string;
+  BACKFILL_BATCH_SIZE?: string;
   UPLOAD_BODY_TIMEOUT_SECONDS?: string;
   ALLOWED_SOURCES?: string;
   ALLOW_LOOPBACK_SOURCES?: string;
@@ -115,6 +118,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
       flexibleTtlSeconds: positiveInt(env.FLEXIBLE_RENDITION_TTL_DAYS, 30, "FLEXIBLE_RENDITION_TTL_DAYS") * 24 * 3600,
       allowedWidths: parseWidths(env.ALLOWED_WIDTHS),
     },
+    backfillBatchSize: parseBackfillBatchSize(env.BACKFILL_BATCH_SIZE),
     faultInjection: env.FAULT_INJECTION === "enabled",
     bodyTimeoutSeconds: positiveInt(env.UPLOAD_BODY_TIMEOUT_SECONDS, 60, "UPLOAD_BODY_TIMEOUT_SECONDS"),
     sources: parseSourcePolicy(env),
@@ -160,6 +164,15 @@ function sourcePrefix(raw: string): string {
     throw new Error(`configuration: ALLOWED_SOURCES entry ${JSON.stringify(raw)} must be an http(s) URL prefix without credentials, query or fragment`);
   }
   return url.href;
+}
+
+/** A batch runs in one queue invocation, within the processor's CPU limit: keep it far from it whatever is set. */
+const MAX_BACKFILL_BATCH_SIZE = 100;
+
+function parseBackfillBatchSize(raw: string | undefined): number {
+  const size = positiveInt(raw, 25, "BACKFILL_BATCH_SIZE");
+  if (size > MAX_BACKFILL_BATCH_SIZE) throw new Error(`configuration: BACKFILL_BATCH_SIZE must be at most ${MAX_BACKFILL_BATCH_SIZE}, got ${size}`);
+  return size;
 }
 
 function positiveInt(raw: string | undefined, fallback: number, name: string): number {

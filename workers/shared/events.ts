@@ -21,6 +21,8 @@ export interface ImageEventData {
 export interface VariantEventData {
   id: string;
   action: "created" | "updated" | "deleted";
+  /** A changed definition starts rendering it for the existing images (GET the variant for its progress). */
+  backfill?: { status: "running"; total: number };
 }
 
 /** One event, as queued and as POSTed to subscribers (the webhook body). */
@@ -55,8 +57,8 @@ export async function imageEvent(imageId: string, life: string, data: ImageEvent
 }
 
 /** A variant was created, changed or deleted: every change is its own event. */
-export function variantEvent(id: string, action: VariantEventData["action"], timestamp: string): PlatformEvent {
-  return { id: `evt_${randomHex(16)}`, type: "variant.updated", timestamp, data: { id, action } };
+export function variantEvent(id: string, action: VariantEventData["action"], timestamp: string, backfill?: VariantEventData["backfill"]): PlatformEvent {
+  return { id: `evt_${randomHex(16)}`, type: "variant.updated", timestamp, data: { id, action, ...(backfill ? { backfill } : {}) } };
 }
 
 /** Validates a message from the `image-events` queue once, at the consumer's edge. */

@@ -21,6 +21,30 @@ export function parseProcessJob(body: unknown): ProcessJob {
   return { type: "process", imageId: b.imageId, life: b.life, originalKey: b.originalKey, generation: b.generation };
 }
 
+/**
+ * One batch of a variant backfill (workers/processor/variant-backfill.ts), on the same queue as image jobs: it
+ * renders too, so it gets their one-message-per-batch consumer, retries and dead-letter queue.
+ */
+export interface VariantBackfillBatch {
+  type: "variant.backfill";
+  backfillId: number;
+  /** The batch's number: applied only while the backfill has committed exactly this many batches. */
+  batch: number;
+}
+
+/** What the image-jobs queue carries. */
+export type JobMessage = ProcessJob | VariantBackfillBatch;
+
+export const isVariantBackfillBatch = (body: unknown): boolean => (body as { type?: unknown } | null)?.type === "variant.backfill";
+
+export function parseVariantBackfillBatch(body: unknown): VariantBackfillBatch {
+  const b = body as Partial<VariantBackfillBatch> | null;
+  if (!b || b.type !== "variant.backfill" || !Number.isSafeInteger(b.backfillId) || !Number.isSafeInteger(b.batch) || b.batch! < 0) {
+    throw new Error(`malformed queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
+  }
+  return { type: "variant.backfill", backfillId: b.backfillId!, batch: b.batch! };
+}
+
 /** The public view of a state change, as streamed to event subscribers. */
 export interface StatusEvent {
   id: string;

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { EventType } from "./events.ts";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { EventType, PlatformEvent } from "./events.ts";
 import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
 import type { Scope } from "./scopes.ts";
 import type { Fit, MetadataMode } from "./transform.ts";
@@ -137,9 +137,60 @@ export const webhookDeliveries = sqliteTable(
   (t) => [index("webhook_deliveries_webhook_idx").on(t.webhookId, t.id)],
 );
 
+export const BACKFILL_STATUSES = ["running", "complete", "cancelled", "failed"] as const;
+export type BackfillStatus = (typeof BACKFILL_STATUSES)[number];
+
+/**
+ * Renders of a named variant for the images that were ready before it was created or changed (our extension),
+ * walked in batches by (uploaded, id). One row per backfill; a newer one for the same variant cancels it.
+ */
+export const variantBackfills = sqliteTable(
+  "variant_backfills",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    variant: text("variant").notNull(),
+    /** The variant definition this backfill renders; a changed definition is a new backfill. */
+    fingerprint: text("fingerprint").notNull(),
+    status: text("status", { enum: BACKFILL_STATUSES }).notNull(),
+    /** Ready images counted when it started; once complete, the images it went through. */
+    total: integer("total").notNull(),
+    done: integer("done").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    /** Images deleted or uploaded again while they were rendered: their renditions were discarded. */
+    skipped: integer("skipped").notNull().default(0),
+    /** Batches committed; the message of batch n is applied only while this is n, so a redelivery counts nothing. */
+    batches: integer("batches").notNull().default(0),
+    /** Whether the message of the next batch (number `batches`) has been sent. */
+    nextQueued: integer("next_queued", { mode: "boolean" }).notNull().default(false),
+    /** Keyset cursor: the last image of the last committed batch. */
+    cursorUploaded: text("cursor_uploaded"),
+    cursorId: text("cursor_id"),
+    lastError: text("last_error"),
+    startedAt: text("started_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    finishedAt: text("finished_at"),
+  },
+  (t) => [
+    index("variant_backfills_variant_idx").on(t.variant, t.id),
+    // At most one backfill per variant runs: starting one cancels the previous in the same batch.
+    uniqueIndex("variant_backfills_running_idx").on(t.variant).where(sql`${t.status} = 'running'`),
+  ],
+);
+
+/**
+ * Events owed to the event queue: written in the same D1 batch as the change they report and deleted once the
+ * queue has taken them, so a refused send (or a crash before it) is sent again later with the same id.
+ */
+export const eventOutbox = sqliteTable("event_outbox", {
+  id: text("id").primaryKey(),
+  event: text("event", { mode: "json" }).$type<PlatformEvent>().notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
 export type ImageRow = typeof images.$inferSelect;
 export type VariantRow = typeof variants.$inferSelect;
 export type RenditionRow = typeof renditions.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type VariantBackfillRow = typeof variantBackfills.$inferSelect;

@@ -2,12 +2,13 @@ import { asc, count, eq } from "drizzle-orm";
 import { parseBoolean } from "../../shared/config.ts";
 import { nowIso } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, envelope, notFound } from "../../shared/errors.ts";
-import { emitEvent, variantEvent } from "../../shared/events.ts";
 import { variants, type VariantRow } from "../../shared/schema.ts";
 import { parseVariantOptions } from "../../shared/transform.ts";
+import { latestBackfill, latestBackfills } from "../../shared/variant-backfills.ts";
 import { router } from "../app.ts";
 import { invalidateAccount } from "../invalidate.ts";
-import { presentVariant } from "../presenters.ts";
+import { presentBackfill, presentVariant } from "../presenters.ts";
+import { announce, createVariant, deleteVariant, updateVariant } from "../variant-changes.ts";
 import { readJsonObject } from "../request-body.ts";
 import type { Context } from "hono";
 import type { GatewayContext } from "../app.ts";
@@ -16,13 +17,15 @@ const MAX_VARIANTS = 100;
 
 /**
  * `/accounts/:account_id/images/v1/variants`: named variants. A changed definition renders to a new fingerprint,
- * so deliveries after the change get the new output at once; every named variant is produced for new uploads.
+ * so deliveries after the change get the new output at once; every named variant is produced for new uploads,
+ * and a new or changed definition is backfilled for the images already ready (its progress is in `backfill`).
  */
 export const variantRoutes = router();
 
 variantRoutes.get("/", async (c) => {
-  const rows = await c.get("db").select().from(variants).orderBy(asc(variants.id));
-  return c.json(envelope({ variants: Object.fromEntries(rows.map((r) => [r.id, presentVariant(r)])) }));
+  const db = c.get("db");
+  const [rows, backfills] = await Promise.all([db.select().from(variants).orderBy(asc(variants.id)), latestBackfills(db)]);
+  return c.json(envelope({ variants: Object.fromEntries(rows.map((r) => [r.id, presentVariant(r, backfills.get(r.id))])) }));
 });
 
 variantRoutes.post("/", async (c) => {
@@ -32,39 +35,45 @@ variantRoutes.post("/", async (c) => {
   const db = c.get("db");
   const [{ total }] = await db.select({ total: count() }).from(variants);
   if (total >= MAX_VARIANTS) throw badRequest(`an account can have at most ${MAX_VARIANTS} variants`);
-  const inserted = await db
-    .insert(variants)
-    .values({ id, ...options, neverRequireSignedUrls: parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? false, updatedAt: nowIso() })
-    .onConflictDoNothing()
-    .returning();
-  if (inserted.length === 0) throw new ApiError(409, ErrorCode.conflict, `a variant named ${JSON.stringify(id)} already exists`);
+  const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? false;
+  const change = await createVariant(db, { id, ...options, neverRequireSignedUrls: never, updatedAt: nowIso() });
+  if (!change) throw new ApiError(409, ErrorCode.conflict, `a variant named ${JSON.stringify(id)} already exists`);
   await invalidateAccount(c);
-  await emitEvent(c.env.EVENTS, variantEvent(id, "created", inserted[0].updatedAt));
-  return c.json(envelope({ variant: presentVariant(inserted[0]) }));
+  await announce(c, change);
+  return c.json(envelope({ variant: presentVariant(change.variant!, change.backfill) }));
 });
 
-variantRoutes.get("/:variant_id", async (c) => c.json(envelope({ variant: presentVariant(await findVariant(c)) })));
+variantRoutes.get("/:variant_id", async (c) => {
+  const variant = await findVariant(c);
+  return c.json(envelope({ variant: presentVariant(variant, await latestBackfill(c.get("db"), variant.id)) }));
+});
+
+/** The variant's latest backfill in full (our extension). */
+variantRoutes.get("/:variant_id/backfill", async (c) => {
+  const variant = await findVariant(c);
+  const backfill = await latestBackfill(c.get("db"), variant.id);
+  if (!backfill) throw notFound(`variant ${JSON.stringify(variant.id)} has not been backfilled (it was defined before backfills existed)`);
+  return c.json(envelope({ backfill: presentBackfill(backfill) }));
+});
 
 variantRoutes.patch("/:variant_id", async (c) => {
   const existing = await findVariant(c);
   const body = await readJsonObject(c.req.raw, c.get("config"));
   const options = parseVariantOptions(body.options, presentVariant(existing).options);
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? existing.neverRequireSignedUrls;
-  const [updated] = await c.get("db")
-    .update(variants)
-    .set({ ...options, neverRequireSignedUrls: never, updatedAt: nowIso() })
-    .where(eq(variants.id, existing.id))
-    .returning();
+  const change = await updateVariant(c.get("db"), existing, { id: existing.id, ...options, neverRequireSignedUrls: never, updatedAt: nowIso() });
+  if (!change) throw notFound(`variant ${JSON.stringify(existing.id)} not found`);
   await invalidateAccount(c);
-  await emitEvent(c.env.EVENTS, variantEvent(existing.id, "updated", updated.updatedAt));
-  return c.json(envelope({ variant: presentVariant(updated) }));
+  await announce(c, change);
+  return c.json(envelope({ variant: presentVariant(change.variant!, change.backfill) }));
 });
 
 variantRoutes.delete("/:variant_id", async (c) => {
   const existing = await findVariant(c);
-  await c.get("db").delete(variants).where(eq(variants.id, existing.id));
+  const change = await deleteVariant(c.get("db"), existing.id, nowIso());
+  if (!change) throw notFound(`variant ${JSON.stringify(existing.id)} not found`);
   await invalidateAccount(c);
-  await emitEvent(c.env.EVENTS, variantEvent(existing.id, "deleted", nowIso()));
+  await announce(c, change);
   return c.json(envelope({}));
 });
 
