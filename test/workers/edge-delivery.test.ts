@@ -2,6 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signUrl } from "../../workers/gateway/delivery/signing.ts";
 import { snapWidth } from "../../workers/gateway/delivery/routes.ts";
+import { AFTERTHOUGHT_MS } from "../../workers/gateway/invalidate.ts";
 import { imageStorageId, renditionKey } from "../../workers/shared/storage.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
 import { DELIVERY, api, coordinator, deliver, eventually, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
@@ -111,6 +112,10 @@ describe("invalidation: the next request sees each change", () => {
     const doc = `https://edge-state.internal/images/inv-elsewhere`;
     const copy = await (await docs.match(doc))!.json();
     await json(await api("/v1/inv-elsewhere", { method: "DELETE" }));
+    // This location forgets once more a few seconds after the change: plant the other location's copy after that.
+    await new Promise((r) => setTimeout(r, AFTERTHOUGHT_MS + 200));
+    // An earlier test's afterthought may have dropped the account's copy: this location reads it again now.
+    expect((await deliver("inv-elsewhere/public")).response.status).toBe(404);
     const putCopy = (ageSeconds: number) =>
       docs.put(doc, new Response(JSON.stringify(copy), { headers: { "cache-control": "max-age=86400", "x-fetched-at": String(Date.now() - ageSeconds * 1000) } }));
 

@@ -24,5 +24,6 @@ export async function invalidateAccount(c: Context<GatewayContext>) {
   c.executionCtx.waitUntil(sleep(AFTERTHOUGHT_MS).then(forgetAccount));
 }
 
-const AFTERTHOUGHT_MS = 3000;
+/** When the location that handled a change forgets it a second time. */
+export const AFTERTHOUGHT_MS = 3000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
