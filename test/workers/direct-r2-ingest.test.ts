@@ -130,6 +130,14 @@ describe("an R2 notification of a direct upload's incoming object", () => {
     expect(await record(id)).toMatchObject({ format: "jpeg", width: 640, bytes: padded.length });
   });
 
+  it("finds an image whose storage id is hashed (an id past 900 bytes) by its life", async () => {
+    const { id, incoming, original } = await draft(`long/${"é".repeat(200)}`);
+    expect(incoming).toMatch(/^incoming\/sha256:[0-9a-f]{64}\//);
+    expect(await ingestIncoming(env, await putIncoming(incoming, fixture("gif")))).toBe("accepted");
+    expect(await bytesOf(original)).toEqual(fixture("gif"));
+    expect(await waitForStatus(id, ["ready", "failed"])).toMatchObject({ status: "ready" });
+  });
+
   it("acks a notification whose object is gone, and the draft keeps waiting for its file", async () => {
     const { id, incoming } = await draft("put-vanished");
     const notification = await putIncoming(incoming, fixture("gif"));
