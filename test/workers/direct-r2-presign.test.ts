@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { verifyPresignedRequest } from "../../workers/gateway/local-r2/presigned-request.ts";
 import { presignPut } from "../../workers/gateway/r2-presign.ts";
+import { parseConfig } from "../../workers/shared/config.ts";
 import { imageStorageId, incomingKey } from "../../workers/shared/storage.ts";
 import { API, AUTH, api, fixture, gatewayWith, json, jsonBody } from "./helpers.ts";
 
@@ -152,7 +153,7 @@ describe("the local S3 endpoint", () => {
   it("is not there unless LOCAL_R2_ENDPOINT is enabled", async () => {
     const { putURL } = await createWithPut({ id: "local-s3-off" });
     const response = await gatewayWith({ ...R2, LOCAL_R2_ENDPOINT: "disabled" }, putURL, { method: "PUT", body: fixture("gif") });
-    expect(response.status).toBe(404);
+    expect((await json(response, 404)).errors[0].message).toBe("no such route");
   });
 });
 
@@ -164,5 +165,23 @@ describe("the presignature verifier", () => {
     const at = Date.UTC(2013, 4, 24, 1, 0, 0);
     expect(await verifyPresignedRequest(new Request(url), credentials, at)).toBeUndefined();
     expect(await verifyPresignedRequest(new Request(url.replace("test.txt", "test.txu")), credentials, at)).toMatchObject({ code: "SignatureDoesNotMatch" });
+  });
+});
+
+describe("the direct-upload settings", () => {
+  const base = { API_TOKEN: "t", ACCOUNT_ID: "0123abcd", ACCOUNT_HASH: "h" };
+
+  it("default to no presigning, 100 MB, the images bucket and the account's own R2 endpoint", () => {
+    expect(parseConfig(base).directUploads).toEqual({ maxBytes: 104857600, bucketName: "images", signer: undefined, localEndpoint: false });
+    const signed = parseConfig({ ...base, R2_ACCESS_KEY_ID: "a", R2_SECRET_ACCESS_KEY: "b" }).directUploads.signer;
+    expect(signed).toEqual({ endpoint: "https://0123abcd.r2.cloudflarestorage.com", accessKeyId: "a", secretAccessKey: "b" });
+  });
+
+  it("refuse half a credential, an endpoint that is no origin, a bucket name R2 would not take", () => {
+    expect(() => parseConfig({ ...base, R2_ACCESS_KEY_ID: "a" })).toThrow("R2_SECRET_ACCESS_KEY is not set");
+    expect(() => parseConfig({ ...base, R2_ACCESS_KEY_ID: "a", R2_SECRET_ACCESS_KEY: "b", R2_S3_ENDPOINT: "https://x.example/?q=1" })).toThrow("R2_S3_ENDPOINT must be");
+    expect(() => parseConfig({ ...base, R2_BUCKET_NAME: "Images_1" })).toThrow("R2_BUCKET_NAME is not an R2 bucket name");
+    expect(() => parseConfig({ ...base, LOCAL_R2_ENDPOINT: "yes" })).toThrow("LOCAL_R2_ENDPOINT must be enabled or disabled");
+    expect(() => parseConfig({ ...base, MAX_DIRECT_UPLOAD_BYTES: "100MB" })).toThrow("MAX_DIRECT_UPLOAD_BYTES must be a positive integer");
   });
 });

@@ -1,4 +1,5 @@
 import { LOCAL_R2_PATH } from "../../shared/config.ts";
+import { notFound } from "../../shared/errors.ts";
 import { putObjectNotification } from "../../shared/r2-notifications.ts";
 import { parseIncomingKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
@@ -16,7 +17,8 @@ export const localR2Routes = router();
 
 localR2Routes.use(async (c, next) => {
   const { directUploads } = c.get("config");
-  if (!directUploads.localEndpoint || !directUploads.signer) return s3Error({ status: 404, code: "NoSuchBucket", message: "no local S3 endpoint here (LOCAL_R2_ENDPOINT is off)" });
+  // Off (every deployment): the same answer as any unknown route.
+  if (!directUploads.localEndpoint || !directUploads.signer) throw notFound("no such route");
   await next();
 });
 
