@@ -3,7 +3,7 @@
 // the render engine in a second one (LOCAL_ENGINE=in-process keeps renders in the first).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 const port = process.env.PORT ?? "8787";
@@ -22,6 +22,15 @@ if (!existsSync(".dev.vars")) {
 } else {
   const accountId = /^ACCOUNT_ID=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1];
   console.log(`Using .dev.vars (account ${accountId}); the API token is in that file.`);
+}
+
+// R2 API credentials for presigned direct-to-R2 uploads, checked by the local S3 endpoint (the gateway's
+// /local-r2, on only here); added to a .dev.vars written before they existed, too.
+const devVars = readFileSync(".dev.vars", "utf8");
+if (!/^R2_ACCESS_KEY_ID=/m.test(devVars)) {
+  const r2 = { R2_ACCESS_KEY_ID: randomBytes(16).toString("hex"), R2_SECRET_ACCESS_KEY: randomBytes(32).toString("hex") };
+  appendFileSync(".dev.vars", (devVars.endsWith("\n") || devVars === "" ? "" : "\n") + Object.entries(r2).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+  console.log("Added local R2 API credentials (R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY) to .dev.vars.");
 }
 
 const wrangler = (args, options = {}) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env, ...options });
@@ -56,10 +65,13 @@ if (process.env.LOCAL_ENGINE !== "in-process") {
 } else {
   rmSync("workers/processor/.dev.vars", { force: true });
 }
+// Miniflare has no S3 endpoint and no R2 event notifications: the gateway plays both (workers/gateway/local-r2/),
+// and presigned URLs point at it.
+const localR2 = ["--var", "LOCAL_R2_ENDPOINT:enabled", "--var", `R2_S3_ENDPOINT:http://127.0.0.1:${port}/local-r2`];
 children.push(
   spawn(
     "npx",
-    ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...extraVars],
+    ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...localR2, ...extraVars],
     { stdio: "inherit", env },
   ),
 );

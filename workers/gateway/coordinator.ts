@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ClaimResult, CoordinatorApi, CoordinatorState, UploadCheck, UploadLimits } from "../shared/bindings.ts";
+import type { ClaimResult, CoordinatorApi, CoordinatorState, IncomingClaim, IncomingObject, UploadCheck, UploadLimits } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso, primary } from "../shared/db.ts";
@@ -9,6 +9,7 @@ import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/im
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
 import { renditionEtag, storeRendition } from "../shared/renditions.ts";
+import { imageStorageId, incomingKey } from "../shared/storage.ts";
 import type { ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
 
@@ -19,6 +20,11 @@ const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 const TERMINAL: readonly ImageStatus[] = ["ready", "failed", "deleted"];
 /** How long a direct upload that spent its token may take to store its file before the alarm recovers it. */
 const DRAFT_UPLOAD_GRACE_MS = 2 * 60 * 1000;
+/**
+ * How long a processor may take to check a direct-to-R2 object and move it to originals/ before another may take
+ * it over; the alarm recovers it one more lease later (time for the notification's redelivery to do so first).
+ */
+const INCOMING_LEASE_MS = 2 * 60 * 1000;
 /** How long an API upload may take from reserving its id to being accepted before the alarm recovers it. */
 const RESERVATION_MS = 60 * 1000;
 /** How soon an image event the queue refused is sent again. */
@@ -103,6 +109,41 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     if (this.state.status === "draft" && this.state.upload) {
       await this.save({ upload: { ...this.state.upload, used: false, usedAt: undefined } }, this.state.upload.expiresAt);
     }
+  }
+
+  /**
+   * R2 notified that the draft's `incoming/` object arrived. Answers whether a processor should check and move it:
+   * only while this life is a draft waiting for its file, and to one processor at a time. A duplicate or late
+   * notification, a second `PUT` after the file was taken, or one after the upload URL was used is skipped (and
+   * its object deleted by the caller), so the accepted original is never replaced. The upload URL counts as used
+   * from here, so a multipart upload cannot race the object.
+   */
+  async beginIncoming(life: string, object: { size: number; etag: string }): Promise<IncomingClaim> {
+    const s = this.state;
+    const upload = s.upload;
+    if (s.life !== life) return { action: "skip", reason: "the object is not of the image's current upload" };
+    if (s.status !== "draft" || !upload || !s.originalKey) return { action: "skip", reason: `image is ${s.status}` };
+    if (upload.used && !upload.incoming) return { action: "skip", reason: "the upload URL was already used" };
+    const now = Date.now();
+    if (upload.incoming && upload.incoming.leaseUntil > now) return { action: "busy" };
+    const leaseUntil = now + INCOMING_LEASE_MS;
+    await this.save({ upload: { ...upload, used: true, usedAt: now, incoming: { ...object, leaseUntil } } }, leaseUntil + INCOMING_LEASE_MS);
+    const { maxPixels, maxSide } = this.config.limits;
+    return { action: "ingest", originalKey: s.originalKey, limits: upload.limits ?? {}, account: { maxBytes: this.config.directUploads.maxBytes, maxPixels, maxSide } };
+  }
+
+  /** The object notified is gone or was replaced meanwhile: the draft waits for its file again (and expires as before). */
+  async releaseIncoming(life: string, etag: string): Promise<void> {
+    const upload = this.state.upload;
+    if (this.state.status !== "draft" || this.state.life !== life || upload?.incoming?.etag !== etag) return;
+    await this.save({ upload: { ...upload, used: false, usedAt: undefined, incoming: undefined } }, upload.expiresAt);
+  }
+
+  /** The direct-to-R2 file broke a limit or is no image: the draft ends `failed` with the reason. */
+  async failIncoming(life: string, reason: string): Promise<void> {
+    const upload = this.state.upload;
+    if (this.state.status !== "draft" || this.state.life !== life || !upload?.incoming) return;
+    await this.transition({ status: "failed", error: reason, upload: { ...upload, incoming: undefined } }, null);
   }
 
   /** The original is durably in R2 and its record in D1: queue the image for processing. Idempotent. */
@@ -241,6 +282,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   private async expireDraft(now: number): Promise<void> {
     const upload = this.state.upload;
     if (!upload) return;
+    if (upload.incoming) return this.recoverIncoming(upload.incoming, now);
     const deadline = upload.used ? (upload.usedAt ?? upload.expiresAt) + DRAFT_UPLOAD_GRACE_MS : upload.expiresAt;
     if (now < deadline) {
       await this.ctx.storage.setAlarm(deadline);
@@ -255,8 +297,38 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
       }
       await this.env.BUCKET.delete(this.state.originalKey);
     }
+    // A presigned PUT whose notification never came (or came for a draft already gone) leaves its object here.
+    await this.env.BUCKET.delete(incomingKey({ storageId: await imageStorageId(this.state.imageId), life: this.state.life }));
     await deleteImageRecords(db, this.state.imageId, this.state.life);
     await this.transition({ status: "deleted", upload: undefined }, null);
+  }
+
+  /**
+   * A processor took the draft's direct-to-R2 object and stopped before accepting it, and no redelivery of the
+   * notification took it over within another lease. The D1 record decides, as for other uploads: holding the
+   * original's facts, the move was complete and the image is queued; otherwise the image fails, saying so, and
+   * what the move may have written is removed.
+   */
+  private async recoverIncoming(incoming: IncomingObject, now: number): Promise<void> {
+    const deadline = incoming.leaseUntil + INCOMING_LEASE_MS;
+    if (now < deadline) {
+      await this.ctx.storage.setAlarm(deadline);
+      return;
+    }
+    const { imageId, life, originalKey } = this.state;
+    const incomingObject = incomingKey({ storageId: await imageStorageId(imageId), life });
+    // The incoming object first: dying after it, the alarm (still set) comes back to the same decision.
+    await this.env.BUCKET.delete(incomingObject);
+    const row = await findImageLife(database(primary(this.env.DB)), imageId, life);
+    if (row?.format && originalKey) {
+      await this.enqueue({ imageId, originalKey });
+      return;
+    }
+    if (originalKey) await this.env.BUCKET.delete(originalKey);
+    await this.transition(
+      { status: "failed", error: "the uploaded file was not taken into storage: its processing stopped before it finished; upload it again", upload: { ...this.state.upload!, incoming: undefined } },
+      null,
+    );
   }
 
   /** Sends the terminal status's event; if the queue refuses, the alarm already set tries again. */

@@ -2,6 +2,7 @@ import type { CoordinatorNamespace, RendererApi } from "../shared/bindings.ts";
 import type { ConfigEnv } from "../shared/config.ts";
 import type { EventQueue } from "../shared/events.ts";
 import type { JobMessage } from "../shared/messages.ts";
+import type { R2EventNotification } from "../shared/r2-notifications.ts";
 
 /** Bindings of the gateway Worker (see wrangler.toml). */
 export interface GatewayEnv extends ConfigEnv {
@@ -15,4 +16,9 @@ export interface GatewayEnv extends ConfigEnv {
   RENDERER: Service<RendererApi>;
   /** Uncached renders per client (Workers Rate Limiting binding). */
   RENDER_LIMITER: RateLimit;
+  /**
+   * The image-uploads queue, written only by the local S3 endpoint (`npm start`): in production R2's notification
+   * rule sends to it, and this binding is unused.
+   */
+  R2_NOTIFICATIONS: Queue<R2EventNotification>;
 }

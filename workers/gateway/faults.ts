@@ -1,4 +1,7 @@
 import type { Config } from "../shared/config.ts";
+import { SimulatedCrash } from "../shared/faults.ts";
+
+export { SimulatedCrash };
 
 /**
  * A Worker that dies half-way through an upload, on demand: with FAULT_INJECTION=enabled (test configs only) a
@@ -6,13 +9,6 @@ import type { Config } from "../shared/config.ts";
  * killed: no cleanup runs. Recovery must then come from the coordinator's alarm alone.
  */
 export type UploadStep = "reserved" | "original-stored" | "recorded" | "token-spent";
-
-export class SimulatedCrash extends Error {
-  constructor(step: UploadStep) {
-    super(`simulated crash after ${step}`);
-    this.name = "SimulatedCrash";
-  }
-}
 
 export function faultPoint(config: Config, request: Request, step: UploadStep): void {
   if (config.faultInjection && request.headers.get("x-fault-after") === step) throw new SimulatedCrash(step);

@@ -1,6 +1,6 @@
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { parseConfig, type Config } from "../shared/config.ts";
+import { LOCAL_R2_PATH, parseConfig, type Config } from "../shared/config.ts";
 import { database } from "../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, describeError, errorResponse } from "../shared/errors.ts";
 import { router } from "./app.ts";
@@ -9,6 +9,7 @@ import { deliveryRoutes } from "./delivery/routes.ts";
 import type { GatewayEnv } from "./env.ts";
 import { SimulatedCrash } from "./faults.ts";
 import { resendOwedWork } from "./owed-work.ts";
+import { localR2Routes } from "./local-r2/endpoint.ts";
 import { directUploadRoutes, uploadUrlRoutes } from "./routes/direct-uploads.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -68,6 +69,10 @@ app.use("/upload/*", cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"
 app.use("/cdn-cgi/imagedelivery/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["ETag", "Content-Length", "Content-Range"] }));
 app.route("/upload", uploadUrlRoutes);
 app.route("/cdn-cgi/imagedelivery", deliveryRoutes);
+// `npm start` only (LOCAL_R2_ENDPOINT=enabled): stands in for R2's S3 endpoint, which Miniflare lacks. A browser
+// PUTs there from another origin, as it does to R2 under the bucket's CORS rule.
+app.use(`${LOCAL_R2_PATH}/*`, cors({ origin: "*", allowMethods: ["PUT"], allowHeaders: ["content-type"], exposeHeaders: ["ETag"] }));
+app.route(LOCAL_R2_PATH, localR2Routes);
 
 app.notFound(() => errorResponse(new ApiError(404, ErrorCode.notFound, "no such route")));
 

@@ -1,13 +1,13 @@
-import { CodecError } from "../../wasm/src/errors.ts";
-import { CONTENT_TYPES, probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
+import { CONTENT_TYPES, type ImageHeader } from "../../wasm/src/probe.ts";
 import type { CoordinatorState } from "../shared/bindings.ts";
 import { parseBoolean, type Config } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso, primary, type Db } from "../shared/db.ts";
-import { ApiError, ErrorCode, badRequest, describeError, fromCodecError, quote } from "../shared/errors.ts";
-import { countImages, insertImageRecord } from "../shared/image-records.ts";
+import { ApiError, ErrorCode, badRequest, describeError, quote } from "../shared/errors.ts";
+import { countImages, insertImageRecord, originalColumns } from "../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../shared/schema.ts";
 import { imageStorageId, newLife, originalKey, type StoredImage } from "../shared/storage.ts";
+import { checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
 import type { GatewayEnv } from "./env.ts";
 import { faultPoint } from "./faults.ts";
 import { checkMetadataSize, metadataFromFormFields } from "./metadata.ts";
@@ -95,25 +95,8 @@ export function parseMetadata(raw: unknown, form?: FormData): Record<string, unk
 export function inspectUpload(bytes: Uint8Array, config: Config): ImageHeader {
   if (bytes.length === 0) throw badRequest("file is empty");
   if (bytes.length > config.limits.maxUploadBytes) throw uploadTooLarge("file", bytes.length, config);
-  let header: ImageHeader;
-  try {
-    header = probeImage(bytes);
-  } catch (error) {
-    if (error instanceof CodecError) throw fromCodecError(error);
-    throw error;
-  }
-  const { maxSide, maxPixels } = config.limits;
-  if (header.width > maxSide || header.height > maxSide) {
-    throw new ApiError(413, ErrorCode.tooLarge, `image is ${header.width}×${header.height} px; the limit is ${maxSide} px a side (MAX_SIDE)`);
-  }
-  const megapixels = (header.width * header.height) / 1e6;
-  if (header.width * header.height > maxPixels) {
-    throw new ApiError(
-      413,
-      ErrorCode.tooLarge,
-      `image is ${megapixels.toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels (MAX_PIXELS)`,
-    );
-  }
+  const header = probeUpload(bytes);
+  checkImageLimits(header, config.limits);
   return header;
 }
 
@@ -138,19 +121,6 @@ export async function checkImageAllowance(db: Db, config: Config): Promise<void>
 
 export function imageLimitReached(current: number, config: Config): ApiError {
   return new ApiError(403, ErrorCode.forbidden, `image limit reached: the account holds ${current} images of ${config.maxImages} allowed (MAX_IMAGES)`);
-}
-
-/** Original facts recorded in D1 once the bytes are stored. */
-export function originalColumns(header: ImageHeader, bytes: Uint8Array) {
-  return {
-    format: header.format,
-    contentType: CONTENT_TYPES[header.format],
-    width: header.width,
-    height: header.height,
-    orientation: header.orientation,
-    hasAlpha: header.hasAlpha,
-    bytes: bytes.length,
-  };
 }
 
 /**
@@ -199,7 +169,7 @@ export async function ingestUpload(
       meta: JSON.stringify(upload.fields.metadata ?? {}),
       creator: upload.fields.creator ?? null,
       status: "queued",
-      ...originalColumns(upload.header, upload.bytes),
+      ...originalColumns(upload.header, upload.bytes.length),
     },
     config.maxImages,
   ).catch(async (error) => {

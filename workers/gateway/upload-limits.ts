@@ -1,8 +1,9 @@
-import { CONTENT_TYPES, type ImageFormat, type ImageHeader } from "../../wasm/src/probe.ts";
+import { CONTENT_TYPES, type ImageFormat } from "../../wasm/src/probe.ts";
 import type { UploadLimits } from "../shared/bindings.ts";
 import type { Config } from "../shared/config.ts";
 import { ApiError, ErrorCode, badRequest, quote } from "../shared/errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "../shared/numerals.ts";
+import { overUploadUrlBytes } from "../shared/upload-checks.ts";
 
 /** The input formats an upload URL may be restricted to (the probe's vocabulary; `jpg` is taken for `jpeg`). */
 const INPUT_FORMATS = Object.keys(CONTENT_TYPES) as ImageFormat[];
@@ -17,9 +18,8 @@ export function parseUploadLimits(fields: Record<string, unknown>, config: Confi
   if (present(fields.maxBytes)) {
     const n = typeof fields.maxBytes === "number" ? fields.maxBytes : parseDecimalInteger(String(fields.maxBytes));
     if (n === undefined || !Number.isSafeInteger(n) || n < 1) throw badRequest(`maxBytes must be a whole number of bytes, got ${quote(fields.maxBytes)}`);
-    if (n > config.limits.maxUploadBytes) {
-      throw badRequest(`maxBytes can only tighten the account's limit of ${config.limits.maxUploadBytes} bytes (MAX_UPLOAD_BYTES), got ${n}`);
-    }
+    const account = accountByteLimit(config);
+    if (n > account.bytes) throw badRequest(`maxBytes can only tighten the account's limit of ${account.bytes} bytes (${account.name}), got ${n}`);
     limits.maxBytes = n;
   }
   if (present(fields.maxMegapixels)) {
@@ -41,6 +41,30 @@ export function parseUploadLimits(fields: Record<string, unknown>, config: Confi
   return limits;
 }
 
+/**
+ * The largest file a direct upload can take: what a presigned `PUT` may carry when R2 credentials are configured,
+ * else what the multipart upload URL takes.
+ */
+function accountByteLimit(config: Config): { bytes: number; name: string } {
+  const direct = config.directUploads;
+  if (direct.signer && direct.maxBytes > config.limits.maxUploadBytes) return { bytes: direct.maxBytes, name: "MAX_DIRECT_UPLOAD_BYTES" };
+  return { bytes: config.limits.maxUploadBytes, name: "MAX_UPLOAD_BYTES" };
+}
+
+/**
+ * Our extension of `POST /v2/direct_upload`: `size`, the exact byte length of the file to come. The presigned `PUT`
+ * then binds it as Content-Length. Refused when no upload route could take a file that large.
+ */
+export function parseDeclaredSize(raw: unknown, config: Config, limits: UploadLimits): number | undefined {
+  if (!present(raw)) return undefined;
+  const n = typeof raw === "number" ? raw : parseDecimalInteger(String(raw));
+  if (n === undefined || !Number.isSafeInteger(n) || n < 1) throw badRequest(`size must be a whole number of bytes, got ${quote(raw)}`);
+  const account = accountByteLimit(config);
+  if (n > account.bytes) throw new ApiError(413, ErrorCode.tooLarge, `size is ${n} bytes; the account takes at most ${account.bytes} (${account.name})`);
+  if (limits.maxBytes !== undefined && n > limits.maxBytes) throw badRequest(`size is ${n} bytes, over this upload URL's maxBytes of ${limits.maxBytes}`);
+  return n;
+}
+
 /** The account's config with an upload URL's byte limit applied, for reading its body. */
 export function withUploadLimits(config: Config, limits: UploadLimits): Config {
   if (limits.maxBytes === undefined) return config;
@@ -51,27 +75,7 @@ export function withUploadLimits(config: Config, limits: UploadLimits): Config {
 export function checkDeclaredSize(request: Request, limits: UploadLimits): void {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   // Multipart framing adds a little around the file: the same 64 KiB allowance as every upload route.
-  if (limits.maxBytes !== undefined && declared > limits.maxBytes + 64 * 1024) throw overBytes(declared, limits.maxBytes);
-}
-
-/** Checks an uploaded file against the URL's own limits, naming the one it breaks. */
-export function checkUploadLimits(bytes: Uint8Array, header: ImageHeader, limits: UploadLimits): void {
-  if (limits.maxBytes !== undefined && bytes.length > limits.maxBytes) throw overBytes(bytes.length, limits.maxBytes);
-  if (limits.formats && !limits.formats.includes(header.format)) {
-    throw new ApiError(415, ErrorCode.unsupportedFormat, `this upload URL takes ${limits.formats.join(", ")} (formats); the file is ${header.format}`);
-  }
-  const megapixels = (header.width * header.height) / 1e6;
-  if (limits.maxMegapixels !== undefined && megapixels > limits.maxMegapixels) {
-    throw new ApiError(
-      413,
-      ErrorCode.tooLarge,
-      `image is ${megapixels.toFixed(1)} megapixels; this upload URL allows at most ${limits.maxMegapixels} (maxMegapixels)`,
-    );
-  }
-}
-
-function overBytes(size: number, max: number): ApiError {
-  return new ApiError(413, ErrorCode.tooLarge, `the upload is ${size} bytes; this upload URL allows at most ${max} bytes (maxBytes)`);
+  if (limits.maxBytes !== undefined && declared > limits.maxBytes + 64 * 1024) throw overUploadUrlBytes(declared, limits.maxBytes);
 }
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== "";

@@ -12,10 +12,12 @@ import { engineProcess } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
 import { consumeBackfillBatch } from "./variant-backfill.ts";
+import { consumeUploadNotifications } from "./direct-uploads.ts";
 import { consumeEvents } from "./webhook-delivery.ts";
 
 const DEAD_LETTER_SUFFIX = "-dlq";
 const EVENT_QUEUE = "image-events";
+const UPLOAD_QUEUE = "image-uploads";
 
 /**
  * On-demand renders for the gateway (service binding RPC), through the image's coordinator. The request carries
@@ -50,10 +52,11 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
 }
 
 export default {
-  /** Consumes the job queue, the event queue and their dead-letter queues (see wrangler.toml). */
+  /** Consumes the job queue, the event queue, R2's upload notifications and their dead-letter queues (see wrangler.toml). */
   async queue(batch, env) {
     const deadLetters = batch.queue.endsWith(DEAD_LETTER_SUFFIX);
     if (batch.queue.startsWith(EVENT_QUEUE)) return consumeEvents(batch, env, deadLetters);
+    if (batch.queue.startsWith(UPLOAD_QUEUE)) return consumeUploadNotifications(batch, env, deadLetters);
     for (const message of batch.messages) {
       if (isVariantBackfillBatch(message.body)) {
         await consumeBackfillBatch(message, env, deadLetters);

@@ -26,7 +26,7 @@ export interface CoordinatorState {
    * in between, the alarm at `until` finishes the upload (its D1 record exists) or removes what it wrote.
    */
   reservation?: { life: string; originalKey: string; until: number };
-  upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number; limits?: UploadLimits };
+  upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number; limits?: UploadLimits; incoming?: IncomingObject };
   /** The terminal status's event has not been sent yet (written with the status; the alarm retries the send). */
   eventPending?: boolean;
   updatedAt: string;
@@ -40,6 +40,23 @@ export interface UploadLimits {
   formats?: ImageFormat[];
 }
 
+/** A direct-to-R2 object a processor is checking and moving to originals/ (held until `leaseUntil`). */
+export interface IncomingObject {
+  etag: string;
+  size: number;
+  leaseUntil: number;
+}
+
+/**
+ * The coordinator's answer to an R2 notification of an `incoming/` object: check and move it (with the limits it
+ * must meet: the account's, as the gateway is configured, and the upload URL's), wait (another processor holds
+ * it), or skip it (the image is not a draft waiting for its file: a duplicate, late or second `PUT`).
+ */
+export type IncomingClaim =
+  | { action: "ingest"; originalKey: string; limits: UploadLimits; account: { maxBytes: number; maxPixels: number; maxSide: number } }
+  | { action: "busy" }
+  | { action: "skip"; reason: string };
+
 export type UploadCheck = { ok: true; limits: UploadLimits } | { ok: false; reason: "unknown" | "used" | "expired" };
 
 /** The ImageCoordinator Durable Object's RPC surface (implemented in workers/gateway/coordinator.ts). */
@@ -51,6 +68,9 @@ export interface CoordinatorApi extends Rpc.DurableObjectBranded {
   holdsUploadToken(tokenHash: string): Promise<boolean>;
   beginDirectUpload(tokenHash: string): Promise<UploadCheck>;
   abortDirectUpload(): Promise<void>;
+  beginIncoming(life: string, object: { size: number; etag: string }): Promise<IncomingClaim>;
+  releaseIncoming(life: string, etag: string): Promise<void>;
+  failIncoming(life: string, reason: string): Promise<void>;
   accept(imageId: string, life: string): Promise<CoordinatorState>;
   abandonUpload(life: string): Promise<void>;
   render(request: RenderRequest): Promise<RenderResponse>;

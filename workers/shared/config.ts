@@ -44,7 +44,33 @@ export interface Config {
   bodyTimeoutSeconds: number;
   /** Upload-from-URL: where the gateway may fetch a source image from, and how long it waits. */
   sources: SourcePolicy;
+  /** Direct-to-R2 uploads: presigned `PUT`s to `incoming/` keys, ingested when R2's event notification arrives. */
+  directUploads: DirectUploadPolicy;
 }
+
+export interface DirectUploadPolicy {
+  /** The largest file a presigned `PUT` may carry (MAX_DIRECT_UPLOAD_BYTES); the multipart paths keep MAX_UPLOAD_BYTES. */
+  maxBytes: number;
+  /** The bucket's name as the S3 API and R2's notifications spell it (the binding hides it). */
+  bucketName: string;
+  /** What presigning needs; absent without R2 API credentials, and then no `putURL` is offered. */
+  signer?: R2Signer;
+  /**
+   * `npm start` only: the gateway answers S3 `PUT`s of presigned URLs itself, under LOCAL_R2_PATH, since Miniflare
+   * has no S3 endpoint and no event notifications (workers/gateway/local-r2/).
+   */
+  localEndpoint: boolean;
+}
+
+export interface R2Signer {
+  /** The S3 endpoint, path-style: `<endpoint>/<bucket>/<key>`. */
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** Where the local S3 endpoint answers; `npm start` points R2_S3_ENDPOINT here. Not under /cdn-cgi (Miniflare guards it). */
+export const LOCAL_R2_PATH = "/local-r2";
 
 export interface SourcePolicy {
   /** URL prefixes (normalised hrefs) every hop must start with; empty means any public address. */
@@ -82,6 +108,12 @@ export interface ConfigEnv {
   ALLOW_LOOPBACK_SOURCES?: string;
   SOURCE_HEADERS_TIMEOUT_SECONDS?: string;
   SOURCE_FETCH_TIMEOUT_SECONDS?: string;
+  MAX_DIRECT_UPLOAD_BYTES?: string;
+  R2_S3_ENDPOINT?: string;
+  R2_BUCKET_NAME?: string;
+  R2_ACCESS_KEY_ID?: string;
+  R2_SECRET_ACCESS_KEY?: string;
+  LOCAL_R2_ENDPOINT?: string;
 }
 
 /**
@@ -122,7 +154,41 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
     faultInjection: env.FAULT_INJECTION === "enabled",
     bodyTimeoutSeconds: positiveInt(env.UPLOAD_BODY_TIMEOUT_SECONDS, 60, "UPLOAD_BODY_TIMEOUT_SECONDS"),
     sources: parseSourcePolicy(env),
+    directUploads: parseDirectUploadPolicy(env),
   };
+}
+
+function parseDirectUploadPolicy(env: ConfigEnv): DirectUploadPolicy {
+  const bucketName = env.R2_BUCKET_NAME || "images";
+  // S3 bucket names: 3–63 lowercase letters, digits and hyphens (R2's rule), so they need no escaping in a path.
+  if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucketName)) throw new Error(`configuration: R2_BUCKET_NAME is not an R2 bucket name, got ${JSON.stringify(bucketName)}`);
+  const flag = env.LOCAL_R2_ENDPOINT ?? "disabled";
+  if (flag !== "enabled" && flag !== "disabled") throw new Error(`configuration: LOCAL_R2_ENDPOINT must be enabled or disabled, got ${JSON.stringify(flag)}`);
+  const { R2_ACCESS_KEY_ID: accessKeyId, R2_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  if (!accessKeyId !== !secretAccessKey) {
+    throw new Error(`configuration: ${accessKeyId ? "R2_SECRET_ACCESS_KEY" : "R2_ACCESS_KEY_ID"} is not set; presigned uploads need both R2 API credentials`);
+  }
+  return {
+    maxBytes: positiveInt(env.MAX_DIRECT_UPLOAD_BYTES, 100 * 1024 * 1024, "MAX_DIRECT_UPLOAD_BYTES"),
+    bucketName,
+    signer: accessKeyId && secretAccessKey ? { endpoint: parseS3Endpoint(env), accessKeyId, secretAccessKey } : undefined,
+    localEndpoint: flag === "enabled",
+  };
+}
+
+/** R2_S3_ENDPOINT, by default the account's own R2 endpoint (ACCOUNT_ID is the Cloudflare account's id in production). */
+function parseS3Endpoint(env: ConfigEnv): string {
+  const raw = env.R2_S3_ENDPOINT || `https://${env.ACCOUNT_ID}.r2.cloudflarestorage.com`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`configuration: R2_S3_ENDPOINT is not a URL, got ${JSON.stringify(raw)}`);
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.search || url.hash) {
+    throw new Error(`configuration: R2_S3_ENDPOINT must be an http(s) origin (and path) without credentials, query or fragment, got ${JSON.stringify(raw)}`);
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 function parseWidths(raw: string | undefined): number[] | undefined {

@@ -1,4 +1,5 @@
 import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { CONTENT_TYPES, type ImageHeader } from "../../wasm/src/probe.ts";
 import { database, nearest, primary, type Db } from "./db.ts";
 import { counters, images, renditions, type ImageRow } from "./schema.ts";
 
@@ -90,4 +91,23 @@ export async function findImageLife(db: Db, id: string, life: string): Promise<I
 export async function updateImageLife(db: Db, id: string, life: string, patch: Partial<typeof images.$inferInsert>): Promise<ImageRow | undefined> {
   const [row] = await db.update(images).set(patch).where(and(eq(images.id, id), eq(images.life, life))).returning();
   return row;
+}
+
+/** The original's facts, recorded in its D1 record once its bytes are stored (every upload path writes these). */
+export function originalColumns(header: ImageHeader, byteLength: number) {
+  return {
+    format: header.format,
+    contentType: CONTENT_TYPES[header.format],
+    width: header.width,
+    height: header.height,
+    orientation: header.orientation,
+    hasAlpha: header.hasAlpha,
+    bytes: byteLength,
+  };
+}
+
+/** The image a life belongs to (a life is unique): how a hashed storage id in an R2 key is resolved. */
+export async function findImageIdByLife(db: Db, life: string): Promise<string | undefined> {
+  const [row] = await db.select({ id: images.id }).from(images).where(eq(images.life, life));
+  return row?.id;
 }

@@ -35,7 +35,12 @@ export const images = sqliteTable(
     bytes: integer("bytes"),
     updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
   },
-  (t) => [index("images_uploaded_idx").on(t.uploaded, t.id), index("images_creator_idx").on(t.creator, t.uploaded)],
+  (t) => [
+    index("images_uploaded_idx").on(t.uploaded, t.id),
+    index("images_creator_idx").on(t.creator, t.uploaded),
+    // A direct-to-R2 object's key names its image by storage id; a hashed one is resolved by life.
+    index("images_life_idx").on(t.life),
+  ],
 );
 
 export const variants = sqliteTable("variants", {

@@ -3,6 +3,8 @@ import { sha256Hex } from "./crypto.ts";
 /**
  * R2 key layout (one bucket). `<sid>` is the image's storage id (below), `<life>` the upload's life (images.life):
  *   originals/<sid>/<life>                        the uploaded bytes, never rewritten
+ *   incoming/<sid>/<life>                         a presigned direct-to-R2 `PUT` lands here; the processor moves it
+ *                                                 to originals/ once (workers/processor/direct-uploads.ts)
  *   renditions/<sid>/<life>/<fingerprint>.<fmt>   a named variant's output (eager or on demand), kept while the image lives
  *   flexible/<sid>/<life>/<fingerprint>.<fmt>     a flexible-options output; expires (R2 lifecycle rule on `flexible/`
  *                                                 in production, the sweep in workers/gateway/sweep.ts everywhere)
@@ -15,6 +17,16 @@ export interface StoredImage {
 }
 
 export const originalKey = (image: StoredImage) => `originals/${image.storageId}/${image.life}`;
+
+export const INCOMING_PREFIX = "incoming/";
+
+export const incomingKey = (image: StoredImage) => `${INCOMING_PREFIX}${image.storageId}/${image.life}`;
+
+/** The image an `incoming/` key belongs to, or undefined for any other key. */
+export function parseIncomingKey(key: string): StoredImage | undefined {
+  const match = /^incoming\/([^/]+)\/([0-9a-f]{16})$/.exec(key);
+  return match ? { storageId: match[1], life: match[2] } : undefined;
+}
 
 export const renditionKey = (image: StoredImage, fingerprint: string, format: string, flexible: boolean) =>
   `${flexible ? "flexible" : "renditions"}/${image.storageId}/${image.life}/${fingerprint}.${format}`;
@@ -59,6 +71,15 @@ export async function imageStorageId(imageId: string): Promise<string> {
   return `${HASHED_PREFIX}${await sha256Hex(imageId)}`;
 }
 
+/** The image id a readable storage id stands for; undefined for a hashed one, which only D1 (by life) can resolve. */
+export function imageIdOfStorageId(storageId: string): string | undefined {
+  if (storageId.startsWith(HASHED_PREFIX)) return undefined;
+  try {
+    return decodeURIComponent(storageId);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Deletes every object under a prefix, a page at a time. */
 export async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<number> {

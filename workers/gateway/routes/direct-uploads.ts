@@ -4,8 +4,8 @@ import { coordinatorOf } from "../../shared/coordinators.ts";
 import { randomHex, sha256Hex } from "../../shared/crypto.ts";
 import { database, nowIso, primary } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, describeError, envelope, notFound } from "../../shared/errors.ts";
-import { findImage, insertImageRecord, updateImageLife } from "../../shared/image-records.ts";
-import { imageStorageId, newLife, originalKey } from "../../shared/storage.ts";
+import { findImage, insertImageRecord, originalColumns, updateImageLife } from "../../shared/image-records.ts";
+import { imageStorageId, incomingKey, newLife, originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
 import { faultPoint } from "../faults.ts";
 import {
@@ -13,7 +13,6 @@ import {
   idTaken,
   imageLimitReached,
   inspectUpload,
-  originalColumns,
   parseCreator,
   parseImageId,
   parseMetadata,
@@ -23,7 +22,9 @@ import {
 } from "../ingest.ts";
 import { invalidateImage } from "../invalidate.ts";
 import { presentOne } from "../presenters.ts";
-import { checkDeclaredSize, checkUploadLimits, parseUploadLimits, withUploadLimits } from "../upload-limits.ts";
+import { checkUploadLimits } from "../../shared/upload-checks.ts";
+import { presignPut } from "../r2-presign.ts";
+import { checkDeclaredSize, parseDeclaredSize, parseUploadLimits, withUploadLimits } from "../upload-limits.ts";
 import { readFieldsForm, readJsonObject, readUploadForm, refuseBody } from "../request-body.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
@@ -47,6 +48,7 @@ directUploadRoutes.post("/", async (c) => {
   const id = parseImageId(fields.id as string | undefined) ?? crypto.randomUUID();
   const expiresAt = parseExpiry(fields.expiry, config.directUploadDefaultExpirySeconds);
   const limits = parseUploadLimits(fields, config);
+  const size = parseDeclaredSize(fields.size, config, limits);
   const row = {
     id,
     life: newLife(),
@@ -61,7 +63,8 @@ directUploadRoutes.post("/", async (c) => {
   // Coordinator first: a Worker that dies after it leaves a draft whose expiry alarm removes it.
   const token = randomHex(32);
   const coordinator = coordinatorOf(c.env, id);
-  const original = originalKey({ storageId: await imageStorageId(id), life: row.life });
+  const image = { storageId: await imageStorageId(id), life: row.life };
+  const original = originalKey(image);
   if (!(await coordinator.createDraft(id, row.life, original, await sha256Hex(token), expiresAt, limits))) throw idTaken(id);
   const outcome = await insertImageRecord(database(primary(c.env.DB)), row, config.maxImages);
   if ("refused" in outcome) {
@@ -70,8 +73,11 @@ directUploadRoutes.post("/", async (c) => {
   }
   const origin = config.publicUrl ?? new URL(c.req.url).origin;
   const path = id.split("/").map(encodeURIComponent).join("/");
-  // `limits` is our extension, beside Cloudflare's fields, and only when the request set some.
-  const answer = { id, uploadURL: `${origin}/upload/${path}/${token}`, ...(Object.keys(limits).length > 0 ? { limits } : {}) };
+  // Our extensions, beside Cloudflare's fields: `limits` when the request set some; `putURL` and `putHeaders` (a
+  // presigned PUT straight to R2, ingested when R2's notification arrives) when R2 credentials are configured.
+  const { signer, bucketName } = config.directUploads;
+  const put = signer && (await presignPut(signer, bucketName, incomingKey(image), expiresAt, size));
+  const answer = { id, uploadURL: `${origin}/upload/${path}/${token}`, ...(Object.keys(limits).length > 0 ? { limits } : {}), ...put };
   return c.json(envelope(answer));
 });
 
@@ -107,7 +113,7 @@ uploadUrlRoutes.post("/*", async (c) => {
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
-  checkUploadLimits(source.bytes, header, limits);
+  checkUploadLimits(source.bytes.length, header, limits);
 
   // Checked again as it is spent: another upload may have used the URL while this file was read.
   refuseUnless(await coordinator.beginDirectUpload(tokenHash));
@@ -118,7 +124,7 @@ uploadUrlRoutes.post("/*", async (c) => {
   try {
     await storeOriginal(c.env, { storageId: await imageStorageId(id), life: draft.life }, source.bytes, header);
     faultPoint(config, c.req.raw, "original-stored");
-    const updated = await updateImageLife(db, id, draft.life, { filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes) });
+    const updated = await updateImageLife(db, id, draft.life, { filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes.length) });
     if (!updated) throw notFound("this upload URL is not valid");
     faultPoint(config, c.req.raw, "recorded");
     const stored = withStatus(updated, await coordinator.accept(id, draft.life));

@@ -6,7 +6,7 @@ import { badRequest, envelope, notFound, quote } from "../../shared/errors.ts";
 import { deleteImageRecords, findImage, updateImageLife } from "../../shared/image-records.ts";
 import { parseDecimalInteger } from "../../shared/numerals.ts";
 import { images, type ImageRow } from "../../shared/schema.ts";
-import { deletePrefix, imageStorageId, lifePrefixes, originalKey } from "../../shared/storage.ts";
+import { deletePrefix, imageStorageId, incomingKey, lifePrefixes, originalKey } from "../../shared/storage.ts";
 import { router, type GatewayContext } from "../app.ts";
 import { decodeContinuationToken, encodeContinuationToken } from "../continuation-token.ts";
 import { respondWithBytes } from "../delivery/respond.ts";
@@ -137,7 +137,7 @@ imageRoutes.delete("/v1/:image_id{.+}", async (c) => {
   await deleteImageRecords(db, row.id, row.life);
   await invalidateImage(c, row.id, cached);
   const image = { storageId: await imageStorageId(row.id), life: row.life };
-  await Promise.all([c.env.BUCKET.delete(originalKey(image)), ...lifePrefixes(image).map((prefix) => deletePrefix(c.env.BUCKET, prefix))]);
+  await Promise.all([c.env.BUCKET.delete([originalKey(image), incomingKey(image)]), ...lifePrefixes(image).map((prefix) => deletePrefix(c.env.BUCKET, prefix))]);
   return c.json(envelope({}));
 });
 

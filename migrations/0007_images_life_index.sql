@@ -1,0 +1,1 @@
+CREATE INDEX `images_life_idx` ON `images` (`life`);
