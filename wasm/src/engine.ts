@@ -13,7 +13,7 @@ import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
 import { planRender, type PlanInput, type RenderPlan } from "./plan.ts";
-import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult, type SourceDecoder } from "./formats/index.ts";
+import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
 import { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
@@ -141,12 +141,17 @@ export async function renderTargets(
   const reading = FORMATS[source.format].read(input, source, modules);
   const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
   const planInput: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
-  const [preferred, ...fallbacks] = reading.decoders;
-  let plan = planRender(planInput, preferred);
-  if (plan.peakBytes > budget) {
-    const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
+  // Decoders come fastest first; the first whose plan fits the budget is used (so a format with a fast
+  // full-size decoder and a streaming one uses the streaming one only where the other cannot fit).
+  const { decoders } = reading;
+  const plans = decoders.map((d) => planRender(planInput, d));
+  let choice = plans.findIndex((p) => p.peakBytes <= budget);
+  if (choice < 0) {
+    const best = plans.reduce((a, b) => (b.peakBytes < a.peakBytes ? b : a));
+    const worst = best.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(best.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
   }
+  let plan = plans[choice];
   // An idle WebP encoder kept from an earlier job sits outside this job's plan: keep (and reuse) it only when
   // the plan leaves room for it under the budget, else let it go before the decode needs the memory.
   let reuseEncoder = plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES <= budget;
@@ -155,22 +160,21 @@ export async function renderTargets(
   account.set("input", input.length);
 
   const context = decodeContext(modules, source.hasAlpha, maxPixels);
-  let decoder: SourceDecoder = preferred;
   let decoded: DecodeResult | undefined;
   for (;;) {
     try {
-      decoded = await decoder.decode(plan.scale, context);
+      decoded = await decoders[choice].decode(plan.scale, context);
       break;
     } catch (e) {
       // A decoder found something it does not handle past the header (e.g. our JPEG decoder meeting a DNL
       // marker): the next one, if its plan fits.
-      const next = fallbacks.shift();
-      if (!(next && e instanceof CodecError && e.kind === "unsupported")) throw e;
-      const fallback = planRender(planInput, next);
-      if (fallback.peakBytes > budget) {
-        throw new CodecError("limit", `${e.message}; the ${next.name} fallback needs ${mb(fallback.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
+      if (!(e instanceof CodecError && e.kind === "unsupported")) throw e;
+      const next = plans.findIndex((p, i) => i > choice && p.peakBytes <= budget);
+      if (next < 0) {
+        if (choice + 1 >= decoders.length) throw e;
+        throw new CodecError("limit", `${e.message}; the ${decoders[choice + 1].name} fallback needs ${mb(plans[choice + 1].peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
       }
-      [decoder, plan] = [next, fallback];
+      [choice, plan] = [next, plans[next]];
       if (plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES > budget) {
         reuseEncoder = false;
         dropIdleWebpEncoder(modules.webpEnc);

@@ -39,8 +39,8 @@ export interface ImageFormatModule {
 
 export interface SourceReading {
   /**
-   * Decoders that can take this stream, preferred first. The engine plans with the first; when it reports
-   * `unsupported` mid-stream, the next one is used if its own plan fits the budget.
+   * Decoders that can take this stream, preferred (fastest) first. The engine uses the first whose plan fits
+   * the budget; when it reports `unsupported` mid-stream, the next one whose plan fits.
    */
   decoders: SourceDecoder[];
   /** The source's EXIF as TIFF bytes (without the "Exif\0\0" prefix), undefined when it has none. */
