@@ -162,8 +162,8 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   };
 }
 
-/** The largest DCT scale denominator (smallest decode) that still gives every target enough pixels. */
-export function chooseJpegScale(p: PlanInput): JpegScale {
+/** The largest scale denominator (smallest decode: JPEG DCT scaling, PNG row averaging) that still gives every target enough pixels. */
+export function chooseDecodeScale(p: PlanInput): JpegScale {
   const steps = planCascade(p.targets, p.source);
   for (const scale of [8, 4, 2] as const) if (neededScale(steps, p.source, scale)) return scale;
   return 1;

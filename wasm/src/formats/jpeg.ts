@@ -7,7 +7,7 @@
 import { CodecError } from "../errors.ts";
 import { exifOrientation, exifTiff } from "../exif.ts";
 import { kernels, type JpegHeader } from "../kernels.ts";
-import { chooseJpegScale } from "../plan.ts";
+import { chooseDecodeScale } from "../plan.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import type { CodecImage } from "../codecs/instances.ts";
 import { readJpegMarkers, type JpegFrame, type JpegMarkers } from "./jpeg-markers.ts";
@@ -66,7 +66,7 @@ function kernelDecoder(bytes: Uint8Array, header: JpegHeader): SourceDecoder {
   const jpegKernel = kernels.jpeg!;
   return {
     name: "jpeg-kernel",
-    chooseScale: chooseJpegScale,
+    chooseScale: chooseDecodeScale,
     memory({ inputBytes, width, height, scale }) {
       // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
       // raster) and copies a small one out (both exist for a moment).

@@ -10,7 +10,7 @@ import { exifOrientation, exifTiff } from "../exif.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import { describePngDamage, pixelChunks } from "../codecs/png-chunks.ts";
 import { decodePngScaled, pngStreamWorkBytes, type PngLayout } from "../codecs/png-stream.ts";
-import { chooseJpegScale } from "../plan.ts";
+import { chooseDecodeScale } from "../plan.ts";
 import type { Orientation } from "../raster.ts";
 import type { SourceInfo } from "../targets.ts";
 import { Reader, ascii, readU32 } from "./reader.ts";
@@ -69,7 +69,7 @@ function layoutOf(bytes: Uint8Array, source: SourceInfo): PngLayout {
 function streamingDecoder(bytes: Uint8Array, layout: PngLayout): SourceDecoder {
   return {
     name: "png-stream",
-    chooseScale: chooseJpegScale,
+    chooseScale: chooseDecodeScale,
     memory: ({ inputBytes, width, height, scale }) => {
       const rasterBytes = width * height * 4;
       return { rasterBytes, decodeBytes: inputBytes + rasterBytes + pngStreamWorkBytes(layout, scale) };
