@@ -8,12 +8,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { readFileSync } from "node:fs";
-import { renderTargets, CodecError, type EngineModules, type RenderTarget, type RenderedOutput, type RenderReport, type SourceInfo } from "../../wasm/src/engine.ts";
+import { renderTargets, decodeContext, CodecError, type EngineModules, type RenderTarget, type RenderedOutput, type RenderReport, type SourceInfo } from "../../wasm/src/engine.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { decodeJpeg, type JpegScale } from "../../wasm/src/jpeg.ts";
 import { decodeGifFirstFrame } from "../../wasm/src/codecs/gif.ts";
-import { decodePng, decodeWebp } from "../../wasm/src/decode.ts";
+import { decodePng } from "../../wasm/src/formats/png.ts";
+import { decodeWebp } from "../../wasm/src/formats/webp.ts";
 import type { Raster } from "../../wasm/src/raster.ts";
 import { avifFrameLargerThanIspe, hostileCorpus, pngChunk, pngChunks, validCorpus, type CorpusImage, type HostileImage } from "../fixtures/robustness-corpus.ts";
 import { psnr, rgbOnWhite } from "./fixtures.ts";
@@ -364,11 +365,11 @@ describe("PNG: ancillary chunks the Rust png crate would refuse are dropped; its
     const ihdrEnd = 8 + 12 + 13;
     return new Uint8Array(Buffer.concat([b.subarray(0, ihdrEnd), ...extra, b.subarray(ihdrEnd)]));
   };
-  const decoded = async (b: Uint8Array) => (await decodePng(b, modules, true)).raster;
+  const decoded = async (b: Uint8Array) => (await decodePng(b, decodeContext(modules, true, MAX_PIXELS))).raster;
   const refuse = async (b: Uint8Array, message: RegExp) => {
     let error: unknown;
     try {
-      await decodePng(b, modules, true);
+      await decodePng(b, decodeContext(modules, true, MAX_PIXELS));
     } catch (e) {
       error = e;
     }
@@ -441,7 +442,7 @@ describe("animated WebP: the first frame (codecs/webp-animation.ts), against sha
   const le32 = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
   /** Our decode as RGBA (keepAlpha, so nothing is dropped), and sharp's page 0 as RGBA. */
   const both = async (bytes: Uint8Array) => {
-    const ours = (await decodeWebp(bytes, modules, true)).raster;
+    const ours = (await decodeWebp(bytes, decodeContext(modules, true, MAX_PIXELS))).raster;
     const ref = await sharp(bytes, { page: 0 }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     expect([ours.width, ours.height]).toEqual([ref.info.width, ref.info.height]);
     const rgbaOurs = ours.channels === 4 ? ours.data : new Uint8Array(Buffer.from(await sharp(ours.data, { raw: { width: ours.width, height: ours.height, channels: 3 } }).ensureAlpha().raw().toBuffer()));
@@ -486,7 +487,7 @@ describe("animated WebP: the first frame (codecs/webp-animation.ts), against sha
     ] as const) {
       let error: unknown;
       try {
-        await decodeWebp(bytes, modules, true);
+        await decodeWebp(bytes, decodeContext(modules, true, MAX_PIXELS));
       } catch (e) {
         error = e;
       }

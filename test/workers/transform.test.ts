@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { parseFlexibleOptions, parseVariantOptions } from "../../workers/shared/transform.ts";
+import { AVIF_MAX_SIDE, METADATA_MODES, OUTPUT_FORMATS, parseFlexibleOptions, parseVariantOptions } from "../../workers/shared/transform.ts";
+import * as engineVocabulary from "../../wasm/src/vocabulary.ts";
 import { DELIVERY, refusal } from "./helpers.ts";
 
 /** The 400 a flexible-options segment (raw, as it came over the wire) is refused with. */
@@ -102,5 +103,14 @@ describe("flexible options through delivery", () => {
   it("decodes a percent-escape in the URL once", async () => {
     const response = await SELF.fetch(`${DELIVERY}/no-such-image/w=%2531%2530%2530`);
     expect(response.status).toBe(400);
+  });
+});
+
+describe("the vocabulary shared with the engine", () => {
+  it("validates output formats, metadata modes and the AVIF size against the engine's own definitions", () => {
+    // One definition (wasm/src/vocabulary.ts): a format the engine learns is one requests may ask for.
+    expect(OUTPUT_FORMATS).toBe(engineVocabulary.OUTPUT_FORMATS);
+    expect(METADATA_MODES).toBe(engineVocabulary.METADATA_MODES);
+    expect(AVIF_MAX_SIDE).toBe(engineVocabulary.AVIF_MAX_DIMENSION);
   });
 });

@@ -5,7 +5,7 @@
 import { CodecError } from "./errors.ts";
 import type { Raster } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
-import type { OutputFormat } from "./targets.ts";
+import { AVIF_MAX_DIMENSION, type OutputFormat } from "./vocabulary.ts";
 import {
   instantiateAvifEncoder,
   instantiateMozjpegEncoder,
@@ -16,8 +16,6 @@ import {
 import { toRgba } from "./pixels.ts";
 import { embedExifInJpeg, embedExifInWebp } from "./metadata.ts";
 
-/** Cloudflare Images does not produce AVIF above this size on the longer side; negotiation falls back. */
-export const AVIF_MAX_DIMENSION = 1200;
 
 /** WebP outputs up to this many pixels (640×480: thumbnails) are encoded with libwebp method 2, larger ones with 4. */
 export const WEBP_FAST_METHOD_MAX_PIXELS = 640 * 480;

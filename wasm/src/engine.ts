@@ -4,35 +4,28 @@
  *   sniff → check limits → plan (DCT scale, cascade, memory) → decode once → for each target, largest first:
  *   resize (from the source or the previous, larger result) + orient → pad → flatten → encode.
  *
- * Pipeline steps never touch WASM memory directly; codecs live behind decode.ts / encode.ts, kernels behind
- * kernels.ts. The processor calls only `renderTargets`.
+ * Pipeline steps never touch WASM memory directly: decoders live in the format modules (formats/, one table),
+ * encoders behind encode.ts, kernels behind kernels.ts. The processor calls only `renderTargets`.
  */
 import { CodecError } from "./errors.ts";
 import type { Orientation, Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
-import {
-  CONTENT_TYPES,
-  type OutputFormat,
-  type RenderedOutput,
-  type RenderOptions,
-  type RenderTarget,
-  type SourceInfo,
-} from "./targets.ts";
-import { kernels, type JpegScale } from "./kernels.ts";
-import { readJpegMarkers, type JpegMarkers } from "./jpeg-markers.ts";
-import { chooseJpegScale, planRender, type DecoderChoice, type PlanInput, type RenderPlan } from "./plan.ts";
-import { decodeAvif, decodeGif, decodePng, decodeWebp, decodeWithMozjpeg, asCodecError, type DecodeResult } from "./decode.ts";
-import { sniffFormat } from "./probe.ts";
-import { encodeRaster, AVIF_MAX_DIMENSION } from "./encode.ts";
+import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
+import { kernels } from "./kernels.ts";
+import { planRender, type PlanInput, type RenderPlan } from "./plan.ts";
+import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
+import * as codecs from "./codecs/instances.ts";
+import { encodeRaster } from "./encode.ts";
+import { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize, resize } from "./pixels.ts";
 import { orient, orientedRectToStored } from "./orient.ts";
 import { flattenAlpha, padTo } from "./canvas.ts";
-import { exifForOutput, extractExif } from "./metadata.ts";
+import { exifForOutput } from "./metadata.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
 export type { EngineModules } from "./modules.ts";
-export { AVIF_MAX_DIMENSION } from "./encode.ts";
+export { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
 export { CodecError } from "./errors.ts";
 
 export const DEFAULT_MEMORY_BUDGET_BYTES = 96 * 1024 * 1024;
@@ -114,47 +107,9 @@ async function resizeOriented(src: Raster, o: Orientation, w: number, h: number,
   return orient(resize(src, stored.width, stored.height, storedCrop), o);
 }
 
-async function decodeSource(input: Uint8Array, source: SourceInfo, plan: RenderPlan, modules: EngineModules, maxPixels: number): Promise<DecodeResult> {
-  const keepAlpha = source.hasAlpha;
-  switch (plan.decoder) {
-    case "jpeg-kernel":
-      try {
-        const raster = kernels.jpeg!.decodeJpeg(modules.jpeg!, input, plan.scale, { maxPixels });
-        // A large raster views the decoder's memory (accounted as the raster's buffer); a small one is a copy.
-        return { raster, decoderHeapBytes: raster.data.buffer.byteLength };
-      } catch (e) {
-        throw asCodecError(e, "JPEG decode");
-      }
-    case "mozjpeg": return decodeWithMozjpeg(input, modules);
-    case "png": return decodePng(input, modules, keepAlpha);
-    case "webp": return decodeWebp(input, modules, keepAlpha);
-    case "avif": return decodeAvif(input, modules, keepAlpha);
-    case "gif": return decodeGif(input, keepAlpha);
-  }
-}
-
-/** Chooses decoder and scale; the caller refuses (by name) a plan over the memory budget. */
-function planCall(input: Uint8Array, source: SourceInfo, targets: RenderTarget[], modules: EngineModules, markers?: JpegMarkers): RenderPlan {
-  const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
-  const base: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
-  if (source.format !== "jpeg" || !markers) return planRender(base, 1, source.format as DecoderChoice);
-  const frame = markers.frame;
-  if (!frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
-  // Decoders fill a truncated scan with grey/flat blocks and call it a success; we call it corrupt.
-  if (!markers.complete) throw new CodecError("corrupt", "JPEG is truncated: no end-of-image marker");
-  if (frame.width !== source.width || frame.height !== source.height) {
-    throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
-  }
-  const jpeg = kernels.jpeg;
-  if (jpeg && modules.jpeg) {
-    const header = jpeg.readJpegHeader(input);
-    if (header.supported) {
-      // Over budget with our decoder means mozjpeg (full size, RGBA) would be worse still: the caller refuses.
-      const scale = chooseJpegScale(base);
-      return planRender({ ...base, jpegKernel: { estimate: (s: JpegScale) => jpeg.estimateJpegDecodeBytes(header, s) } }, scale, "jpeg-kernel");
-    }
-  }
-  return planRender({ ...base, frame }, 1, "mozjpeg");
+/** What a format module's decoder needs from the engine: the modules, the codec instantiators, the limits. */
+export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPixels: number): DecodeContext {
+  return { modules, codecs, keepAlpha, maxPixels };
 }
 
 /**
@@ -173,7 +128,7 @@ export async function renderTargets(
   const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
 
   const sniffed = sniffFormat(input);
-  if (!sniffed) throw new CodecError("unsupported", "input is not a JPEG, PNG, WebP, AVIF or GIF image");
+  if (!sniffed) throw new CodecError("unsupported", `input is not a ${FORMAT_NAMES} image`);
   if (sniffed !== source.format) throw new CodecError("unsupported", `input is ${sniffed}, but the source info says ${source.format}`);
   if (source.width * source.height > maxPixels) {
     throw new CodecError("limit", `source is ${source.width}×${source.height} = ${(source.width * source.height / 1e6).toFixed(1)} MP, over the maxPixels limit of ${(maxPixels / 1e6).toFixed(1)} MP`);
@@ -182,13 +137,21 @@ export async function renderTargets(
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];
 
-  // One walk over a JPEG's markers serves the plan (frame, truncation) and the EXIF.
-  const markers = source.format === "jpeg" ? readJpegMarkers(input) : undefined;
-  let plan = planCall(input, source, targets, modules, markers);
-  if (plan.peakBytes > budget) {
-    const worst = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(plan.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
+  // One reading of the stream (for JPEG: one marker walk) serves the plan, the decoder and the EXIF.
+  const reading = FORMATS[source.format].read(input, source, modules);
+  const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
+  const planInput: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
+  // Decoders come fastest first; the first whose plan fits the budget is used (so a format with a fast
+  // full-size decoder and a streaming one uses the streaming one only where the other cannot fit).
+  const { decoders } = reading;
+  const plans = decoders.map((d) => planRender(planInput, d));
+  let choice = plans.findIndex((p) => p.peakBytes <= budget);
+  if (choice < 0) {
+    const best = plans.reduce((a, b) => (b.peakBytes < a.peakBytes ? b : a));
+    const worst = best.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    throw new CodecError("limit", `rendering this ${source.width}×${source.height} ${source.format} needs ${mb(best.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes); peak at ${worst.phase}`);
   }
+  let plan = plans[choice];
   // An idle WebP encoder kept from an earlier job sits outside this job's plan: keep (and reuse) it only when
   // the plan leaves room for it under the budget, else let it go before the decode needs the memory.
   let reuseEncoder = plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES <= budget;
@@ -196,22 +159,27 @@ export async function renderTargets(
   const account = memoryAccount();
   account.set("input", input.length);
 
+  const context = decodeContext(modules, source.hasAlpha, maxPixels);
   let decoded: DecodeResult | undefined;
-  try {
-    decoded = await decodeSource(input, source, plan, modules, maxPixels);
-  } catch (e) {
-    // Our decoder found something it does not handle past the header (e.g. a DNL marker): mozjpeg, if it fits.
-    if (!(plan.decoder === "jpeg-kernel" && e instanceof CodecError && e.kind === "unsupported")) throw e;
-    const fallback = planRender({ inputBytes: input.length, source, targets, frame: markers?.frame }, 1, "mozjpeg");
-    if (fallback.peakBytes > budget) {
-      throw new CodecError("limit", `${e.message}; the mozjpeg fallback needs ${mb(fallback.peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
+  for (;;) {
+    try {
+      decoded = await decoders[choice].decode(plan.scale, context);
+      break;
+    } catch (e) {
+      // A decoder found something it does not handle past the header (e.g. our JPEG decoder meeting a DNL
+      // marker): the next one, if its plan fits.
+      if (!(e instanceof CodecError && e.kind === "unsupported")) throw e;
+      const next = plans.findIndex((p, i) => i > choice && p.peakBytes <= budget);
+      if (next < 0) {
+        if (choice + 1 >= decoders.length) throw e;
+        throw new CodecError("limit", `${e.message}; the ${decoders[choice + 1].name} fallback needs ${mb(plans[choice + 1].peakBytes)}, over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
+      }
+      [choice, plan] = [next, plans[next]];
+      if (plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES > budget) {
+        reuseEncoder = false;
+        dropIdleWebpEncoder(modules.webpEnc);
+      }
     }
-    plan = fallback;
-    if (plan.peakBytes + REUSABLE_ENCODER_HEAP_BYTES > budget) {
-      reuseEncoder = false;
-      dropIdleWebpEncoder(modules.webpEnc);
-    }
-    decoded = await decodeSource(input, source, plan, modules, maxPixels);
   }
   account.heap(decoded.decoderHeapBytes);
   account.set("source", bufferBytes(decoded.raster));
@@ -223,7 +191,7 @@ export async function renderTargets(
     throw new CodecError("corrupt", `decoded ${sourceRaster.width}×${sourceRaster.height}, expected ${plan.decodedWidth}×${plan.decodedHeight} from the header`);
   }
   const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
-  const exif = !carriesExif ? undefined : markers ? markers.exif : extractExif(input, source.format);
+  const exif = carriesExif ? reading.exif() : undefined;
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
 

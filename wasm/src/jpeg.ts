@@ -23,6 +23,8 @@
 import { CodecError } from "./errors.ts";
 import type { CodecErrorKind } from "./errors.ts";
 import type { Orientation, Raster } from "./raster.ts";
+import { exifOrientation } from "./exif.ts";
+import { readJpegMarkers, type JpegMarkers } from "./formats/jpeg-markers.ts";
 
 export type JpegScale = 1 | 2 | 4 | 8;
 
@@ -59,89 +61,45 @@ const SCALES: ReadonlySet<number> = new Set([1, 2, 4, 8]);
 
 /** Reads the frame header, colour interpretation and EXIF orientation without decoding (pure TS). */
 export function readJpegHeader(bytes: Uint8Array): JpegHeader {
-  const n = bytes.length;
-  if (n < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new CodecError("corrupt", "not a JPEG: missing SOI marker");
-  let pos = 2;
-  let orientation: Orientation = 1;
-  let jfif = false;
-  let adobe = false;
-  let adobeTransform = -1;
-  let sof: { marker: number; precision: number; width: number; height: number; comps: JpegComponentInfo[] } | null = null;
-  let firstScanComponents = 0;
-  while (pos + 1 < n) {
-    if (bytes[pos] !== 0xff) { pos++; continue; }
-    const m = bytes[pos + 1];
-    if (m === 0xff || m === 0x00) { pos++; continue; }
-    pos += 2;
-    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;
-    if (m === 0xd9) break;
-    if (pos + 2 > n) break;
-    const len = (bytes[pos] << 8) | bytes[pos + 1];
-    if (len < 2) throw new CodecError("corrupt", "corrupt JPEG: marker segment length below 2");
-    const seg = pos + 2;
-    const segEnd = Math.min(pos + len, n);
-    if (m === 0xe0 && segEnd - seg >= 5 && ascii(bytes, seg, 5) === "JFIF\0") jfif = true;
-    else if (m === 0xe1 && segEnd - seg >= 6 && ascii(bytes, seg, 6) === "Exif\0\0") {
-      orientation = readExifOrientation(bytes, seg + 6, segEnd) ?? orientation;
-    } else if (m === 0xee && segEnd - seg >= 12 && ascii(bytes, seg, 5) === "Adobe") {
-      adobe = true;
-      adobeTransform = bytes[seg + 11];
-    } else if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (sof) throw new CodecError("corrupt", "corrupt JPEG: more than one frame header");
-      if (segEnd - seg < 6) throw new CodecError("corrupt", "corrupt JPEG: truncated frame header");
-      const nc = bytes[seg + 5];
-      if (segEnd - seg < 6 + 3 * nc) throw new CodecError("corrupt", "corrupt JPEG: truncated frame header");
-      const comps: JpegComponentInfo[] = [];
-      for (let i = 0; i < nc; i++) {
-        const q = seg + 6 + 3 * i;
-        comps.push({ id: bytes[q], h: bytes[q + 1] >> 4, v: bytes[q + 1] & 15 });
-      }
-      sof = {
-        marker: m,
-        precision: bytes[seg],
-        height: (bytes[seg + 1] << 8) | bytes[seg + 2],
-        width: (bytes[seg + 3] << 8) | bytes[seg + 4],
-        comps,
-      };
-    } else if (m === 0xda) {
-      firstScanComponents = seg < n ? bytes[seg] : 0;
-      break;
-    }
-    pos += len;
-  }
-  if (!sof) throw new CodecError("corrupt", "corrupt JPEG: no frame header (missing SOF)");
-  const nc = sof.comps.length;
-  const colorSpace = interpretColor(sof.comps, jfif, adobeTransform);
+  return jpegHeaderOf(readJpegMarkers(bytes, { toEnd: false }), bytes.length);
+}
+
+/** Our decoder's reading of a marker walk (formats/jpeg-markers.ts): what it can decode, and how. */
+export function jpegHeaderOf(markers: JpegMarkers, byteLength: number): JpegHeader {
+  if (!markers.soi) throw new CodecError("corrupt", "not a JPEG: missing SOI marker");
+  if (markers.headerEnd === "bad-length") throw new CodecError("corrupt", "corrupt JPEG: marker segment length below 2");
+  if (markers.frameCount > 1) throw new CodecError("corrupt", "corrupt JPEG: more than one frame header");
+  const sof = markers.frame;
+  if (!sof) throw new CodecError("corrupt", markers.frameCount ? "corrupt JPEG: truncated frame header" : "corrupt JPEG: no frame header (missing SOF)");
+  if (sof.truncated) throw new CodecError("corrupt", "corrupt JPEG: truncated frame header");
+  const nc = sof.components.length;
+  const colorSpace = interpretColor(sof.components, markers.jfif, markers.adobeTransform);
   let reason: string | undefined;
-  if (sof.marker === 0xc3 || sof.marker === 0xc7 || sof.marker === 0xcb || sof.marker === 0xcf) reason = "lossless coding";
-  else if (sof.marker >= 0xc9) reason = "arithmetic coding";
+  if (sof.lossless) reason = "lossless coding";
+  else if (sof.arithmetic) reason = "arithmetic coding";
   else if (sof.marker === 0xc5 || sof.marker === 0xc6) reason = "hierarchical coding";
   else if (sof.precision !== 8) reason = `${sof.precision}-bit precision`;
   else if (nc !== 1 && nc !== 3 && nc !== 4) reason = `${nc} components`;
   else if (sof.height === 0) reason = "height defined by DNL marker";
-  else if (!samplingDivides(sof.comps)) reason = "sampling factors that do not divide the maximum";
+  else if (!samplingDivides(sof.components)) reason = "sampling factors that do not divide the maximum";
   if (sof.width === 0) throw new CodecError("corrupt", "corrupt JPEG: image width is 0");
-  for (const c of sof.comps) {
+  for (const c of sof.components) {
     if (c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4) throw new CodecError("corrupt", "corrupt JPEG: sampling factor outside 1..4");
   }
   return {
     width: sof.width,
     height: sof.height,
     components: (nc === 1 || nc === 3 || nc === 4 ? nc : 3) as 1 | 3 | 4,
-    progressive: sof.marker === 0xc2 || sof.marker === 0xc6 || sof.marker === 0xca || sof.marker === 0xce,
-    orientation,
+    progressive: sof.progressive,
+    orientation: exifOrientation(markers.exif),
     colorSpace,
     supported: reason === undefined,
     ...(reason === undefined ? {} : { unsupportedReason: `unsupported JPEG: ${reason}` }),
-    byteLength: n,
-    sampling: nc === 1 ? [{ ...sof.comps[0], h: 1, v: 1 }] : sof.comps,
-    adobe,
-    streamable: (sof.marker === 0xc0 || sof.marker === 0xc1) && firstScanComponents === nc,
+    byteLength,
+    sampling: nc === 1 ? [{ ...sof.components[0], h: 1, v: 1 }] : sof.components,
+    adobe: markers.adobeTransform >= 0,
+    streamable: (sof.marker === 0xc0 || sof.marker === 0xc1) && markers.firstScanComponents === nc,
   };
-}
-
-function ascii(bytes: Uint8Array, at: number, len: number): string {
-  return String.fromCharCode(...bytes.subarray(at, at + len));
 }
 
 function samplingDivides(comps: JpegComponentInfo[]): boolean {
@@ -161,27 +119,6 @@ function interpretColor(comps: JpegComponentInfo[], jfif: boolean, adobeTransfor
   const ids = comps.map((c) => c.id);
   if (ids[0] === 0x52 && ids[1] === 0x47 && ids[2] === 0x42) return "rgb";
   return "ycbcr";
-}
-
-/** EXIF IFD0 Orientation (tag 0x0112), or undefined when absent or malformed. */
-function readExifOrientation(bytes: Uint8Array, tiff: number, end: number): Orientation | undefined {
-  if (tiff + 8 > end) return undefined;
-  const little = bytes[tiff] === 0x49 && bytes[tiff + 1] === 0x49;
-  if (!little && !(bytes[tiff] === 0x4d && bytes[tiff + 1] === 0x4d)) return undefined;
-  const u16 = (p: number) => (little ? bytes[p] | (bytes[p + 1] << 8) : (bytes[p] << 8) | bytes[p + 1]);
-  const u32 = (p: number) => (little ? u16(p) + u16(p + 2) * 65536 : u16(p) * 65536 + u16(p + 2));
-  const ifd = tiff + u32(tiff + 4);
-  if (ifd + 2 > end) return undefined;
-  const count = u16(ifd);
-  for (let i = 0; i < count; i++) {
-    const e = ifd + 2 + i * 12;
-    if (e + 12 > end) return undefined;
-    if (u16(e) === 0x0112) {
-      const v = u16(e + 8);
-      return v >= 1 && v <= 8 ? (v as Orientation) : undefined;
-    }
-  }
-  return undefined;
 }
 
 // The kernel's static data plus its Huffman tables (~70 KiB, allocated per instance), rounded up; the
@@ -237,6 +174,8 @@ export interface JpegDecodeOptions {
   maxPixels?: number;
   /** Refuse decodes whose planned wasm memory (estimateJpegDecodeBytes) exceeds this many bytes. */
   maxMemoryBytes?: number;
+  /** The stream's header when the caller has read it already (the engine's one marker walk). */
+  header?: JpegHeader;
 }
 
 /**
@@ -247,7 +186,7 @@ export interface JpegDecodeOptions {
  */
 export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
   if (!SCALES.has(scale)) throw new CodecError("unsupported", `JPEG scale must be 1, 2, 4 or 8, got ${String(scale)}`);
-  const header = readJpegHeader(bytes);
+  const header = options.header ?? readJpegHeader(bytes);
   if (!header.supported) throw new CodecError("unsupported", header.unsupportedReason ?? "unsupported JPEG");
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (header.width * header.height > maxPixels) {

@@ -4,7 +4,7 @@
  * The engine uses a kernel only when the caller also provides its compiled module (`modules.jpeg`,
  * `modules.resize`); without them it runs on mozjpeg and the TypeScript resampler in pixels.ts.
  */
-import { decodeJpeg, estimateJpegDecodeBytes, readJpegHeader, type JpegHeader, type JpegScale } from "./jpeg.ts";
+import { decodeJpeg, estimateJpegDecodeBytes, jpegHeaderOf, readJpegHeader, type JpegHeader, type JpegScale } from "./jpeg.ts";
 import { estimateResizeBytes, resizeOriented } from "./resize.ts";
 
 export type { JpegHeader, JpegScale };
@@ -12,6 +12,7 @@ export type { JpegHeader, JpegScale };
 export interface Kernels {
   jpeg?: {
     readJpegHeader: typeof readJpegHeader;
+    jpegHeaderOf: typeof jpegHeaderOf;
     estimateJpegDecodeBytes: typeof estimateJpegDecodeBytes;
     decodeJpeg: typeof decodeJpeg;
   };
@@ -22,6 +23,6 @@ export interface Kernels {
 }
 
 export const kernels: Kernels = {
-  jpeg: { readJpegHeader, estimateJpegDecodeBytes, decodeJpeg },
+  jpeg: { readJpegHeader, jpegHeaderOf, estimateJpegDecodeBytes, decodeJpeg },
   resize: { resizeOriented, estimateResizeBytes },
 };

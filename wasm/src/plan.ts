@@ -5,14 +5,12 @@
  */
 import type { Orientation, Rect } from "./raster.ts";
 import type { RenderTarget, SourceInfo } from "./targets.ts";
-import type { JpegFrame } from "./jpeg-markers.ts";
 import type { JpegScale } from "./kernels.ts";
+import type { SourceDecoder } from "./formats/types.ts";
 import { orientedSize } from "./pixels.ts";
 import { orientedRectToStored as rectToStored } from "./orient.ts";
 
 const MiB = 1024 * 1024;
-
-export type DecoderChoice = "jpeg-kernel" | "mozjpeg" | "png" | "webp" | "avif" | "gif";
 
 export interface TargetStep {
   /** Index of the target in the caller's array (outputs keep that order). */
@@ -32,7 +30,8 @@ export interface TargetStep {
 }
 
 export interface RenderPlan {
-  decoder: DecoderChoice;
+  /** The decoder's name (its format module's SourceDecoder). */
+  decoder: string;
   scale: JpegScale;
   /** Size of the decoded raster (stored orientation). */
   decodedWidth: number;
@@ -47,10 +46,6 @@ export interface PlanInput {
   inputBytes: number;
   source: SourceInfo;
   targets: RenderTarget[];
-  /** JPEG only: frame header from the marker walk, for the mozjpeg heap estimate. */
-  frame?: JpegFrame;
-  /** JPEG only: our decoder can take this stream (kernel present and header supported). */
-  jpegKernel?: { estimate(scale: JpegScale): number };
   /** Peak bytes of one kernel resize, when the resize kernel is in use (else the TS resampler's estimate). */
   resizeKernel?: (srcW: number, srcH: number, channels: 3 | 4, dstW: number, dstH: number) => number;
 }
@@ -103,37 +98,6 @@ function neededScale(steps: TargetStep[], source: SourceInfo, scale: number): bo
   });
 }
 
-function mozjpegHeap(input: number, w: number, h: number, frame?: JpegFrame): number {
-  let coefficients = 0;
-  if (frame?.progressive) {
-    // Progressive decoding keeps every DCT coefficient of the image (2 bytes each) until the last scan.
-    const hmax = Math.max(1, ...frame.components.map((c) => c.h));
-    const vmax = Math.max(1, ...frame.components.map((c) => c.v));
-    for (const c of frame.components) {
-      coefficients += 2 * Math.ceil((w * c.h) / hmax / 8) * 8 * Math.ceil((h * c.v) / vmax / 8) * 8;
-    }
-  }
-  return 17 * MiB + input + 4 * w * h + coefficients;
-}
-
-/**
- * Decoder linear memory (it dies with the instance after the decode). Calibrated in Node 22 by reading
- * `memory.buffer.byteLength` after decoding 1–12 MP images (mozjpeg 12 MP baseline: 65 MB = 17 MiB + 4·n;
- * progressive 4:2:0: 100 MB, +3·n of coefficients; PNG 4.3–5.8·n with the input; WebP 16 MiB + 6·n;
- * AVIF 16 MiB + 34–44·n).
- */
-function decoderHeap(decoder: DecoderChoice, input: number, w: number, h: number, frame?: JpegFrame): number {
-  const n = w * h;
-  switch (decoder) {
-    case "mozjpeg": return mozjpegHeap(input, w, h, frame);
-    case "png": return 1 * MiB + input + 5 * n;
-    case "webp": return 16 * MiB + input + 6 * n;
-    case "avif": return 16 * MiB + input + 44 * n;
-    case "gif": return input; // codecs/gif.ts decodes in JS straight onto the raster; nothing else is allocated
-    case "jpeg-kernel": return 0; // replaced by the kernel's own estimate
-  }
-}
-
 /**
  * Encoder linear memory plus the RGBA copy handed to it, for `n` output pixels. Calibrated on downscaled photos
  * and on downscaled per-pixel noise at ~1 MP: libwebp and mozjpeg stay inside their initial 16 MiB, aom grows by
@@ -154,27 +118,19 @@ function resizeBytes(srcW: number, srcH: number, w: number, h: number, c: number
   return box + w * Math.ceil(srcH / ky) * c + 2 * w * h * c;
 }
 
-export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoice): RenderPlan {
+/**
+ * The plan of one call with one decoder: its scale (shrink-on-load), its decode phase from the decoder's
+ * memory model (its format module's), then each target's phase in cascade order.
+ */
+export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   const { source, inputBytes } = p;
   const steps = planCascade(p.targets, source);
+  const scale = decoder.chooseScale?.(p) ?? 1;
   const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
   const c = source.hasAlpha ? 4 : 3;
-  let rasterBytes: number, decodeBytes: number;
-  if (decoder === "jpeg-kernel") {
-    // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
-    // raster) and copies a small one out (both exist for a moment).
-    const heap = p.jpegKernel!.estimate(scale);
-    const out = dw * dh * 3;
-    const copied = out * 4 < heap;
-    rasterBytes = copied ? out : heap;
-    decodeBytes = inputBytes + heap + (copied ? out : 0);
-  } else {
-    // jSquash decoders copy RGBA out of their heap; we compact it to RGB in place, so it stays 4 bytes/px.
-    rasterBytes = dw * dh * 4;
-    decodeBytes = inputBytes + decoderHeap(decoder, inputBytes, dw, dh, p.frame) + rasterBytes;
-  }
+  const { rasterBytes, decodeBytes } = decoder.memory({ inputBytes, width: dw, height: dh, scale });
   const phases: Array<{ phase: string; bytes: number }> = [
-    { phase: `decode (${decoder}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes },
+    { phase: `decode (${decoder.name}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes },
   ];
   let sourceAlive = true;
   let previous = 0;
@@ -196,7 +152,7 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
     previous = step.keepForNext ? content : 0;
   }
   return {
-    decoder,
+    decoder: decoder.name,
     scale,
     decodedWidth: dw,
     decodedHeight: dh,
@@ -206,8 +162,8 @@ export function planRender(p: PlanInput, scale: JpegScale, decoder: DecoderChoic
   };
 }
 
-/** The largest DCT scale denominator (smallest decode) that still gives every target enough pixels. */
-export function chooseJpegScale(p: PlanInput): JpegScale {
+/** The largest scale denominator (smallest decode: JPEG DCT scaling, PNG row averaging) that still gives every target enough pixels. */
+export function chooseDecodeScale(p: PlanInput): JpegScale {
   const steps = planCascade(p.targets, p.source);
   for (const scale of [8, 4, 2] as const) if (neededScale(steps, p.source, scale)) return scale;
   return 1;

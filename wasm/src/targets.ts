@@ -1,9 +1,9 @@
 /** The engine's public vocabulary: what to render from which source, and what comes back. */
 import type { Orientation, Rect } from "./raster.ts";
+import type { ImageFormat } from "./formats/index.ts";
+import type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
-export type OutputFormat = "avif" | "webp" | "jpeg" | "png";
-export type SourceFormat = "jpeg" | "png" | "webp" | "avif" | "gif";
-export type MetadataMode = "keep" | "copyright" | "none";
+export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
 export interface RenderTarget {
   /** Size of the resized image content, in oriented pixels. */
@@ -31,7 +31,7 @@ export interface RenderedOutput {
 }
 
 export interface SourceInfo {
-  format: SourceFormat;
+  format: ImageFormat;
   /** As stored (before orientation). */
   width: number;
   height: number;
@@ -46,10 +46,3 @@ export interface RenderOptions {
   /** Largest source (stored width × height) the call accepts. */
   maxPixels: number;
 }
-
-export const CONTENT_TYPES: Record<OutputFormat, string> = {
-  avif: "image/avif",
-  webp: "image/webp",
-  jpeg: "image/jpeg",
-  png: "image/png",
-};

@@ -1,15 +1,15 @@
 import { sha256Hex } from "./crypto.ts";
 import { badRequest, quote } from "./errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
+import { AVIF_MAX_DIMENSION, METADATA_MODES, OUTPUT_FORMATS, type MetadataMode, type OutputFormat } from "../../wasm/src/vocabulary.ts";
+
+// The engine's vocabulary, defined once in wasm/src/vocabulary.ts; requests are validated against it here.
+export { METADATA_MODES, OUTPUT_FORMATS, type MetadataMode, type OutputFormat };
 
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
-export const METADATA_MODES = ["keep", "copyright", "none"] as const;
-export const OUTPUT_FORMATS = ["avif", "webp", "jpeg", "png"] as const;
 export const GRAVITIES = ["auto", "center", "left", "right", "top", "bottom"] as const;
 
 export type Fit = (typeof FITS)[number];
-export type MetadataMode = (typeof METADATA_MODES)[number];
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type RequestedFormat = OutputFormat | "auto";
 
 /** Where a crop keeps its focus: a named edge or a point given as fractions of width and height. */
@@ -30,7 +30,7 @@ export interface Transform {
 
 export const DEFAULT_QUALITY = 85;
 /** AVIF is encoded up to this size on the longer side (as Cloudflare Images does); larger falls back to WebP. */
-export const AVIF_MAX_SIDE = 1200;
+export const AVIF_MAX_SIDE = AVIF_MAX_DIMENSION;
 /** The largest output side we render, whatever the options ask for (Cloudflare's limit too). */
 export const MAX_OUTPUT_SIDE = 12_000;
 

@@ -1,0 +1,135 @@
+/**
+ * JPEG: one marker walk (jpeg-markers.ts) serves the probe, the plan, the EXIF and our decoder's header.
+ * Decoders, preferred first: our DCT-scaling kernel (when the engine has it and its header reader says
+ * `supported`), then mozjpeg at full size. What neither implements — arithmetic coding, 12-bit, lossless — is
+ * `unsupported`; CMYK/YCCK needs our decoder (mozjpeg decodes straight to RGBA and libjpeg cannot convert it).
+ */
+import { CodecError } from "../errors.ts";
+import { exifOrientation, exifTiff } from "../exif.ts";
+import { kernels, type JpegHeader } from "../kernels.ts";
+import { chooseDecodeScale } from "../plan.ts";
+import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
+import type { CodecImage } from "../codecs/instances.ts";
+import { readJpegMarkers, type JpegFrame, type JpegMarkers } from "./jpeg-markers.ts";
+import type { ImageFormatModule, ImageHeader, SourceDecoder } from "./types.ts";
+
+const MiB = 1024 * 1024;
+
+export const jpeg: ImageFormatModule = {
+  label: "JPEG",
+  contentType: "image/jpeg",
+  sniff: (b) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
+  probe: (bytes) => headerOf(readJpegMarkers(bytes, { toEnd: false }), bytes.length),
+  read(bytes, source, modules) {
+    const markers = readJpegMarkers(bytes, { toEnd: true });
+    const frame = markers.frame;
+    if (!frame) throw new CodecError("corrupt", "JPEG has no frame header (SOF)");
+    // Decoders fill a truncated scan with grey/flat blocks and call it a success; we call it corrupt.
+    if (!markers.complete) throw new CodecError("corrupt", "JPEG is truncated: no end-of-image marker");
+    if (frame.width !== source.width || frame.height !== source.height) {
+      throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
+    }
+    const decoders: SourceDecoder[] = [];
+    if (kernels.jpeg && modules.jpeg) {
+      const header = kernels.jpeg.jpegHeaderOf(markers, bytes.length);
+      // Over budget with our decoder means mozjpeg (full size, RGBA) would be worse still: the engine refuses.
+      if (header.supported) decoders.push(kernelDecoder(bytes, header));
+    }
+    decoders.push(mozjpegDecoder(bytes, frame));
+    return { decoders, exif: () => markers.exif && exifTiff(markers.exif) };
+  },
+};
+
+function headerOf(markers: JpegMarkers, length: number): ImageHeader {
+  const frame = markers.frame;
+  if (!frame) {
+    switch (markers.headerEnd) {
+      case "bad-length": throw new CodecError("corrupt", "JPEG segment with an invalid length");
+      case "truncated": throw new CodecError("corrupt", `JPEG header is truncated (at byte ${markers.headerEndAt} of ${length})`);
+      default: throw new CodecError("corrupt", "JPEG has no frame header (SOF) before its scan data");
+    }
+  }
+  if (frame.height === 0) throw new CodecError("unsupported", "JPEG with height defined by DNL is not supported");
+  return {
+    format: "jpeg",
+    width: frame.width,
+    height: frame.height,
+    orientation: exifOrientation(markers.exif),
+    hasAlpha: false,
+    progressive: frame.progressive,
+    animated: false,
+  };
+}
+
+/** Our AssemblyScript decoder (jpeg.ts) at the plan's DCT scale, reading the header the walk already gave. */
+function kernelDecoder(bytes: Uint8Array, header: JpegHeader): SourceDecoder {
+  const jpegKernel = kernels.jpeg!;
+  return {
+    name: "jpeg-kernel",
+    chooseScale: chooseDecodeScale,
+    memory({ inputBytes, width, height, scale }) {
+      // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
+      // raster) and copies a small one out (both exist for a moment).
+      const heap = jpegKernel.estimateJpegDecodeBytes(header, scale);
+      const out = width * height * 3;
+      const copied = out * 4 < heap;
+      return { rasterBytes: copied ? out : heap, decodeBytes: inputBytes + heap + (copied ? out : 0) };
+    },
+    async decode(scale, { modules, maxPixels }) {
+      try {
+        const raster = jpegKernel.decodeJpeg(modules.jpeg!, bytes, scale, { maxPixels, header });
+        // A large raster views the decoder's memory (accounted as the raster's buffer); a small one is a copy.
+        return { raster, decoderHeapBytes: raster.data.buffer.byteLength };
+      } catch (e) {
+        throw asCodecError(e, "JPEG decode");
+      }
+    },
+  };
+}
+
+/**
+ * mozjpeg's heap, calibrated in Node 22 from `memory.buffer.byteLength` after decoding 1–12 MP images (12 MP
+ * baseline: 65 MB = 17 MiB + 4·n; progressive 4:2:0: 100 MB, +3·n of coefficients).
+ */
+function mozjpegHeap(input: number, w: number, h: number, frame: JpegFrame): number {
+  let coefficients = 0;
+  if (frame.progressive) {
+    // Progressive decoding keeps every DCT coefficient of the image (2 bytes each) until the last scan.
+    const hmax = Math.max(1, ...frame.components.map((c) => c.h));
+    const vmax = Math.max(1, ...frame.components.map((c) => c.v));
+    for (const c of frame.components) {
+      coefficients += 2 * Math.ceil((w * c.h) / hmax / 8) * 8 * Math.ceil((h * c.v) / vmax / 8) * 8;
+    }
+  }
+  return 17 * MiB + input + 4 * w * h + coefficients;
+}
+
+/** jSquash's mozjpeg at full size: the fallback for what our decoder refuses, or when the engine lacks it. */
+function mozjpegDecoder(bytes: Uint8Array, frame: JpegFrame): SourceDecoder {
+  return {
+    name: "mozjpeg",
+    memory: ({ inputBytes, width, height }) => rgbaDecodeMemory(inputBytes, mozjpegHeap(inputBytes, width, height, frame), width, height),
+    async decode(_scale, { modules, codecs }) {
+      if (frame.arithmetic) throw new CodecError("unsupported", "arithmetic-coded JPEG: neither our decoder nor jSquash's mozjpeg build implements it");
+      if (frame.precision !== 8) throw new CodecError("unsupported", `${frame.precision}-bit JPEG: only 8-bit samples are supported`);
+      if (frame.lossless) throw new CodecError("unsupported", "lossless JPEG is not supported");
+      if (frame.components.length === 4) {
+        // jSquash's mozjpeg build decodes straight to RGBA, and libjpeg cannot convert CMYK/YCCK to RGB.
+        throw new CodecError("unsupported", "CMYK/YCCK JPEG: the mozjpeg fallback cannot convert it to RGB (needs our JPEG decoder)");
+      }
+      const codec = await codecs.instantiateMozjpegDecoder(modules.mozjpegDec);
+      let image: CodecImage | null;
+      try {
+        image = codec.api.decode(bytes, false);
+      } catch (e) {
+        // libjpeg reports features the build lacks ("... not implemented", "Unsupported ...") through exit().
+        if (codec.messages.some((m) => /not implemented|unsupported/i.test(m))) {
+          throw new CodecError("unsupported", `JPEG decode (mozjpeg): ${codec.messages.join("; ")}`);
+        }
+        throw asCodecError(e, "JPEG decode (mozjpeg)", codec.messages);
+      }
+      if (!image) throw new CodecError("corrupt", `JPEG decode (mozjpeg) failed${codec.messages.length ? `: ${codec.messages.join("; ")}` : ""}`);
+      return { raster: rasterFromRgba(image, false), decoderHeapBytes: codec.memory.buffer.byteLength };
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/** What every input format module provides; the FORMATS table (index.ts) holds one of each. */
+import type * as Codecs from "../codecs/instances.ts";
+import type { EngineModules } from "../modules.ts";
+import type { Orientation, Raster } from "../raster.ts";
+import type { JpegScale } from "../kernels.ts";
+import type { SourceInfo } from "../targets.ts";
+import type { PlanInput } from "../plan.ts";
+import type { ImageFormat } from "./index.ts";
+
+/** What an image's header says, read without decoding any pixel data. */
+export interface ImageHeader {
+  format: ImageFormat;
+  /** Dimensions as stored (before EXIF orientation is applied). */
+  width: number;
+  height: number;
+  orientation: Orientation;
+  hasAlpha: boolean;
+  /** JPEG: progressive scan; PNG: Adam7 interlaced. */
+  progressive: boolean;
+  /** GIF/WebP/AVIF sequences have more than one frame; we render the first. */
+  animated: boolean;
+}
+
+export interface ImageFormatModule {
+  /** How messages name the format: "JPEG", "WebP". */
+  label: string;
+  /** Media type of originals in this format (and of outputs, for the formats we also encode). */
+  contentType: string;
+  /** True when the bytes start with this format's signature. */
+  sniff(bytes: Uint8Array): boolean;
+  /** The header, without decoding: throws CodecError (`corrupt`, `unsupported`, or `limit` for a bomb). */
+  probe(bytes: Uint8Array): ImageHeader;
+  /**
+   * The engine's one reading of the stream's structure, shared by the planner, the EXIF carried into outputs
+   * and the decoder. Throws CodecError for what must be refused before planning (e.g. a truncated JPEG).
+   */
+  read(bytes: Uint8Array, source: SourceInfo, modules: EngineModules): SourceReading;
+}
+
+export interface SourceReading {
+  /**
+   * Decoders that can take this stream, preferred (fastest) first. The engine uses the first whose plan fits
+   * the budget; when it reports `unsupported` mid-stream, the next one whose plan fits.
+   */
+  decoders: SourceDecoder[];
+  /** The source's EXIF as TIFF bytes (without the "Exif\0\0" prefix), undefined when it has none. */
+  exif(): Uint8Array | undefined;
+}
+
+/** One decoder for one stream, with its memory model (planned before it runs, see plan.ts). */
+export interface SourceDecoder {
+  /** How plans, reports and messages name it: "jpeg-kernel", "mozjpeg", "png", ... */
+  name: string;
+  /** Shrink-on-load: the scale denominator to decode at for these targets (1 when it has none). */
+  chooseScale?(plan: PlanInput): JpegScale;
+  /**
+   * Estimated bytes of a decode to `width × height` at 1/`scale`: the decoded raster as the engine then holds
+   * it, and the decode phase's peak (input, decoder linear memory and raster together).
+   */
+  memory(m: { inputBytes: number; width: number; height: number; scale: JpegScale }): { rasterBytes: number; decodeBytes: number };
+  decode(scale: JpegScale, context: DecodeContext): Promise<DecodeResult>;
+}
+
+export interface DecodeContext {
+  modules: EngineModules;
+  /**
+   * The codec instantiators (codecs/instances.ts), handed in by the engine rather than imported here: the
+   * upload edge imports this table for its probe, and must not bundle the codecs' emscripten glue (~220 KB).
+   */
+  codecs: typeof Codecs;
+  /** Keep an alpha channel when the image has one (the probe said so); else RGB. */
+  keepAlpha: boolean;
+  maxPixels: number;
+}
+
+export interface DecodeResult {
+  raster: Raster;
+  /** Linear memory the decoder instance had grown to, for the peak-memory record. */
+  decoderHeapBytes: number;
+}
