@@ -3,20 +3,13 @@
 // standing in for R2 checks the presignature and sends R2's event notification), the uploader follows its own
 // image with the upload URL as its credential, and a loopback subscriber receives the signed image.ready. This
 // platform instance is its own, started with ALLOW_LOOPBACK_SOURCES=true for the receiver (as webhooks.test.ts).
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import Cloudflare from "cloudflare";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalPlatform, type LocalPlatform } from "../../scripts/local-platform.ts";
 import type { StatusEvent } from "../../workers/shared/messages.ts";
 import { parseStatusEvents } from "../fixtures/events.ts";
-
-interface Received {
-  headers: Record<string, string>;
-  body: string;
-}
+import { startWebhookReceiver, verifiesStandardWebhook, type Received, type WebhookReceiver } from "../fixtures/webhook-receiver.ts";
 
 interface PresignedDirectUpload {
   id: string;
@@ -26,26 +19,16 @@ interface PresignedDirectUpload {
 }
 
 let platform: LocalPlatform;
-let receiver: Server;
+let receiver: WebhookReceiver;
 let secret: string;
-const received: Received[] = [];
 
 beforeAll(async () => {
   platform = await startLocalPlatform({ env: { EXTRA_VARS: "ALLOW_LOOPBACK_SOURCES:true" } });
-  receiver = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (c: Buffer) => chunks.push(c));
-    request.on("end", () => {
-      received.push({ headers: request.headers as Record<string, string>, body: Buffer.concat(chunks).toString("utf8") });
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  const { port } = receiver.address() as AddressInfo;
+  receiver = await startWebhookReceiver();
   const subscribed = await fetch(`${platform.origin}/client/v4/accounts/${platform.accountId}/images/v1/webhooks`, {
     method: "POST",
     headers: { authorization: `Bearer ${platform.apiToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ url: `http://127.0.0.1:${port}/hooks`, events: ["image.ready", "image.failed"] }),
+    body: JSON.stringify({ url: receiver.url("/hooks"), events: ["image.ready", "image.failed"] }),
   });
   expect(subscribed.status).toBe(200);
   secret = ((await subscribed.json()) as { result: { secret: string } }).result.secret;
@@ -58,25 +41,8 @@ afterAll(async () => {
 
 const client = () => new Cloudflare({ apiToken: platform.apiToken, baseURL: `${platform.origin}/client/v4`, maxRetries: 0 });
 
-/** Standard Webhooks: base64 HMAC-SHA256 of "id.timestamp.body" under the secret's base64-decoded bytes. */
-function verifies(delivery: Received): boolean {
-  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-  const expected = createHmac("sha256", key).update(`${delivery.headers["webhook-id"]}.${delivery.headers["webhook-timestamp"]}.${delivery.body}`).digest();
-  return delivery.headers["webhook-signature"].split(" ").some((s) => {
-    const given = Buffer.from(s.replace(/^v1,/, ""), "base64");
-    return s.startsWith("v1,") && given.length === expected.length && timingSafeEqual(given, expected);
-  });
-}
-
-async function webhookFor(imageId: string, timeoutMs = 90_000): Promise<Received> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = received.find((r) => JSON.parse(r.body).data?.id === imageId);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no webhook for ${imageId} within ${timeoutMs / 1000} s; received ${received.map((r) => r.body).join("\n")}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const verifies = (delivery: Received) => verifiesStandardWebhook(secret, delivery);
+const webhookFor = (imageId: string) => receiver.waitFor(`a webhook for ${imageId}`, (e) => e.data?.id === imageId);
 
 /** The uploader's own view: `GET <uploadURL>/events`, no API token, until a terminal state. */
 async function followAsUploader(uploadURL: string, timeoutMs = 120_000): Promise<StatusEvent[]> {
