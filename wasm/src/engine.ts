@@ -43,6 +43,11 @@ export interface RenderReport {
   measuredPeakBytes: number;
   /** Largest linear memory any single codec instance reached. */
   maxWasmHeapBytes: number;
+  /**
+   * Time spent decoding, resizing and encoding (all targets), by performance.now(). Deployed Workers advance the
+   * clock only on I/O, so there these may read 0; in Node they are real.
+   */
+  timings: { decodeMs: number; resizeMs: number; encodeMs: number };
 }
 
 /** Running account of what is alive, for RenderReport.measuredPeakBytes. */
@@ -158,6 +163,13 @@ export async function renderTargets(
   if (!reuseEncoder) dropIdleWebpEncoder(modules.webpEnc);
   const account = memoryAccount();
   account.set("input", input.length);
+  const timings = { decodeMs: 0, resizeMs: 0, encodeMs: 0 };
+  let clock = performance.now();
+  const lap = (phase: keyof typeof timings) => {
+    const now = performance.now();
+    timings[phase] += now - clock;
+    clock = now;
+  };
 
   const context = decodeContext(modules, source.hasAlpha, maxPixels);
   let decoded: DecodeResult | undefined;
@@ -181,6 +193,7 @@ export async function renderTargets(
       }
     }
   }
+  lap("decodeMs");
   account.heap(decoded.decoderHeapBytes);
   account.set("source", bufferBytes(decoded.raster));
   if (decoded.decoderHeapBytes !== bufferBytes(decoded.raster)) account.set("codec", decoded.decoderHeapBytes);
@@ -213,6 +226,7 @@ export async function renderTargets(
     } catch (e) {
       throw e instanceof CodecError ? e : new CodecError("limit", `resize to ${target.width}×${target.height} failed: ${e instanceof Error ? e.message : e}`);
     }
+    lap("resizeMs");
     account.set("content", bufferBytes(content));
     // Free big buffers as soon as nothing later needs them.
     if (!step.sourceNeededAfter) {
@@ -227,6 +241,7 @@ export async function renderTargets(
     if (out !== content) account.set("output raster", bufferBytes(out));
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
     const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder });
+    lap("encodeMs");
     account.heap(encoded.workBytes);
     account.set("codec", encoded.workBytes + encoded.bytes.length);
     account.drop("codec");
@@ -238,6 +253,6 @@ export async function renderTargets(
     account.drop("content");
     if (previous) account.set("previous", bufferBytes(content));
   }
-  report?.({ plan, measuredPeakBytes: account.peak, maxWasmHeapBytes: account.maxHeap });
+  report?.({ plan, measuredPeakBytes: account.peak, maxWasmHeapBytes: account.maxHeap, timings });
   return outputs;
 }

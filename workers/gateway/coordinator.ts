@@ -5,6 +5,7 @@ import { constantTimeEqual } from "../shared/crypto.ts";
 import { database, nowIso, primary } from "../shared/db.ts";
 import { ErrorCode, describeError } from "../shared/errors.ts";
 import { emitImageEvent } from "../shared/events.ts";
+import { carriedRequestId, log } from "../shared/log.ts";
 import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
@@ -65,17 +66,26 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
    * Claims the id for an API upload before its original is written. Refused while the id is in use (including
    * by another upload in flight). If the upload never calls `accept`, the alarm finishes or undoes it.
    */
-  async reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean> {
+  async reserveUpload(imageId: string, life: string, originalKey: string, requestId?: string): Promise<boolean> {
     if (!this.isUnused()) return false;
     const until = Date.now() + RESERVATION_MS;
-    await this.save({ ...this.freshLife(), imageId, life, reservation: { life, originalKey, until } }, until);
+    await this.save({ ...this.freshLife(), imageId, life, reservation: { life, originalKey, until }, requestId: carriedRequestId(requestId) }, until);
     return true;
   }
 
   /** Registers a direct upload: the image exists as a draft until its one-time URL is used. */
-  async createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number, limits: UploadLimits = {}): Promise<boolean> {
+  async createDraft(
+    imageId: string,
+    life: string,
+    originalKey: string,
+    tokenHash: string,
+    expiresAt: number,
+    limits: UploadLimits = {},
+    requestId?: string,
+  ): Promise<boolean> {
     if (!this.isUnused()) return false;
-    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload: { tokenHash, expiresAt, used: false, limits } }, expiresAt);
+    const upload = { tokenHash, expiresAt, used: false, limits };
+    await this.transition({ ...this.freshLife(), imageId, life, originalKey, status: "draft", upload, requestId: carriedRequestId(requestId) }, expiresAt);
     return true;
   }
 
@@ -147,12 +157,14 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   }
 
   /** The original is durably in R2 and its record in D1: queue the image for processing. Idempotent. */
-  async accept(imageId: string, life: string): Promise<CoordinatorState> {
+  async accept(imageId: string, life: string, requestId?: string): Promise<CoordinatorState> {
     const { reservation } = this.state;
+    // A direct upload's job carries the request that sent the file, not the one that created the URL.
+    const carried = carriedRequestId(requestId) ?? this.state.requestId;
     if (reservation?.life === life) {
-      await this.enqueue({ imageId, originalKey: reservation.originalKey, reservation: undefined });
+      await this.enqueue({ imageId, originalKey: reservation.originalKey, reservation: undefined, requestId: carried });
     } else if (this.state.status === "draft" && this.state.life === life && this.state.originalKey) {
-      await this.enqueue({ imageId, originalKey: this.state.originalKey });
+      await this.enqueue({ imageId, originalKey: this.state.originalKey, requestId: carried });
     }
     return this.state;
   }
@@ -181,7 +193,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   }
 
   /** A processor asks to work on the image. Only one holds the lease; duplicates and late deliveries skip. */
-  async claim(generation: number): Promise<ClaimResult> {
+  async claim(generation: number, requestId?: string): Promise<ClaimResult> {
     const s = this.state;
     if (TERMINAL.includes(s.status as ImageStatus)) return { action: "skip", reason: `image is ${s.status}` };
     if (s.status === "processing" && s.leaseUntil && s.leaseUntil > Date.now()) {
@@ -190,7 +202,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     if (s.status !== "queued" && s.status !== "processing") return { action: "skip", reason: `image is ${s.status}` };
     if (generation < s.generation - 1) return { action: "skip", reason: `stale job generation ${generation}` };
     const leaseUntil = Date.now() + this.config.leaseSeconds * 1000;
-    await this.transition({ status: "processing", attempts: s.attempts + 1, leaseUntil, queuedUntil: undefined }, leaseUntil);
+    await this.transition({ status: "processing", attempts: s.attempts + 1, leaseUntil, queuedUntil: undefined }, leaseUntil, requestId);
     return { action: "process", attempt: s.attempts + 1, life: s.life };
   }
 
@@ -198,30 +210,30 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
    * The renditions of `life` are stored. Answers the resulting status; anything but `ready` tells the processor
    * that the life is over (deleted, or the id uploaded again) and what it wrote must go.
    */
-  async complete(life: string): Promise<ImageStatus | "none"> {
+  async complete(life: string, requestId?: string): Promise<ImageStatus | "none"> {
     if (life !== this.state.life) return "deleted";
     if (this.state.status !== "processing" && this.state.status !== "queued") return this.state.status;
-    await this.transition({ status: "ready", leaseUntil: undefined, queuedUntil: undefined, error: undefined }, null);
+    await this.transition({ status: "ready", leaseUntil: undefined, queuedUntil: undefined, error: undefined }, null, requestId);
     return "ready";
   }
 
   /** Records a terminal failure with a readable reason. The original is kept. */
-  async fail(reason: string): Promise<void> {
+  async fail(reason: string, requestId?: string): Promise<void> {
     if (TERMINAL.includes(this.state.status as ImageStatus)) return;
-    await this.transition({ status: "failed", error: reason, leaseUntil: undefined, queuedUntil: undefined }, null);
+    await this.transition({ status: "failed", error: reason, leaseUntil: undefined, queuedUntil: undefined }, null, requestId);
   }
 
   /** A transient failure: the queue will deliver the job again; the image goes back to `queued`. */
-  async release(error: string): Promise<void> {
+  async release(error: string, requestId?: string): Promise<void> {
     if (this.state.status !== "processing") return;
     const queuedUntil = Date.now() + this.claimTimeoutMs(this.state.requeues);
-    await this.transition({ status: "queued", lastError: error, leaseUntil: undefined, queuedUntil }, queuedUntil);
+    await this.transition({ status: "queued", lastError: error, leaseUntil: undefined, queuedUntil }, queuedUntil, requestId);
   }
 
   /** Ends the image's life: no job can start or complete, and renditions still being written land before this returns. */
-  async markDeleted(): Promise<void> {
+  async markDeleted(requestId?: string): Promise<void> {
     if (this.state.status !== "deleted" || this.state.reservation) {
-      await this.transition({ status: "deleted", leaseUntil: undefined, queuedUntil: undefined, upload: undefined, reservation: undefined }, null);
+      await this.transition({ status: "deleted", leaseUntil: undefined, queuedUntil: undefined, upload: undefined, reservation: undefined }, null, requestId);
     }
     await Promise.allSettled([...this.commits]);
   }
@@ -371,7 +383,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     // to the client before R2 and D1 are written (locally all of it shares one thread with delivery).
     const commit = nextTurn()
       .then(() => storeRendition(this.env, image, request, rendered, etag))
-      .catch((error) => console.error(`storing a rendition of ${image.imageId} failed:`, describeError(error)))
+      .catch((error) => log({ event: "error", requestId: request.requestId, imageId: image.imageId, message: `storing a rendition failed: ${describeError(error)}` }))
       .finally(() => {
         this.commits.delete(commit);
         settled();
@@ -422,8 +434,8 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     const generation = this.state.generation + 1;
     const queuedUntil = Date.now() + this.claimTimeoutMs(source.requeues ?? this.state.requeues);
     // State first, then the message: if the send fails, the alarm set here enqueues again.
-    await this.transition({ ...source, status: "queued", generation, queuedUntil, leaseUntil: undefined }, queuedUntil);
-    const job: ProcessJob = { type: "process", imageId: source.imageId, life: this.state.life, originalKey: source.originalKey, generation };
+    await this.transition({ ...source, status: "queued", generation, queuedUntil, leaseUntil: undefined }, queuedUntil, source.requestId);
+    const job: ProcessJob = { type: "process", imageId: source.imageId, life: this.state.life, originalKey: source.originalKey, generation, requestId: this.state.requestId };
     await this.env.JOBS.send(job);
   }
 
@@ -454,7 +466,8 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   }
 
   /** Persists a status change (with its alarm), mirrors it into D1, emits terminal statuses as events and tells subscribers. */
-  private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }, alarm?: number | null): Promise<void> {
+  private async transition(patch: Partial<CoordinatorState> & { status: ImageStatus }, alarm?: number | null, requestId?: string): Promise<void> {
+    const from = this.state.status;
     // A terminal status is stored with its event still owed and an alarm to send it, in the same atomic write, so
     // a crash before the send delays the event rather than losing it.
     const terminal = TERMINAL.includes(patch.status);
@@ -468,6 +481,16 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
         updatedAt: this.state.updatedAt,
       });
     }
+    log({
+      event: "transition",
+      requestId: carriedRequestId(requestId) ?? this.state.requestId,
+      imageId: this.state.imageId,
+      from,
+      to: this.state.status,
+      attempts: this.state.attempts,
+      generation: this.state.generation,
+      message: this.state.status === "failed" ? this.state.error : patch.lastError,
+    });
     if (this.state.eventPending) await this.sendPendingEvent();
     const event = this.event();
     for (const writer of this.subscribers) {

@@ -3,9 +3,10 @@ import type { ConfigEnv } from "../shared/config.ts";
 import type { EventQueue } from "../shared/events.ts";
 import type { JobMessage } from "../shared/messages.ts";
 import type { R2EventNotification } from "../shared/r2-notifications.ts";
+import type { MetricsEnv } from "../shared/metrics.ts";
 
 /** Bindings of the gateway Worker (see wrangler.toml). */
-export interface GatewayEnv extends ConfigEnv {
+export interface GatewayEnv extends ConfigEnv, MetricsEnv {
   DB: D1Database;
   BUCKET: R2Bucket;
   /** Image jobs and variant backfill batches (image-jobs queue). */

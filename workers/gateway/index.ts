@@ -1,7 +1,10 @@
 import { cors } from "hono/cors";
+import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import { LOCAL_R2_PATH, parseConfig, type Config } from "../shared/config.ts";
-import { database } from "../shared/db.ts";
+import { database, primary } from "../shared/db.ts";
+import { prunePipelineSamples } from "../shared/pipeline-stats.ts";
+import { errorDetail, log, newRequestId } from "../shared/log.ts";
 import { ApiError, ErrorCode, badRequest, describeError, errorResponse } from "../shared/errors.ts";
 import { router } from "./app.ts";
 import { requireApiToken } from "./auth.ts";
@@ -10,6 +13,7 @@ import type { GatewayEnv } from "./env.ts";
 import { SimulatedCrash } from "./faults.ts";
 import { resendOwedWork } from "./owed-work.ts";
 import { localR2Routes } from "./local-r2/endpoint.ts";
+import { logRequests } from "./request-log.ts";
 import { directUploadRoutes, uploadUrlRoutes } from "./routes/direct-uploads.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -31,6 +35,7 @@ app.use(async (c, next) => {
   c.set("config", config);
   await next();
 });
+app.use(logRequests);
 
 app.get("/healthz", async (c) => {
   const checks = await Promise.allSettled([c.env.DB.prepare("SELECT 1").first(), c.env.BUCKET.head("healthz")]);
@@ -80,7 +85,7 @@ app.onError((error, c) => {
   if (error instanceof ApiError) return errorResponse(error);
   if (error instanceof HTTPException) return errorResponse(new ApiError(error.status, ErrorCode.badRequest, error.message));
   if (error instanceof SimulatedCrash) return errorResponse(new ApiError(500, ErrorCode.internal, error.message));
-  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+  log({ event: "error", requestId: c.get("requestId"), method: c.req.method, route: routePath(c), message: describeError(error), detail: errorDetail(error) });
   return errorResponse(new ApiError(500, ErrorCode.internal, "internal error"));
 });
 
@@ -91,7 +96,11 @@ export default {
    * owed events and stalled backfill batches again.
    */
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(sweepFlexibleRenditions(env, parseConfig(env)).then((n) => n > 0 && console.log(`swept ${n} expired flexible renditions`)));
-    ctx.waitUntil(resendOwedWork(env).then((n) => (n.events > 0 || n.backfills > 0) && console.log(`resent ${n.events} owed events, resumed ${n.backfills} backfills`)));
+    const requestId = newRequestId();
+    ctx.waitUntil(sweepFlexibleRenditions(env, parseConfig(env)).then((n) => n > 0 && log({ event: "cron", requestId, outcome: "swept", detail: { flexibleRenditions: n } })));
+    ctx.waitUntil(prunePipelineSamples(database(primary(env.DB))).catch((error) => log({ event: "warning", requestId, message: `pruning pipeline samples: ${describeError(error)}` })));
+    ctx.waitUntil(
+      resendOwedWork(env).then((n) => (n.events > 0 || n.backfills > 0) && log({ event: "cron", requestId, outcome: "resent", detail: { events: n.events, backfills: n.backfills } })),
+    );
   },
 } satisfies ExportedHandler<GatewayEnv>;

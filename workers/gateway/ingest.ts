@@ -10,6 +10,7 @@ import { imageStorageId, newLife, originalKey, type StoredImage } from "../share
 import { checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
 import type { GatewayEnv } from "./env.ts";
 import { faultPoint } from "./faults.ts";
+import { since, type PhaseTimings } from "../shared/log.ts";
 import { checkMetadataSize, metadataFromFormFields } from "./metadata.ts";
 import { uploadTooLarge } from "./request-body.ts";
 import { fetchSource } from "./source-fetch.ts";
@@ -138,11 +139,14 @@ export async function ingestUpload(
   config: Config,
   request: Request,
   upload: { bytes: Uint8Array; filename?: string; header: ImageHeader; fields: UploadFields },
+  trace: UploadTrace = {},
 ): Promise<ImageRow> {
   const id = upload.fields.id ?? crypto.randomUUID();
   const image = { storageId: await imageStorageId(id), life: newLife() };
   const coordinator = coordinatorOf(env, id);
-  if (!(await coordinator.reserveUpload(id, image.life, originalKey(image)))) throw idTaken(id);
+  const phases = (trace.phases ??= {});
+  let started = Date.now();
+  if (!(await coordinator.reserveUpload(id, image.life, originalKey(image), trace.requestId))) throw idTaken(id);
   faultPoint(config, request, "reserved");
 
   const giveUp = async () => {
@@ -181,10 +185,19 @@ export async function ingestUpload(
     throw outcome.refused === "taken" ? idTaken(id) : imageLimitReached(config.maxImages, config);
   }
   faultPoint(config, request, "recorded");
+  phases.store = since(started);
+  started = Date.now();
 
   // The upload is durable from here: if accepting fails, the reservation's alarm queues it within a minute.
-  const state = await coordinator.accept(id, image.life).catch(() => undefined);
+  const state = await coordinator.accept(id, image.life, trace.requestId).catch(() => undefined);
+  phases.enqueue = since(started);
   return state ? withStatus(outcome.inserted, state) : outcome.inserted;
+}
+
+/** What an upload's log line learns from ingesting it: its request id in, its timings by phase out. */
+export interface UploadTrace {
+  requestId?: string;
+  phases?: PhaseTimings;
 }
 
 export function idTaken(id: string): ApiError {

@@ -6,6 +6,7 @@ import { oweEvent, sendOwedEvent } from "../shared/event-outbox.ts";
 import { variantEvent, type PlatformEvent } from "../shared/events.ts";
 import { variants, type VariantBackfillRow, type VariantRow } from "../shared/schema.ts";
 import type { VariantOptions } from "../shared/transform.ts";
+import { log } from "../shared/log.ts";
 import { cancelRunningBackfill, countReadyImages, latestBackfill, queueBackfillBatch, startBackfill, variantFingerprint } from "../shared/variant-backfills.ts";
 import type { GatewayContext } from "./app.ts";
 
@@ -73,9 +74,9 @@ export async function announce(c: Context<GatewayContext>, change: VariantChange
   const { backfill } = change;
   if (backfill?.status !== "running" || backfill.batches > 0 || backfill.nextQueued) return;
   try {
-    await queueBackfillBatch(c.env.JOBS, db, backfill.id, 0);
+    await queueBackfillBatch(c.env.JOBS, db, backfill.id, 0, c.get("requestId"));
   } catch (error) {
-    console.error(`queueing backfill ${backfill.id} of variant ${backfill.variant} failed, the cron resends it:`, describeError(error));
+    log({ event: "warning", requestId: c.get("requestId"), backfillId: backfill.id, message: `queueing the backfill failed, the cron resends it: ${describeError(error)}` });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Config } from "../shared/config.ts";
-import type { OutputRequest, RenderSource } from "../shared/render.ts";
+import type { OutputRequest, RenderFacts, RenderSource } from "../shared/render.ts";
 import { renditionEtag, storeRendition } from "../shared/renditions.ts";
 import type { VariantRow } from "../shared/schema.ts";
 import type { StoredImage } from "../shared/storage.ts";
@@ -7,6 +7,7 @@ import { transformFingerprint, transformOfVariant, type OutputFormat } from "../
 import { engineProcess, type EngineProcessEnv } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { withRenderSlot } from "./render-slots.ts";
+import { timed, type RenderTrace } from "./render-trace.ts";
 
 /**
  * Formats produced eagerly for every named variant: WebP for browsers that take it, JPEG (PNG with alpha) for the
@@ -38,7 +39,11 @@ export async function renderAndStore(
   original: Uint8Array,
   header: Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">,
   requests: OutputRequest[],
+  trace?: RenderTrace,
 ): Promise<void> {
-  const outputs = await withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env)));
-  await Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes))));
+  const observe = trace && ((facts: RenderFacts) => (trace.facts = facts));
+  const outputs = await timed(trace, "render", () => withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe)), true);
+  await timed(trace, "store", () =>
+    Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes)))),
+  );
 }

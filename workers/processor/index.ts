@@ -3,14 +3,18 @@ import { CodecError } from "../../wasm/src/errors.ts";
 import type { RendererApi } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { ApiError, ErrorCode, describeError, fromCodecError } from "../shared/errors.ts";
-import { isVariantBackfillBatch, parseProcessJob } from "../shared/messages.ts";
-import type { RenderedRendition, RenderRequest } from "../shared/render.ts";
+import { database, primary } from "../shared/db.ts";
+import { carriedRequestId, log, since } from "../shared/log.ts";
+import { isVariantBackfillBatch, parseProcessJob, type ProcessJob } from "../shared/messages.ts";
+import { recordJob } from "../shared/metrics.ts";
+import type { RenderedRendition, RenderFacts, RenderRequest } from "../shared/render.ts";
 import { originalKey } from "../shared/storage.ts";
 import type { ProcessorEnv } from "./env.ts";
 import { processJob, recordDeadLetter } from "./jobs.ts";
 import { engineProcess } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
 import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
+import { newRenderTrace, reportRender, timed, tracedPhases, type RenderTrace } from "./render-trace.ts";
 import { consumeBackfillBatch } from "./variant-backfill.ts";
 import { consumeUploadNotifications } from "./direct-uploads.ts";
 import { consumeEvents } from "./webhook-delivery.ts";
@@ -29,22 +33,39 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
   private readonly engine = engineProcess(this.env);
 
   async render(request: RenderRequest): Promise<RenderedRendition | { error: { status: number; code: number; message: string; retryAfter?: number } }> {
+    const trace = newRenderTrace();
+    const report = (outcome: string, message?: string) =>
+      this.ctx.waitUntil(
+        reportRender(this.env, database(primary(this.env.DB)), trace, {
+          trigger: "on-demand",
+          requestId: carriedRequestId(request.requestId),
+          imageId: request.source.imageId,
+          outputs: 1,
+          outcome,
+          message,
+        }).catch(() => {}),
+      );
     try {
-      return await withRenderSlot(async () => {
-        const object = await this.env.BUCKET.get(originalKey(request.source));
-        if (!object) throw new ApiError(404, ErrorCode.notFound, `the original of image ${JSON.stringify(request.source.imageId)} is not in storage`);
-        const original = new Uint8Array(await object.arrayBuffer());
-        const [output] = await renderOutputs(this.config, original, request.source, [request], this.engine);
+      const output = await withRenderSlot(async () => {
+        const original = await timed(trace, "fetchOriginal", async () => {
+          const object = await this.env.BUCKET.get(originalKey(request.source));
+          if (!object) throw new ApiError(404, ErrorCode.notFound, `the original of image ${JSON.stringify(request.source.imageId)} is not in storage`);
+          return new Uint8Array(await object.arrayBuffer());
+        });
+        const observe = (facts: RenderFacts) => (trace.facts = facts);
+        const [output] = await timed(trace, "render", () => renderOutputs(this.config, original, request.source, [request], this.engine, observe), true);
         return output;
       });
+      report("ok");
+      return output;
     } catch (error) {
+      report(error instanceof CodecError ? error.kind : "error", describeError(error));
       const apiError =
         error instanceof ApiError
           ? error
           : error instanceof CodecError
             ? fromCodecError(error)
             : new ApiError(503, ErrorCode.unavailable, `rendering failed, try again: ${describeError(error)}`);
-      if (!(error instanceof ApiError) && !(error instanceof CodecError)) console.error("render failed", error);
       const retryAfter = apiError.status === 503 ? RENDER_RETRY_AFTER_SECONDS : undefined;
       return { error: { status: apiError.status, code: apiError.code, message: apiError.message, retryAfter } };
     }
@@ -66,22 +87,37 @@ export default {
       try {
         job = parseProcessJob(message.body);
       } catch (error) {
-        console.error(describeError(error));
+        log({ event: "error", message: describeError(error) });
         message.ack();
         continue;
       }
-      if (deadLetters) {
-        await recordDeadLetter(env, job);
-        message.ack();
-        continue;
-      }
-      try {
-        await processJob(env, job);
-        message.ack();
-      } catch (error) {
-        console.error(`job for image ${job.imageId} failed (attempt ${message.attempts}), retrying:`, describeError(error));
-        message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
-      }
+      await consumeProcessJob(env, message, job, deadLetters);
     }
   },
 } satisfies ExportedHandler<ProcessorEnv>;
+
+/** One image job (or its dead letter): processed, logged as one `job` line with its phases, and counted. */
+async function consumeProcessJob(env: ProcessorEnv, message: Message, job: ProcessJob, deadLetters: boolean): Promise<void> {
+  const started = Date.now();
+  const queueWaitMs = Math.max(0, started - message.timestamp.getTime());
+  const base = { requestId: job.requestId, imageId: job.imageId, attempts: message.attempts, queueWaitMs, generation: job.generation };
+  const finish = (outcome: string, trace?: RenderTrace, error?: unknown) => {
+    const ms = since(started);
+    log({ event: deadLetters ? "job.dead_letter" : "job", ...base, outcome, ms, phases: trace && tracedPhases(trace), message: error === undefined ? undefined : describeError(error) });
+    recordJob(env, { type: job.type, outcome, attempts: message.attempts, queueWaitMs, ms });
+  };
+  if (deadLetters) {
+    await recordDeadLetter(env, job);
+    finish("dead_letter");
+    message.ack();
+    return;
+  }
+  const trace = newRenderTrace();
+  try {
+    finish(await processJob(env, job, trace), trace);
+    message.ack();
+  } catch (error) {
+    finish("retry", trace, error);
+    message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
+  }
+}

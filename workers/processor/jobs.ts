@@ -12,6 +12,8 @@ import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
 import { eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
+import { newRenderTrace, reportRender, timed, type RenderTrace } from "./render-trace.ts";
+import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
 
 export type JobOutcome = "ready" | "skipped" | "failed";
 
@@ -21,42 +23,51 @@ export type JobOutcome = "ready" | "skipped" | "failed";
  * else is thrown so the queue retries it, and ends in the dead-letter queue after the last retry. Renditions are
  * stored under the job's life; if that life ended while the job ran, they are removed again.
  */
-export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<JobOutcome> {
+export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: RenderTrace = newRenderTrace()): Promise<JobOutcome> {
   const config = parseConfig(env, false);
   const coordinator = coordinatorOf(env, job.imageId);
-  const claim = await coordinator.claim(job.generation);
+  const { requestId } = job;
+  const claim = await coordinator.claim(job.generation, requestId);
   if (claim.action === "skip") return "skipped";
   const image = { imageId: job.imageId, life: claim.life, storageId: await imageStorageId(job.imageId) };
+  const db = database(primary(env.DB));
+  let outputs = 0;
   try {
-    const db = database(primary(env.DB));
     const record = await findImageLife(db, job.imageId, claim.life);
     if (!record) {
       // The coordinator outlived its record (deleted between the two): end it visibly rather than lease forever.
-      await coordinator.fail("the image record is missing");
+      await coordinator.fail("the image record is missing", requestId);
       return "failed";
     }
-    const object = await env.BUCKET.get(job.originalKey);
-    if (!object) throw new CodecError("corrupt", "the original is missing from storage");
-    const original = new Uint8Array(await object.arrayBuffer());
+    const original = await timed(trace, "fetchOriginal", async () => {
+      const object = await env.BUCKET.get(job.originalKey);
+      if (!object) throw new CodecError("corrupt", "the original is missing from storage");
+      return new Uint8Array(await object.arrayBuffer());
+    });
     const header = probeImage(original);
     const named = await db.select().from(variants).orderBy(asc(variants.id));
-    await renderAndStore(env, config, image, original, header, await eagerRequests(named, header.hasAlpha));
-    const status = await coordinator.complete(claim.life);
+    const requests = await eagerRequests(named, header.hasAlpha);
+    outputs = requests.length;
+    await renderAndStore(env, config, image, original, header, requests, trace);
+    await reportRender(env, db, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
+    const status = await coordinator.complete(claim.life, requestId);
     if (status === "deleted") await discardLife(env, image);
     return status === "ready" ? "ready" : "skipped";
   } catch (error) {
     if (error instanceof CodecError) {
-      await coordinator.fail(error.message);
+      await reportRender(env, db, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: error.kind, message: error.message });
+      await coordinator.fail(error.message, requestId);
       return "failed";
     }
-    await coordinator.release(describeError(error));
+    await coordinator.release(describeError(error), requestId);
     throw error;
   }
 }
 
-/** A job that exhausted its retries: record a visible failure with the last error seen. */
+/** A job that exhausted its retries: record a visible failure with the last error seen, and count the dead letter. */
 export async function recordDeadLetter(env: ProcessorEnv, job: ProcessJob): Promise<void> {
   const coordinator = coordinatorOf(env, job.imageId);
   const { lastError, attempts } = await coordinator.snapshot();
-  await coordinator.fail(`processing failed after ${attempts} attempts${lastError ? `: ${lastError}` : ""}`);
+  await coordinator.fail(`processing failed after ${attempts} attempts${lastError ? `: ${lastError}` : ""}`, job.requestId);
+  await recordDeadLetterSample(database(primary(env.DB)), job.type);
 }

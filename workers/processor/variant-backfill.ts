@@ -6,6 +6,9 @@ import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso, primary, type Db } from "../shared/db.ts";
 import { ApiError, describeError } from "../shared/errors.ts";
 import { flushOwedEvents } from "../shared/event-outbox.ts";
+import { log, since } from "../shared/log.ts";
+import { recordJob } from "../shared/metrics.ts";
+import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
 import { parseVariantBackfillBatch, type VariantBackfillBatch } from "../shared/messages.ts";
 import { discardLife } from "../shared/renditions.ts";
 import { variants, type ImageRow, type VariantBackfillRow, type VariantRow } from "../shared/schema.ts";
@@ -25,6 +28,7 @@ import {
 } from "../shared/variant-backfills.ts";
 import { eagerFormats, eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
+import { newRenderTrace, reportRender, timed } from "./render-trace.ts";
 
 /**
  * A batch stops taking further images once it has rendered for this long, and commits what it did: renders are
@@ -46,23 +50,33 @@ export async function consumeBackfillBatch(message: Message, env: ProcessorEnv, 
   try {
     job = parseVariantBackfillBatch(message.body);
   } catch (error) {
-    console.error(describeError(error));
+    log({ event: "error", message: describeError(error) });
     message.ack();
     return;
   }
   const db = database(primary(env.DB));
+  const started = Date.now();
+  const queueWaitMs = Math.max(0, started - message.timestamp.getTime());
+  const finish = (outcome: string, error?: unknown) => {
+    const ms = since(started);
+    const line = { requestId: job.requestId, backfillId: job.backfillId, batch: job.batch, attempts: message.attempts, queueWaitMs, outcome, ms };
+    log({ event: deadLetters ? "job.dead_letter" : "backfill.batch", ...line, message: error === undefined ? undefined : describeError(error) });
+    recordJob(env, { type: job.type, outcome, attempts: message.attempts, queueWaitMs, ms });
+  };
   if (deadLetters) {
     const backfill = await findBackfill(db, job.backfillId);
     const last = backfill?.lastError ? `: ${backfill.lastError}` : "";
     await endBackfill(db, job.backfillId, "failed", nowIso(), `batch ${job.batch} failed on every attempt${last}`);
+    await recordDeadLetterSample(db, job.type);
+    finish("dead_letter");
     message.ack();
     return;
   }
   try {
-    await runBackfillBatch(env, job);
+    finish(await runBackfillBatch(env, job));
     message.ack();
   } catch (error) {
-    console.error(`backfill ${job.backfillId} batch ${job.batch} failed (attempt ${message.attempts}), retrying:`, describeError(error));
+    finish("retry", error);
     await recordBatchError(db, job.backfillId, describeError(error)).catch(() => {});
     message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
   }
@@ -83,7 +97,7 @@ export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBa
   if (!backfill || backfill.status !== "running") return "stopped";
   if (job.batch !== backfill.batches) {
     // Applied before: the crash or refused send that made the queue redeliver it may have cost the successor.
-    if (job.batch === backfill.batches - 1 && !backfill.nextQueued) await queueBackfillBatch(env.JOBS, db, backfill.id, backfill.batches);
+    if (job.batch === backfill.batches - 1 && !backfill.nextQueued) await queueBackfillBatch(env.JOBS, db, backfill.id, backfill.batches, job.requestId);
     return "duplicate";
   }
   const variant = await currentDefinition(db, backfill);
@@ -101,7 +115,7 @@ export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBa
   for (const image of candidates) {
     if (taken > 0 && Date.now() - started >= budgetMs) break;
     if (!(await isRunning(db, backfill.id))) return "stopped";
-    tally[await backfillImage(env, config, variant, image, stored)]++;
+    tally[await backfillImage(env, config, variant, image, stored, job.requestId)]++;
     taken++;
   }
   const last = candidates[taken - 1];
@@ -109,7 +123,7 @@ export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBa
   const cursor = last && { uploaded: last.uploaded, id: last.id };
   if (!(await commitBatch(db, backfill, job.batch, tally, cursor, complete, nowIso()))) return "stopped";
   if (complete) return "complete";
-  await queueBackfillBatch(env.JOBS, db, backfill.id, job.batch + 1);
+  await queueBackfillBatch(env.JOBS, db, backfill.id, job.batch + 1, job.requestId);
   return "applied";
 }
 
@@ -119,20 +133,34 @@ export async function runBackfillBatch(env: ProcessorEnv, job: VariantBackfillBa
  * the image is `skipped`: the same rule as a job's. A file that will not render is `failed`; anything else (R2,
  * D1, a busy render slot) is thrown, and the queue retries the batch.
  */
-export async function backfillImage(env: ProcessorEnv, config: Config, variant: VariantRow, image: ImageRow, stored: Set<string>): Promise<ImageOutcome> {
+export async function backfillImage(
+  env: ProcessorEnv,
+  config: Config,
+  variant: VariantRow,
+  image: ImageRow,
+  stored: Set<string>,
+  requestId?: string,
+): Promise<ImageOutcome> {
   const formats = eagerFormats(image.hasAlpha ?? false).filter((format) => !stored.has(renditionSlot(image.id, image.life, format)));
   if (formats.length === 0) return "done";
   const target = { imageId: image.id, life: image.life, storageId: await imageStorageId(image.id) };
-  const object = await env.BUCKET.get(originalKey(target));
-  if (!object) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage") : "skipped";
+  const trace = newRenderTrace();
+  const object = await timed(trace, "fetchOriginal", () => env.BUCKET.get(originalKey(target)));
+  if (!object) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage", requestId) : "skipped";
+  const db = database(primary(env.DB));
+  const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
     const original = new Uint8Array(await object.arrayBuffer());
     const header = probeImage(original);
-    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats));
+    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats), trace);
   } catch (error) {
-    if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) return failed(image, error.message);
+    if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {
+      await reportRender(env, db, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });
+      return failed(image, error.message, requestId);
+    }
     throw error;
   }
+  await reportRender(env, db, trace, { ...report, outcome: "ok" });
   if (await lifeIsCurrent(env, image)) return "done";
   await discardLife(env, target);
   return "skipped";
@@ -144,8 +172,8 @@ async function lifeIsCurrent(env: ProcessorEnv, image: ImageRow): Promise<boolea
   return state.status === "ready" && state.life === image.life;
 }
 
-function failed(image: ImageRow, reason: string): ImageOutcome {
-  console.error(`backfill: image ${image.id} did not render: ${reason}`);
+function failed(image: ImageRow, reason: string, requestId?: string): ImageOutcome {
+  log({ event: "warning", requestId, imageId: image.id, message: `backfill: the image did not render: ${reason}` });
   return "failed";
 }
 

@@ -1,5 +1,6 @@
 import { and, count, eq } from "drizzle-orm";
 import { database, nowIso, primary } from "../shared/db.ts";
+import { log } from "../shared/log.ts";
 import { describeError } from "../shared/errors.ts";
 import { parseEventQueueMessage, type PlatformEvent, type WebhookDeliveryJob } from "../shared/events.ts";
 import { webhookDeliveries, type WebhookOutcome } from "../shared/schema.ts";
@@ -29,23 +30,25 @@ async function consumeEventMessage(message: Message, env: ProcessorEnv, deadLett
   try {
     body = parseEventQueueMessage(message.body);
   } catch (error) {
-    console.error(describeError(error));
+    log({ event: "error", message: describeError(error) });
     message.ack();
     return;
   }
+  const requestId = body.type === "webhook.delivery" ? body.event.requestId : body.requestId;
   try {
     if (body.type !== "webhook.delivery") {
-      if (deadLetters) console.error(`event ${body.id} (${body.type}) was never fanned out to webhooks`);
+      if (deadLetters) log({ event: "job.dead_letter", requestId, outcome: "never fanned out", message: `event ${body.id} (${body.type})` });
       else await fanOutEvent(env, body);
     } else if (deadLetters) {
       await recordDeadLetter(env, body);
     } else if ((await deliverWebhook(env, body, message.attempts)) === "failed") {
+      log({ event: "event.delivery", requestId, outcome: "failed", attempts: message.attempts, detail: { webhookId: body.webhookId, eventId: body.event.id } });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       return;
     }
     message.ack();
   } catch (error) {
-    console.error(`event message ${message.id} failed (attempt ${message.attempts}), retrying:`, describeError(error));
+    log({ event: "warning", requestId, attempts: message.attempts, outcome: "retry", message: `event message ${message.id} failed: ${describeError(error)}` });
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
 }
@@ -70,7 +73,9 @@ export async function deliverWebhook(env: ProcessorEnv, job: WebhookDeliveryJob,
   const webhook = await findWebhook(db, job.webhookId);
   if (!webhook) return "dropped";
   const startedAt = nowIso();
-  const body = JSON.stringify(job.event);
+  // The request id travels with the event for our logs only: subscribers get the event as documented.
+  const { requestId: _carried, ...event } = job.event;
+  const body = JSON.stringify(event);
   const timestamp = Math.floor(Date.now() / 1000);
   const headers = {
     "content-type": "application/json",

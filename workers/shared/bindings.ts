@@ -29,6 +29,12 @@ export interface CoordinatorState {
   upload?: { tokenHash: string; expiresAt: number; used: boolean; usedAt?: number; limits?: UploadLimits; incoming?: IncomingObject };
   /** The terminal status's event has not been sent yet (written with the status; the alarm retries the send). */
   eventPending?: boolean;
+  /**
+   * The request that started this life (the upload, or the direct-upload URL's creation): jobs the coordinator
+   * enqueues carry it, and transitions without a request of their own (alarms) log it, so one upload can be
+   * followed end to end.
+   */
+  requestId?: string;
   updatedAt: string;
 }
 
@@ -62,8 +68,9 @@ export type UploadCheck = { ok: true; limits: UploadLimits } | { ok: false; reas
 /** The ImageCoordinator Durable Object's RPC surface (implemented in workers/gateway/coordinator.ts). */
 export interface CoordinatorApi extends Rpc.DurableObjectBranded {
   snapshot(): CoordinatorState;
-  reserveUpload(imageId: string, life: string, originalKey: string): Promise<boolean>;
-  createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number, limits?: UploadLimits): Promise<boolean>;
+  // `requestId` (trailing, optional): the caller's request id, for the transition's log line.
+  reserveUpload(imageId: string, life: string, originalKey: string, requestId?: string): Promise<boolean>;
+  createDraft(imageId: string, life: string, originalKey: string, tokenHash: string, expiresAt: number, limits?: UploadLimits, requestId?: string): Promise<boolean>;
   checkUploadToken(tokenHash: string): Promise<UploadCheck>;
   holdsUploadToken(tokenHash: string): Promise<boolean>;
   beginDirectUpload(tokenHash: string): Promise<UploadCheck>;
@@ -71,14 +78,14 @@ export interface CoordinatorApi extends Rpc.DurableObjectBranded {
   beginIncoming(life: string, object: { size: number; etag: string }): Promise<IncomingClaim>;
   releaseIncoming(life: string, etag: string): Promise<void>;
   failIncoming(life: string, reason: string): Promise<void>;
-  accept(imageId: string, life: string): Promise<CoordinatorState>;
+  accept(imageId: string, life: string, requestId?: string): Promise<CoordinatorState>;
   abandonUpload(life: string): Promise<void>;
   render(request: RenderRequest): Promise<RenderResponse>;
-  claim(generation: number): Promise<ClaimResult>;
-  complete(life: string): Promise<ImageStatus | "none">;
-  fail(reason: string): Promise<void>;
-  release(error: string): Promise<void>;
-  markDeleted(): Promise<void>;
+  claim(generation: number, requestId?: string): Promise<ClaimResult>;
+  complete(life: string, requestId?: string): Promise<ImageStatus | "none">;
+  fail(reason: string, requestId?: string): Promise<void>;
+  release(error: string, requestId?: string): Promise<void>;
+  markDeleted(requestId?: string): Promise<void>;
   fetch(request: Request): Promise<Response>;
 }
 

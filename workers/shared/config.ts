@@ -35,6 +35,8 @@ export interface Config {
     flexibleTtlSeconds: number;
     /** When set, a flexible `w` is snapped up to the next of these widths (as image loaders expect). */
     allowedWidths?: number[];
+    /** Share of successful deliveries that get a log line (0–1); errors are always logged. */
+    logSampleRate: number;
   };
   /** Images a variant backfill renders per queue message (each is one decode and its eager formats). */
   backfillBatchSize: number;
@@ -114,6 +116,7 @@ export interface ConfigEnv {
   R2_ACCESS_KEY_ID?: string;
   R2_SECRET_ACCESS_KEY?: string;
   LOCAL_R2_ENDPOINT?: string;
+  DELIVERY_LOG_SAMPLE_RATE?: string;
 }
 
 /**
@@ -149,6 +152,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
       browserTtlSeconds: positiveInt(env.BROWSER_TTL_SECONDS, 2 * 24 * 3600, "BROWSER_TTL_SECONDS"),
       flexibleTtlSeconds: positiveInt(env.FLEXIBLE_RENDITION_TTL_DAYS, 30, "FLEXIBLE_RENDITION_TTL_DAYS") * 24 * 3600,
       allowedWidths: parseWidths(env.ALLOWED_WIDTHS),
+      logSampleRate: parseRate(env.DELIVERY_LOG_SAMPLE_RATE, 0.01, "DELIVERY_LOG_SAMPLE_RATE"),
     },
     backfillBatchSize: parseBackfillBatchSize(env.BACKFILL_BATCH_SIZE),
     faultInjection: env.FAULT_INJECTION === "enabled",
@@ -239,6 +243,13 @@ function parseBackfillBatchSize(raw: string | undefined): number {
   const size = positiveInt(raw, 25, "BACKFILL_BATCH_SIZE");
   if (size > MAX_BACKFILL_BATCH_SIZE) throw new Error(`configuration: BACKFILL_BATCH_SIZE must be at most ${MAX_BACKFILL_BATCH_SIZE}, got ${size}`);
   return size;
+}
+
+function parseRate(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!/^[0-9.]+$/.test(raw) || !(value >= 0 && value <= 1)) throw new Error(`configuration: ${name} must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function positiveInt(raw: string | undefined, fallback: number, name: string): number {

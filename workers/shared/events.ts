@@ -1,5 +1,6 @@
 import type { CoordinatorState } from "./bindings.ts";
 import { randomHex, sha256Hex } from "./crypto.ts";
+import { carriedRequestId, log } from "./log.ts";
 
 /**
  * Platform events (our extension): what happened to an image or a variant, as other services see it. Each is
@@ -33,6 +34,8 @@ export interface PlatformEvent {
   /** ISO-8601 time of the change. */
   timestamp: string;
   data: ImageEventData | VariantEventData;
+  /** The request that caused the change, for log lines on the queue's side; never POSTed to subscribers. */
+  requestId?: string;
 }
 
 /** One webhook delivery: an event for one subscription, retried through the queue on its own. */
@@ -76,7 +79,7 @@ function parsePlatformEvent(body: unknown): PlatformEvent {
   if (!e || typeof e.id !== "string" || !isEventType(e.type) || typeof e.timestamp !== "string" || typeof e.data !== "object" || e.data === null) {
     throw malformed(body);
   }
-  return { id: e.id, type: e.type, timestamp: e.timestamp, data: e.data };
+  return { id: e.id, type: e.type, timestamp: e.timestamp, data: e.data, requestId: carriedRequestId(e.requestId) };
 }
 
 const malformed = (body: unknown) => new Error(`malformed event queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
@@ -91,7 +94,7 @@ export async function emitEvent(queue: EventQueue, event: PlatformEvent): Promis
     await queue.send(event);
     return true;
   } catch (error) {
-    console.error(`emitting event ${event.id} (${event.type}) failed:`, error instanceof Error ? error.message : String(error));
+    log({ event: "warning", requestId: event.requestId, message: `emitting event ${event.id} (${event.type}) failed: ${error instanceof Error ? error.message : String(error)}` });
     return false;
   }
 }
@@ -101,5 +104,5 @@ export async function emitImageEvent(queue: EventQueue, state: CoordinatorState)
   const status = state.status;
   if (status !== "ready" && status !== "failed" && status !== "deleted") return true;
   const data: ImageEventData = { id: state.imageId, status, ...(status === "failed" && state.error ? { error: state.error } : {}) };
-  return emitEvent(queue, await imageEvent(state.imageId, state.life, data, state.updatedAt));
+  return emitEvent(queue, { ...(await imageEvent(state.imageId, state.life, data, state.updatedAt)), requestId: state.requestId });
 }

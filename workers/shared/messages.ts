@@ -1,3 +1,5 @@
+import { carriedRequestId } from "./log.ts";
+
 /** Lifecycle of an image; the ImageCoordinator Durable Object owns transitions, D1 mirrors them for queries. */
 export const IMAGE_STATUSES = ["draft", "queued", "processing", "ready", "failed", "deleted"] as const;
 export type ImageStatus = (typeof IMAGE_STATUSES)[number];
@@ -11,6 +13,8 @@ export interface ProcessJob {
   originalKey: string;
   /** Bumped by the coordinator each time it (re-)enqueues, so a stale duplicate can be told apart. */
   generation: number;
+  /** The upload's request id (workers/shared/log.ts), so its job's log lines join the upload's. */
+  requestId?: string;
 }
 
 export function parseProcessJob(body: unknown): ProcessJob {
@@ -18,7 +22,7 @@ export function parseProcessJob(body: unknown): ProcessJob {
   if (!b || b.type !== "process" || typeof b.imageId !== "string" || typeof b.life !== "string" || typeof b.originalKey !== "string" || typeof b.generation !== "number") {
     throw new Error(`malformed queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
   }
-  return { type: "process", imageId: b.imageId, life: b.life, originalKey: b.originalKey, generation: b.generation };
+  return { type: "process", imageId: b.imageId, life: b.life, originalKey: b.originalKey, generation: b.generation, requestId: carriedRequestId(b.requestId) };
 }
 
 /**
@@ -30,6 +34,8 @@ export interface VariantBackfillBatch {
   backfillId: number;
   /** The batch's number: applied only while the backfill has committed exactly this many batches. */
   batch: number;
+  /** The variant change's request id, carried from batch to batch. */
+  requestId?: string;
 }
 
 /** What the image-jobs queue carries. */
@@ -42,7 +48,7 @@ export function parseVariantBackfillBatch(body: unknown): VariantBackfillBatch {
   if (!b || b.type !== "variant.backfill" || !Number.isSafeInteger(b.backfillId) || !Number.isSafeInteger(b.batch) || b.batch! < 0) {
     throw new Error(`malformed queue message: ${JSON.stringify(body)?.slice(0, 200)}`);
   }
-  return { type: "variant.backfill", backfillId: b.backfillId!, batch: b.batch! };
+  return { type: "variant.backfill", backfillId: b.backfillId!, batch: b.batch!, requestId: carriedRequestId(b.requestId) };
 }
 
 /** The public view of a state change, as streamed to event subscribers. */

@@ -26,6 +26,21 @@ export interface OutputRequest {
 /** Asks for one output on demand: through the image's coordinator, which commits it, to the processor's RenderService. */
 export interface RenderRequest extends OutputRequest {
   source: RenderSource;
+  /** The delivery's request id, for the render's log line (workers/shared/log.ts). */
+  requestId?: string;
+}
+
+/** What the engine tells about one render, for its log line and data point. */
+export interface RenderFacts {
+  decoder: string;
+  /** JPEG DCT decode scale denominator (1 = full size). */
+  scale: number;
+  /** The engine's measured peak (input, live rasters, codec memory), in MiB. */
+  peakMb: number;
+  /** Engine time by phase; 0 where the clock does not advance during compute (deployed Workers). */
+  decodeMs: number;
+  resizeMs: number;
+  encodeMs: number;
 }
 
 /** Rendered bytes, not stored yet: the coordinator stores them only while the image's life is still current. */

@@ -199,3 +199,27 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type VariantBackfillRow = typeof variantBackfills.$inferSelect;
+
+/** What a pipeline sample records: a finished render (with its time), or a job that ended in a dead-letter queue. */
+export const PIPELINE_SAMPLE_KINDS = ["render", "dead_letter"] as const;
+export type PipelineSampleKind = (typeof PIPELINE_SAMPLE_KINDS)[number];
+
+/**
+ * Recent pipeline activity for `GET /images/v1/stats` (render p50/p99, dead letters in the last hour): one row per
+ * render or dead letter, written by the processor, kept a day (the gateway's hourly cron prunes older rows).
+ */
+export const pipelineSamples = sqliteTable(
+  "pipeline_samples",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    kind: text("kind", { enum: PIPELINE_SAMPLE_KINDS }).notNull(),
+    /** ISO-8601 time the render finished or the dead letter was recorded. */
+    at: text("at").notNull(),
+    /** A render's wall-clock time (read, render, store). */
+    ms: integer("ms"),
+    /** render: its trigger (job, on-demand, backfill); dead_letter: the queue message's type. */
+    detail: text("detail"),
+  },
+  (t) => [index("pipeline_samples_kind_at_idx").on(t.kind, t.at)],
+);
+export type PipelineSampleRow = typeof pipelineSamples.$inferSelect;

@@ -140,8 +140,8 @@ export async function commitBatch(
  * Sends the message of batch `batch` and records that it was sent (only while that is still the next batch). A
  * refused send throws: the caller's own message is then retried, and finds the successor not sent.
  */
-export async function queueBackfillBatch(queue: Queue<VariantBackfillBatch>, db: Db, backfillId: number, batch: number): Promise<void> {
-  await queue.send({ type: "variant.backfill", backfillId, batch });
+export async function queueBackfillBatch(queue: Queue<VariantBackfillBatch>, db: Db, backfillId: number, batch: number, requestId?: string): Promise<void> {
+  await queue.send({ type: "variant.backfill", backfillId, batch, requestId });
   await db.update(variantBackfills).set({ nextQueued: true }).where(and(eq(variantBackfills.id, backfillId), eq(variantBackfills.batches, batch)));
 }
 

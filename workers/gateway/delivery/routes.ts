@@ -35,6 +35,7 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const config = c.get("config");
   const url = new URL(c.req.url);
   const address = parseDeliveryPath(url.pathname);
+  c.get("logFields").imageId = address.imageId;
   if (address.accountHash !== config.accountHash) throw notFound("unknown account hash");
 
   // Flexible options are checked before any state is read: hostile option strings cost no lookup.
@@ -89,6 +90,7 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
     format,
     fingerprint: output.fingerprint,
     variant: output.variant,
+    requestId: c.get("requestId"),
   });
   if (!rendered.ok) {
     if (rendered.stale && retryStale) {

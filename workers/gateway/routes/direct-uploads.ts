@@ -65,7 +65,8 @@ directUploadRoutes.post("/", async (c) => {
   const coordinator = coordinatorOf(c.env, id);
   const image = { storageId: await imageStorageId(id), life: row.life };
   const original = originalKey(image);
-  if (!(await coordinator.createDraft(id, row.life, original, await sha256Hex(token), expiresAt, limits))) throw idTaken(id);
+  c.get("logFields").imageId = id;
+  if (!(await coordinator.createDraft(id, row.life, original, await sha256Hex(token), expiresAt, limits, c.get("requestId")))) throw idTaken(id);
   const outcome = await insertImageRecord(database(primary(c.env.DB)), row, config.maxImages);
   if ("refused" in outcome) {
     await coordinator.markDeleted();
@@ -96,6 +97,9 @@ uploadUrlRoutes.use(async (c, next) => {
 uploadUrlRoutes.post("/*", async (c) => {
   const config = c.get("config");
   const { id, token } = parseUploadPath(new URL(c.req.url).pathname);
+  c.get("logFields").imageId = id;
+  const upload = { via: "direct" as const, format: "", bytes: 0 };
+  c.set("upload", upload);
   const tokenHash = await sha256Hex(token);
   const coordinator = coordinatorOf(c.env, id);
   // The token first, so a wrong, used or expired URL is refused without reading the body (which is cancelled:
@@ -113,6 +117,7 @@ uploadUrlRoutes.post("/*", async (c) => {
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
+  Object.assign(upload, { bytes: source.bytes.length, format: header.format });
   checkUploadLimits(source.bytes.length, header, limits);
 
   // Checked again as it is spent: another upload may have used the URL while this file was read.
@@ -127,7 +132,7 @@ uploadUrlRoutes.post("/*", async (c) => {
     const updated = await updateImageLife(db, id, draft.life, { filename: source.filename ?? null, uploaded: nowIso(), ...originalColumns(header, source.bytes.length) });
     if (!updated) throw notFound("this upload URL is not valid");
     faultPoint(config, c.req.raw, "recorded");
-    const stored = withStatus(updated, await coordinator.accept(id, draft.life));
+    const stored = withStatus(updated, await coordinator.accept(id, draft.life, c.get("requestId")));
     await invalidateImage(c, id, []);
     return c.json(envelope(await presentOne(c, stored)));
   } catch (error) {

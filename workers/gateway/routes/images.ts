@@ -24,6 +24,7 @@ import { metadataFilterCondition, parseMetadataFilters } from "../list-filters.t
 import { presentImages, presentOne } from "../presenters.ts";
 import { readJsonObject, readUploadForm } from "../request-body.ts";
 import type { Context } from "hono";
+import { since } from "../../shared/log.ts";
 
 /**
  * `/accounts/:account_id/images/v1` and `/v2`: upload, read, edit, delete and list images. Image ids may have
@@ -33,12 +34,19 @@ export const imageRoutes = router();
 
 imageRoutes.post("/v1", async (c) => {
   const config = c.get("config");
+  const started = Date.now();
   const form = await readUploadForm(c.req.raw, config);
   const fields = parseUploadFields(form);
+  const upload = { via: form.get("url") ? ("url" as const) : ("api" as const), format: "", bytes: 0 };
+  c.set("upload", upload);
   const source = await readUploadSource(form, config);
+  upload.bytes = source.bytes.length;
   const header = inspectUpload(source.bytes, config);
+  upload.format = header.format;
   await checkImageAllowance(c.get("db"), config);
-  const row = await ingestUpload(c.env, config, c.req.raw, { ...source, header, fields });
+  const trace = { requestId: c.get("requestId"), phases: { probe: since(started) } };
+  const row = await ingestUpload(c.env, config, c.req.raw, { ...source, header, fields }, trace);
+  Object.assign(c.get("logFields"), { imageId: row.id, phases: trace.phases });
   // A copy of an earlier life's edge state may sit in this location's cache (deleted elsewhere moments ago).
   await invalidateImage(c, row.id, []);
   return c.json(envelope(await presentOne(c, row)));
@@ -133,7 +141,7 @@ imageRoutes.delete("/v1/:image_id{.+}", async (c) => {
   // Coordinator first: no job can start or finish, and renders still being stored land before it answers. Then
   // the record, so delivery misses 404 at once; then this location's cached copies; then the bytes.
   // Only this life's records and objects: the id may already be uploaded again while this runs.
-  await coordinatorOf(c.env, row.id).markDeleted();
+  await coordinatorOf(c.env, row.id).markDeleted(c.get("requestId"));
   await deleteImageRecords(db, row.id, row.life);
   await invalidateImage(c, row.id, cached);
   const image = { storageId: await imageStorageId(row.id), life: row.life };
@@ -146,6 +154,7 @@ type Ctx = Context<GatewayContext>;
 /** The image named by the route's id, or 404. */
 async function imageOf(c: Ctx): Promise<ImageRow> {
   const id = c.req.param("image_id") ?? "";
+  c.get("logFields").imageId = id;
   const row = await findImage(c.get("db"), id);
   if (!row) throw notFound(`image ${JSON.stringify(id)} not found`);
   return row;

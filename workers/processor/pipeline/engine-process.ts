@@ -12,7 +12,7 @@
 import { CodecError, type CodecErrorKind } from "../../../wasm/src/errors.ts";
 import { constantTimeEqual } from "../../shared/crypto.ts";
 import { describeError } from "../../shared/errors.ts";
-import type { OutputRequest, RenderedRendition } from "../../shared/render.ts";
+import type { OutputRequest, RenderedRendition, RenderFacts } from "../../shared/render.ts";
 import type { RenderSettings, SourceFacts } from "./render.ts";
 
 export interface EngineProcess {
@@ -37,6 +37,8 @@ interface RenderCall {
 
 interface RenderAnswer {
   outputs: (Omit<RenderedRendition, "bytes"> & { length: number })[];
+  /** What the engine reported (decoder, scale, peak memory), for the caller's log line and data point. */
+  facts?: RenderFacts;
 }
 
 type RenderRefusal = { kind: CodecErrorKind; message: string } | { kind: "error"; message: string };
@@ -68,6 +70,7 @@ export async function renderInEngineProcess(
   original: Uint8Array,
   source: SourceFacts,
   requests: OutputRequest[],
+  observe?: (facts: RenderFacts) => void,
 ): Promise<RenderedRendition[]> {
   const call: RenderCall = { settings, source, requests };
   let response: Response;
@@ -91,6 +94,7 @@ export async function renderInEngineProcess(
     throw new CodecError(refusal.kind, refusal.message);
   }
   const { header, rest } = unframe<RenderAnswer>(body);
+  if (header.facts) observe?.(header.facts);
   let offset = 0;
   return header.outputs.map(({ length, ...output }) => {
     const bytes = rest.slice(offset, offset + length);
@@ -103,7 +107,13 @@ export async function renderInEngineProcess(
 export async function serveRenderCall(
   request: Request,
   token: string | undefined,
-  render: (settings: RenderSettings, original: Uint8Array, source: SourceFacts, requests: OutputRequest[]) => Promise<RenderedRendition[]>,
+  render: (
+    settings: RenderSettings,
+    original: Uint8Array,
+    source: SourceFacts,
+    requests: OutputRequest[],
+    observe: (facts: RenderFacts) => void,
+  ) => Promise<RenderedRendition[]>,
 ): Promise<Response> {
   if (new URL(request.url).pathname !== "/render" || request.method !== "POST") return new Response("not found", { status: 404 });
   const presented = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
@@ -112,14 +122,15 @@ export async function serveRenderCall(
   if (!Number.isSafeInteger(length)) return refuse(411, { kind: "error", message: "a render call needs a Content-Length" });
   if (length > MAX_CALL_BYTES) return refuse(413, { kind: "error", message: `a render call is at most ${MAX_CALL_BYTES} bytes, this one ${length}` });
   let outputs: RenderedRendition[];
+  let facts: RenderFacts | undefined;
   try {
     const { header, rest } = unframe<RenderCall>(new Uint8Array(await request.arrayBuffer()));
-    outputs = await render(header.settings, rest, header.source, header.requests);
+    outputs = await render(header.settings, rest, header.source, header.requests, (f) => (facts = f));
   } catch (error) {
     if (error instanceof CodecError) return refuse(422, { kind: error.kind, message: error.message });
     return refuse(500, { kind: "error", message: describeError(error) });
   }
-  const answer: RenderAnswer = { outputs: outputs.map(({ bytes, ...output }) => ({ ...output, length: bytes.length })) };
+  const answer: RenderAnswer = { outputs: outputs.map(({ bytes, ...output }) => ({ ...output, length: bytes.length })), facts };
   return new Response(frame(answer, outputs.map((o) => o.bytes)), { headers: { "content-type": "application/octet-stream" } });
 }
 

@@ -2,8 +2,9 @@ import { renderTargets, type RenderTarget } from "../../../wasm/src/engine.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
 import { orientedSize } from "../../../wasm/src/pixels.ts";
 import type { Config } from "../../shared/config.ts";
+import { log } from "../../shared/log.ts";
 import { planGeometry } from "../../shared/geometry.ts";
-import type { OutputRequest, RenderedRendition, RenderSource } from "../../shared/render.ts";
+import type { OutputRequest, RenderedRendition, RenderFacts, RenderSource } from "../../shared/render.ts";
 import { EngineUnreachable, renderInEngineProcess, type EngineProcess } from "./engine-process.ts";
 
 /** What a render needs to know about the original besides its bytes. */
@@ -29,17 +30,19 @@ export async function renderOutputs(
   source: SourceFacts,
   requests: OutputRequest[],
   engine?: EngineProcess,
+  observe?: (facts: RenderFacts) => void,
 ): Promise<RenderedRendition[]> {
   if (engine) {
     try {
-      return await renderInEngineProcess(engine, { memoryBudgetBytes: settings.memoryBudgetBytes, limits: { maxPixels: settings.limits.maxPixels } }, original, source, requests);
+      const settingsForCall = { memoryBudgetBytes: settings.memoryBudgetBytes, limits: { maxPixels: settings.limits.maxPixels } };
+      return await renderInEngineProcess(engine, settingsForCall, original, source, requests, observe);
     } catch (error) {
       if (!(error instanceof EngineUnreachable)) throw error;
-      if (!warnedUnreachable) console.warn(`${error.message}; rendering in place`);
+      if (!warnedUnreachable) log({ event: "warning", message: `${error.message}; rendering in place` });
       warnedUnreachable = true;
     }
   }
-  return renderInPlace(settings, original, source, requests);
+  return renderInPlace(settings, original, source, requests, observe);
 }
 
 /** Renders in this isolate. */
@@ -48,6 +51,7 @@ export async function renderInPlace(
   original: Uint8Array,
   source: SourceFacts,
   requests: OutputRequest[],
+  observe?: (facts: RenderFacts) => void,
 ): Promise<RenderedRendition[]> {
   const oriented = orientedSize(source.width, source.height, source.orientation);
   const targets: RenderTarget[] = requests.map(({ transform, format }) => {
@@ -69,6 +73,14 @@ export async function renderInPlace(
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },
     targets,
     { modules: engineModules, memoryBudgetBytes: settings.memoryBudgetBytes, maxPixels: settings.limits.maxPixels },
+    observe &&
+      ((r) =>
+        observe({
+          decoder: r.plan.decoder,
+          scale: r.plan.scale,
+          peakMb: Math.round((r.measuredPeakBytes / 2 ** 20) * 10) / 10,
+          ...r.timings,
+        })),
   );
   return outputs.map((o) => ({ bytes: o.bytes, contentType: o.contentType, width: o.width, height: o.height }));
 }
