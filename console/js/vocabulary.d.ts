@@ -1,0 +1,3 @@
+// Types of vocabulary.js for the TypeScript that imports it (test/workers/); not served.
+export const FITS: string[];
+export const METADATA_MODES: string[];
