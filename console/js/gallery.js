@@ -15,10 +15,11 @@ const OPERATORS = [
   ["lte", "≤"],
 ];
 const MAX_METADATA_FILTERS = 5;
-const PER_PAGE = 24;
+/** Page sizes offered; the v2 list takes 10 to 10 000. */
+const PAGE_SIZES = [10, 24, 48, 96];
 
 /** Kept for the tab's life so that going to an image and back returns to the same page and filters. */
-const state = { creator: "", filters: [], tokens: [undefined], thumbnail: THUMBNAIL_OPTIONS };
+const state = { creator: "", filters: [], tokens: [undefined], thumbnail: THUMBNAIL_OPTIONS, perPage: 24 };
 
 export function galleryPage(api, { variants }) {
   const grid = h("ul", { class: "gallery", "aria-label": "Images", "aria-live": "polite" });
@@ -32,6 +33,11 @@ export function galleryPage(api, { variants }) {
     { name: "thumbnail", onchange: () => ((state.thumbnail = thumbnail.value), load()) },
     h("option", { value: THUMBNAIL_OPTIONS, selected: state.thumbnail === THUMBNAIL_OPTIONS }, `flexible (${THUMBNAIL_OPTIONS})`),
     variants.map((v) => h("option", { value: v.id, selected: state.thumbnail === v.id }, v.id)),
+  );
+  const perPage = h(
+    "select",
+    { name: "perPage", onchange: () => ((state.perPage = Number(perPage.value)), (state.tokens = [undefined]), load()) },
+    PAGE_SIZES.map((n) => h("option", { value: n, selected: n === state.perPage }, String(n))),
   );
   const addFilter = h("button", { type: "button", name: "add-filter", onclick: () => addFilterRow() }, "Add metadata filter");
   const form = h(
@@ -48,7 +54,7 @@ export function galleryPage(api, { variants }) {
         load();
       },
     },
-    h("div", { class: "row" }, field("Creator", creator), field("Thumbnails", thumbnail)),
+    h("div", { class: "row" }, field("Creator", creator), field("Thumbnails", thumbnail), field("Per page", perPage)),
     filterRows,
     h("div", { class: "row" }, addFilter, h("button", { type: "submit", class: "primary" }, "Apply filters")),
   );
@@ -85,7 +91,7 @@ export function galleryPage(api, { variants }) {
     ];
     let result;
     try {
-      result = await api.listImages({ continuationToken: state.tokens.at(-1), perPage: PER_PAGE, query });
+      result = await api.listImages({ continuationToken: state.tokens.at(-1), perPage: state.perPage, query });
     } catch (error) {
       if (mine !== loads) return;
       replace(grid);

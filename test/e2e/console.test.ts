@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Cloudflare, { toFile } from "cloudflare";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { makeFixtures } from "../fixtures/images.ts";
@@ -15,13 +16,16 @@ const api = `${origin}/client/v4/accounts/${accountId}/images`;
 let browser: Browser;
 let page: Page;
 let files: { photo: string; alpha: string; corrupt: string; hostile: string };
+let gif: Buffer;
 const pageErrors: string[] = [];
+const cspViolations: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`the console test needs Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (Debian) or set CHROMIUM_PATH`);
   }
   const fixtures = await makeFixtures();
+  gif = fixtures.gif;
   const dir = mkdtempSync(join(tmpdir(), "console-e2e-"));
   const run = Date.now().toString(36);
   const write = (name: string, bytes: Buffer) => {
@@ -39,6 +43,9 @@ beforeAll(async () => {
   browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
   page = await browser.newPage();
   page.on("pageerror", (error) => pageErrors.push(String(error)));
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
   await page.setViewport({ width: 1100, height: 800 });
 });
 
@@ -133,6 +140,7 @@ describe("the web console in headless Chromium", () => {
     expect(stored.result.filename).toMatch(/^<img src=x onerror=/);
     expect(await page.$eval(`.card[data-image-id="${hostile.id}"] .caption`, (e) => e.textContent)).toBe(stored.result.filename);
     expect(await page.$$eval(".card .caption img", (imgs) => imgs.length)).toBe(0);
+    expect(await page.$eval(`.card[data-image-id="${hostile.id}"] a`, (a) => a.getAttribute("href"))).toBe(`#/image/${encodeURIComponent(hostile.id!)}`);
     expect(await page.title()).not.toBe("pwned");
     if (process.env.CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT });
   });
@@ -166,9 +174,34 @@ describe("the web console in headless Chromium", () => {
     await page.waitForFunction(() => document.querySelectorAll(".card").length > 1);
   });
 
+  it("pages through the gallery with the continuation token", async () => {
+    const client = new Cloudflare({ apiToken, baseURL: `${origin}/client/v4`, maxRetries: 0 });
+    const creator = `console-pages-${Date.now().toString(36)}`;
+    for (let i = 0; i < 11; i++) await client.images.v1.create({ account_id: accountId, file: await toFile(gif, `page-${i}.gif`), creator } as never);
+    await page.select("select[name=perPage]", "10");
+    await page.$eval("input[name=creator]", (e) => ((e as HTMLInputElement).value = ""));
+    await page.type("input[name=creator]", creator);
+    await page.click("form.filters button[type=submit]");
+    const pageShows = (cards: number, label: string) =>
+      page.waitForFunction((n, l) => document.querySelectorAll(".card").length === n && document.querySelector(".pager span")?.textContent === l, {}, cards, label);
+    await pageShows(10, "Page 1");
+    const firstPage = await page.$$eval(".card", (cards) => cards.map((c) => (c as HTMLElement).dataset.imageId));
+    await page.click(".pager button:last-child"); // Next
+    await pageShows(1, "Page 2");
+    const secondPage = await page.$$eval(".card", (cards) => cards.map((c) => (c as HTMLElement).dataset.imageId));
+    expect(firstPage).not.toContain(secondPage[0]);
+    expect(await page.$eval(".pager button:last-child", (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    await page.click(".pager button:first-child"); // Previous
+    await pageShows(10, "Page 1");
+    await page.$eval("input[name=creator]", (e) => ((e as HTMLInputElement).value = ""));
+    await page.select("select[name=perPage]", "24");
+    await page.click("form.filters button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll(".card").length > 10);
+  });
+
   it("shows an image's variants with format and size, edits its metadata, and signs a URL that delivery accepts", async () => {
     const photo = uploads.find((u) => u.name === files.photo.slice(files.photo.lastIndexOf("/") + 1))!;
-    await page.click(`.card[data-image-id="${photo.id}"] a`);
+    await page.goto(`${origin}/#/image/${encodeURIComponent(photo.id!)}`);
     await page.waitForSelector('.renditions figure[data-variant="public"] img');
     expect(await page.$eval('.renditions figure[data-variant="public"] .format', (e) => e.textContent)).toMatch(/^(avif|webp|jpeg|png) · [\d.]+ (B|kB|MB)$/);
 
@@ -180,7 +213,8 @@ describe("the web console in headless Chromium", () => {
 
     // Signed URLs required: the unsigned URL is refused, the console's signed one is served.
     await page.click("input[name=requireSignedURLs]");
-    await page.waitForFunction(async (url) => (await fetch(url)).status === 403, {}, stored.result.variants[0]);
+    await page.waitForFunction(() => Array.from(document.querySelectorAll(".notice")).some((n) => n.textContent === "Access updated."));
+    expect((await fetch(stored.result.variants[0])).status).toBe(403);
     await page.$eval("input[name=variant]", (e) => ((e as HTMLInputElement).value = "public"));
     await page.click("form[aria-label='Signed URL'] button[type=submit]");
     const signed = await page.waitForSelector(".signed-url code").then((e) => e!.evaluate((c) => c.textContent!));
@@ -189,7 +223,7 @@ describe("the web console in headless Chromium", () => {
     expect((await fetch(signed.replace(/sig=./, "sig=0"))).status).toBe(403);
   });
 
-  it("creates a variant with a live preview, and it is rendered for images", async () => {
+  it("creates a variant with a live preview, edits it and deletes it", async () => {
     const name = `c${Date.now().toString(36)}`;
     await page.goto(`${origin}/#/variants`);
     await page.waitForSelector("form[aria-label=Variant] input[name=id]");
@@ -203,8 +237,22 @@ describe("the web console in headless Chromium", () => {
     await page.click("form[aria-label=Variant] button[type=submit]");
     await page.waitForSelector(`tr[data-variant="${name}"]`);
     expect(await page.$eval(`tr[data-variant="${name}"]`, (e) => e.textContent)).toContain("cover120 × 90none");
-    const listed = await (await fetch(`${api}/v1/variants/${name}`, { headers: { authorization: `Bearer ${apiToken}` } })).json();
-    expect(listed.result.variant.options).toEqual({ fit: "cover", width: 120, height: 90, metadata: "none" });
+    const variant = async () => (await (await fetch(`${api}/v1/variants/${name}`, { headers: { authorization: `Bearer ${apiToken}` } })).json()).result?.variant;
+    expect((await variant()).options).toEqual({ fit: "cover", width: 120, height: 90, metadata: "none" });
+
+    await page.click(`tr[data-variant="${name}"] button[aria-label="Edit ${name}"]`);
+    await page.waitForFunction((n) => document.querySelector("form[aria-label=Variant] h2")?.textContent === `Edit ${n}`, {}, name);
+    await page.$eval("input[name=width]", (e) => ((e as HTMLInputElement).value = ""));
+    await page.type("input[name=width]", "150");
+    await page.click("form[aria-label=Variant] button[type=submit]");
+    await page.waitForFunction((n) => document.querySelector(`tr[data-variant="${n}"]`)?.textContent?.includes("150 × 90"), {}, name);
+    expect((await variant()).options.width).toBe(150);
+
+    await page.click(`tr[data-variant="${name}"] button[aria-label="Delete ${name}"]`);
+    await page.waitForSelector("dialog.confirm[open]");
+    await page.click("dialog.confirm button[value=yes]");
+    await page.waitForSelector(`tr[data-variant="${name}"]`, { hidden: true });
+    expect(await variant()).toBeUndefined();
   });
 
   it("deletes an image after confirmation; cancelling keeps it", async () => {
@@ -225,5 +273,6 @@ describe("the web console in headless Chromium", () => {
     await page.waitForFunction((id) => !document.querySelector(`.card[data-image-id="${id}"]`) && document.querySelectorAll(".card").length > 0, {}, target.id);
     expect((await get()).status).toBe(404);
     expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 });
