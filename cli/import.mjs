@@ -3,7 +3,7 @@
 // from the source (its path, or a hash of its content), so running the same import again with --resume skips
 // whatever already arrived, and an interrupted import of 10 000 files can simply be run again.
 import { createHash } from "node:crypto";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, createReadStream, writeFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join, relative, sep } from "node:path";
 import { toFile } from "cloudflare";
@@ -65,21 +65,25 @@ export async function listSources(source, idFrom) {
   if (info.isFile() && extname(source).toLowerCase() === ".txt") return { items: await urlItems(source, idFrom), ignored: [] };
   const files = info.isDirectory() ? await walk(source) : [source];
   const ignored = files.filter((f) => !IMAGE_EXTENSIONS.has(extname(f).toLowerCase()));
-  const images = files.filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()));
-  const items = await Promise.all(
-    images.map(async (file) => {
-      const rel = info.isDirectory() ? relative(source, file).split(sep).join("/") : basename(file);
-      const bytes = idFrom === "hash" ? await readFile(file) : undefined;
-      return {
-        source: file,
-        id: idFrom === "hash" ? sha256(bytes) : rel,
-        filename: basename(file),
-        size: (await stat(file)).size,
-        read: () => bytes ?? readFile(file),
-      };
-    }),
-  );
+  const items = [];
+  // One file at a time: a library of 10 000 files must not open them all at once, nor hold their bytes.
+  for (const file of files.filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))) {
+    const rel = info.isDirectory() ? relative(source, file).split(sep).join("/") : basename(file);
+    items.push({
+      source: file,
+      id: idFrom === "hash" ? await fileSha256(file) : rel,
+      filename: basename(file),
+      size: (await stat(file)).size,
+      read: () => readFile(file),
+    });
+  }
   return { items, ignored };
+}
+
+async function fileSha256(file) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 async function walk(dir) {
@@ -216,6 +220,7 @@ export async function runImport(client, settings, options, { signal, out = proce
         if (!isTransient(error) || attempt >= options.retries) return fail(item, "processing", `its status stream broke: ${messageOf(error)}`, error?.status);
       }
       // The stream ended early (a restart, a proxy): look again after a pause.
+      if (attempt >= options.retries) return fail(item, "processing", `its status stream kept ending at ${last?.status ?? "no status"}`, undefined);
       await sleep(Math.min(500 * 2 ** attempt, 10_000), signal);
     }
     if (last.status === "ready") totals.ready++;

@@ -51,8 +51,11 @@ export function createApi({ token, accountId }) {
     createVariant: (variant) => call("POST", "/v1/variants", { json: variant }),
     patchVariant: (id, changes) => call("PATCH", `/v1/variants/${encodeURIComponent(id)}`, { json: changes }),
     deleteVariant: (id) => call("DELETE", `/v1/variants/${encodeURIComponent(id)}`),
-    /** The signing keys, read once per sign-in (they are needed for every signed thumbnail). */
-    signingKeys: () => (keys ??= call("GET", "/v1/keys").then((r) => r.keys, (error) => ((keys = undefined), Promise.reject(error)))),
-    forgetKeys: () => (keys = undefined),
+    /** The signing keys, read once per sign-in (every signed thumbnail needs them); a refusal is asked again next time. */
+    signingKeys() {
+      keys ??= call("GET", "/v1/keys").then((r) => r.keys);
+      keys.catch(() => (keys = undefined));
+      return keys;
+    },
   };
 }

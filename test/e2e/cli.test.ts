@@ -1,6 +1,8 @@
 // `edge-images` (cli/edge-images.mjs) against the platform as `npm start` runs it.
 import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Cloudflare from "cloudflare";
@@ -111,6 +113,79 @@ describe("edge-images import", () => {
     // Run again: nothing left to upload.
     const again = await cli(["import", library, "--resume", "--creator", creator]);
     expect(again.stdout).toContain(`0 uploaded (0 B), ${total - 1} already there`);
+  });
+
+  it("with --id-from hash imports identical files once, under the SHA-256 of their bytes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-hash-"));
+    const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 99, b: Date.now() % 255 } } }).png().toBuffer();
+    writeFileSync(join(dir, "a.png"), bytes);
+    writeFileSync(join(dir, "copy of a.png"), bytes);
+    const imported = await cli(["import", dir, "--id-from", "hash", "--creator", `${creator}-hash`]);
+    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+    expect(imported.stdout).toContain("1 ready, 0 failed; 1 uploaded");
+    expect(imported.stdout).toContain("Left out 1 file with the same content (the same id) as another.");
+    const [image, ...others] = await imagesBy(`${creator}-hash`);
+    expect(others).toEqual([]);
+    expect(image.id).toBe(createHash("sha256").update(bytes).digest("hex"));
+  });
+
+  it("imports a list of URLs by asking the platform to fetch each, and reports what it refuses", async () => {
+    const list = join(mkdtempSync(join(tmpdir(), "cli-urls-")), "urls.txt");
+    // This platform refuses loopback sources (ALLOW_LOOPBACK_SOURCES is off), which is what this checks it is told.
+    writeFileSync(list, "# sources\n\nhttp://127.0.0.1:9/holiday/cat.jpg\n");
+    const report = `${list}.report.jsonl`;
+    const imported = await cli(["import", list, "--report", report]);
+    expect(imported.code).toBe(1);
+    const [line] = readFileSync(report, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(line).toMatchObject({ source: "http://127.0.0.1:9/holiday/cat.jpg", id: "127.0.0.1/holiday/cat.jpg", stage: "upload", status: 400 });
+    expect(line.error).toMatch(/loopback/i);
+    expect((await cli(["import", join(list, "..", "missing.txt")])).code).toBe(2);
+  });
+
+  it("retries a 503, a 429 and a dropped connection with backoff, and does not retry a 4xx", async () => {
+    // A stand-in for the platform on loopback: the upload fails transiently three times, then succeeds; a second
+    // image is refused with 415 once and for all.
+    const uploads: string[] = [];
+    let failures = 0;
+    const server = createServer((request, response) => {
+      const url = new URL(request.url!, "http://x");
+      request.resume();
+      request.on("end", () => {
+        if (request.method === "POST" && url.pathname === "/client/v4/accounts/acct/images/v1") {
+          const contentLength = Number(request.headers["content-length"]);
+          uploads.push(String(contentLength));
+          if (contentLength < 300) {
+            response.writeHead(415, { "content-type": "application/json" });
+            return response.end(JSON.stringify({ success: false, errors: [{ code: 5415, message: "unsupported image format" }], messages: [], result: null }));
+          }
+          const attempt = failures++;
+          if (attempt === 0) return response.writeHead(503).end("{}");
+          if (attempt === 1) return response.writeHead(429, { "retry-after": "1" }).end("{}");
+          if (attempt === 2) return request.socket.destroy();
+          response.writeHead(200, { "content-type": "application/json" });
+          return response.end(JSON.stringify({ success: true, errors: [], messages: [], result: { id: "x", status: "queued" } }));
+        }
+        if (url.pathname.endsWith("/events")) {
+          response.writeHead(200, { "content-type": "text/event-stream" });
+          return response.end(`event: status\ndata: ${JSON.stringify({ id: "x", status: "ready", attempts: 1, updatedAt: "now" })}\n\n`);
+        }
+        response.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const dir = mkdtempSync(join(tmpdir(), "cli-retry-"));
+    writeFileSync(join(dir, "photo.png"), await sharp({ create: { width: 200, height: 200, channels: 3, background: "#336699" } }).png({ compressionLevel: 0 }).toBuffer());
+    writeFileSync(join(dir, "tiny.png"), Buffer.from("x"));
+    try {
+      const { port } = server.address() as { port: number };
+      const imported = await cli(["import", dir, "--concurrency", "1"], { IMAGES_API: `http://127.0.0.1:${port}`, API_TOKEN: "t", ACCOUNT_ID: "acct" });
+      expect(imported.stdout).toContain("1 ready, 1 failed; 1 uploaded");
+      expect(imported.stdout).toMatch(/tiny\.png \(tiny\.png\) at upload: unsupported image format/);
+      expect(failures).toBe(4); // three transient failures, then the upload that worked
+      expect(uploads.filter((n) => Number(n) < 300)).toHaveLength(1); // the 415 was not tried again
+    } finally {
+      server.close();
+    }
   });
 
   it("stops on Ctrl-C with a summary of what got done and exit 130", async () => {
