@@ -2,19 +2,8 @@
 // continuation token (a stack of the tokens that led here gives "Previous").
 import { THUMBNAIL_OPTIONS, variantUrl, viewableUrl } from "./delivery.js";
 import { field, h, notice, replace } from "./dom.js";
+import { MAX_METADATA_FILTERS, METADATA_FILTER_OPERATORS } from "./vocabulary.js";
 
-/** The metadata filter operators, as the API writes them (`meta.<field>[<operator>]`), with what a person reads. */
-const OPERATORS = [
-  ["eq", "= (text)"],
-  ["eq:number", "= (number)"],
-  ["eq:boolean", "= (true/false)"],
-  ["in", "is one of (a|b|c)"],
-  ["gt", ">"],
-  ["gte", "≥"],
-  ["lt", "<"],
-  ["lte", "≤"],
-];
-const MAX_METADATA_FILTERS = 5;
 /** Page sizes offered; the v2 list takes 10 to 10 000. */
 const PAGE_SIZES = [10, 24, 48, 96];
 
@@ -58,22 +47,22 @@ export function galleryPage(api, { variants }) {
     filterRows,
     h("div", { class: "row" }, addFilter, h("button", { type: "submit", class: "primary" }, "Apply filters")),
   );
-  for (const f of state.filters) addFilterRow(f);
+  for (const f of state.filters) addFilterRow(f, { focus: false });
 
-  function addFilterRow(f = { field: "", op: "eq", value: "" }) {
+  function addFilterRow(f = { field: "", op: "eq", value: "" }, { focus = true } = {}) {
     if (filterRows.children.length >= MAX_METADATA_FILTERS) return;
     const row = h(
       "fieldset",
       { class: "filter-row" },
       h("legend", { class: "visually-hidden" }, "Metadata filter"),
       field("Metadata field", h("input", { name: "field", value: f.field, placeholder: "e.g. album or region.name" })),
-      field("Operator", h("select", { name: "op" }, OPERATORS.map(([value, label]) => h("option", { value, selected: value === f.op }, label)))),
+      field("Operator", h("select", { name: "op" }, METADATA_FILTER_OPERATORS.map(([value, label]) => h("option", { value, selected: value === f.op }, label)))),
       field("Value", h("input", { name: "value", value: f.value })),
       h("button", { type: "button", class: "icon", "aria-label": "Remove this filter", onclick: () => (row.remove(), (addFilter.disabled = false)) }, "✕"),
     );
     filterRows.append(row);
     addFilter.disabled = filterRows.children.length >= MAX_METADATA_FILTERS;
-    row.querySelector("[name=field]").focus();
+    if (focus) row.querySelector("[name=field]").focus();
   }
 
   // Uploads finishing reload the page while an earlier load may still be answering: only the latest one draws.
@@ -85,8 +74,7 @@ export function galleryPage(api, { variants }) {
     const query = [
       ...(state.creator ? [["creator", state.creator]] : []),
       ...state.filters.map((f) => {
-        const [operator, type] = f.op.split(":");
-        return [`meta.${f.field}[${operator}${type ? `:${type}` : ["gt", "gte", "lt", "lte"].includes(operator) ? ":number" : ""}]`, f.value];
+        return [`meta.${f.field}[${f.op}]`, f.value];
       }),
     ];
     let result;

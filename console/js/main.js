@@ -55,7 +55,9 @@ function signInPage() {
 }
 
 let current;
+let routes = 0;
 async function route() {
+  const mine = ++routes;
   current?.leave?.();
   current = undefined;
   const session = signedIn();
@@ -80,6 +82,7 @@ async function route() {
     } catch (error) {
       if (error.status === 401 || error.status === 403) return signOut(error.message);
     }
+    if (mine !== routes) return; // navigated elsewhere meanwhile
     const gallery = galleryPage(api, { variants });
     replace(main, uploadPanel(api, { onSettled: () => gallery.reload() }), gallery.element);
   }

@@ -2,7 +2,13 @@
 // TypeScript): they must say the same thing.
 import { describe, expect, it } from "vitest";
 import { parseDuration, signUrl as signInConsole } from "../../console/js/signing.js";
-import { FITS as CONSOLE_FITS, METADATA_MODES as CONSOLE_METADATA_MODES } from "../../console/js/vocabulary.js";
+import {
+  FITS as CONSOLE_FITS,
+  MAX_METADATA_FILTERS as CONSOLE_MAX_METADATA_FILTERS,
+  METADATA_FILTER_OPERATORS,
+  METADATA_MODES as CONSOLE_METADATA_MODES,
+} from "../../console/js/vocabulary.js";
+import { MAX_METADATA_FILTERS, parseMetadataFilters } from "../../workers/gateway/list-filters.ts";
 import { signUrl, verifySignedUrl } from "../../workers/gateway/delivery/signing.ts";
 import { FITS, METADATA_MODES } from "../../workers/shared/transform.ts";
 
@@ -38,5 +44,15 @@ describe("the console's variant vocabulary", () => {
   it("offers exactly the fits and metadata modes the API accepts", () => {
     expect(CONSOLE_FITS).toEqual([...FITS]);
     expect(CONSOLE_METADATA_MODES).toEqual([...METADATA_MODES]);
+  });
+
+  it("offers metadata filter operators the v2 list accepts, as many filters as it takes", () => {
+    expect(CONSOLE_MAX_METADATA_FILTERS).toBe(MAX_METADATA_FILTERS);
+    const sample: Record<string, string> = { number: "2", boolean: "true" };
+    for (const [operator] of METADATA_FILTER_OPERATORS) {
+      const type = operator.split(":")[1];
+      const value = type ? sample[type] : ["gt", "gte", "lt", "lte"].includes(operator) ? "2" : "a";
+      expect(() => parseMetadataFilters(new URLSearchParams([[`meta.album[${operator}]`, value]])), operator).not.toThrow();
+    }
   });
 });
