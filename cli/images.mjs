@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `npm run cli -- tokens ...`: manages a deployment's scoped API tokens over its API (our extension,
-// /client/v4/accounts/:account_id/tokens). Dependency-free, so it runs anywhere Node 22 does. Scope names and
-// every other rule are the API's: this script passes them on and prints the API's own error messages.
-import { existsSync, readFileSync } from "node:fs";
+// `edge-images tokens ...` (or `npm run cli -- tokens ...`): manages a deployment's scoped API tokens over its API
+// (our extension, /client/v4/accounts/:account_id/tokens). Dependency-free, so it runs anywhere Node 22 does. Scope
+// names and every other rule are the API's: this script passes them on and prints the API's own error messages.
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { CliError, EXIT, readSettings } from "./settings.mjs";
 
-const USAGE = `usage: npm run cli -- tokens <command> [options]
+const USAGE = `usage: edge-images tokens <command> [options]   (or: npm run cli -- tokens ...)
 
   tokens create --name <name> --scopes <scope,...> [--expires-on <RFC 3339 date-time>]
                       prints the new token's value, which is shown only once
@@ -18,6 +20,8 @@ Each setting comes from its flag, else the environment, else .dev.vars (written 
   --token <token>     API_TOKEN    the bootstrap admin token; scoped tokens cannot manage tokens
   --account <id>      ACCOUNT_ID
   --json              print the API's result as JSON
+
+Exit codes: 0 done, 1 the API refused, 2 usage, 3 no credentials or refused (401/403), 4 platform unreachable.
 `;
 
 const OPTIONS = {
@@ -31,14 +35,13 @@ const OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 };
 
-class CliError extends Error {}
-
-async function main(argv) {
+/** `tokens <command> ...` (argv starts with "tokens"). */
+export async function main(argv) {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    throw new CliError(`${error.message}\n\n${USAGE}`);
+    throw new CliError(`${error.message}\n\n${USAGE}`, EXIT.usage);
   }
   const { values: flags, positionals } = parsed;
   const [group, command, ...rest] = positionals;
@@ -46,13 +49,13 @@ async function main(argv) {
     process.stdout.write(USAGE);
     return;
   }
-  if (group !== "tokens") throw new CliError(`unknown command ${JSON.stringify(group)}\n\n${USAGE}`);
-  const api = client(settings(flags));
+  if (group !== "tokens") throw new CliError(`unknown command ${JSON.stringify(group)}\n\n${USAGE}`, EXIT.usage);
+  const api = client(readSettings(flags));
 
   switch (command) {
     case "create": {
-      if (!flags.name) throw new CliError("tokens create needs --name <name>");
-      if (!flags.scopes) throw new CliError("tokens create needs --scopes <scope,...> (e.g. --scopes images:read,images:write)");
+      if (!flags.name) throw new CliError("tokens create needs --name <name>", EXIT.usage);
+      if (!flags.scopes) throw new CliError("tokens create needs --scopes <scope,...> (e.g. --scopes images:read,images:write)", EXIT.usage);
       const scopes = flags.scopes.split(",").map((s) => s.trim()).filter(Boolean);
       const body = { name: flags.name, scopes, ...(flags["expires-on"] ? { expires_on: flags["expires-on"] } : {}) };
       const token = await api("POST", "", body);
@@ -83,26 +86,8 @@ async function main(argv) {
       return;
     }
     default:
-      throw new CliError(`unknown tokens command ${JSON.stringify(command ?? "")}\n\n${USAGE}`);
+      throw new CliError(`unknown tokens command ${JSON.stringify(command ?? "")}\n\n${USAGE}`, EXIT.usage);
   }
-}
-
-/** Origin, admin token and account: flag, else environment, else .dev.vars, else the local default. */
-function settings(flags) {
-  const devVars = readDevVars(".dev.vars");
-  const pick = (flag, name) => [flag, process.env[name], devVars[name]].find((v) => v !== undefined && v !== "");
-  const origin = (pick(flags.api, "IMAGES_API") ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
-  const token = pick(flags.token, "API_TOKEN");
-  const account = pick(flags.account, "ACCOUNT_ID");
-  if (!token) throw new CliError("no admin token: pass --token, set API_TOKEN, or run `npm start` once to create .dev.vars");
-  if (!account) throw new CliError("no account id: pass --account, set ACCOUNT_ID, or run `npm start` once to create .dev.vars");
-  return { origin, token, account };
-}
-
-function readDevVars(path) {
-  if (!existsSync(path)) return {};
-  const lines = readFileSync(path, "utf8").split("\n");
-  return Object.fromEntries(lines.filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")).trim(), l.slice(l.indexOf("=") + 1).trim()]));
 }
 
 /** A caller of the tokens API that answers the envelope's `result`, or throws the API's error messages. */
@@ -117,7 +102,7 @@ function client({ origin, token, account }) {
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch (error) {
-      throw new CliError(`cannot reach ${origin} (${error.cause?.message ?? error.message}); is the platform running (npm start)?`);
+      throw new CliError(`cannot reach ${origin} (${error.cause?.message ?? error.message}); is the platform running (npm start)?`, EXIT.unreachable);
     }
     const text = await response.text();
     let envelope;
@@ -128,14 +113,15 @@ function client({ origin, token, account }) {
     }
     if (!response.ok || !envelope.success) {
       const messages = (envelope.errors ?? []).map((e) => e.message).join("; ");
-      throw new CliError(`${messages || "the request failed"} (HTTP ${response.status})`);
+      const code = response.status === 401 || response.status === 403 ? EXIT.auth : EXIT.failed;
+      throw new CliError(`${messages || "the request failed"} (HTTP ${response.status})`, code);
     }
     return envelope.result;
   };
 }
 
 function requireId(rest, command) {
-  if (rest.length !== 1) throw new CliError(`tokens ${command} needs exactly one token id (see \`tokens list\`)`);
+  if (rest.length !== 1) throw new CliError(`tokens ${command} needs exactly one token id (see \`tokens list\`)`, EXIT.usage);
   return rest[0];
 }
 
@@ -158,7 +144,9 @@ function printTable(tokens) {
   for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()}\n`);
 }
 
-main(process.argv.slice(2)).catch((error) => {
-  process.stderr.write(`error: ${error instanceof CliError ? error.message : (error?.stack ?? String(error))}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((error) => {
+    process.stderr.write(`error: ${error instanceof CliError ? error.message : (error?.stack ?? String(error))}\n`);
+    process.exit(error instanceof CliError ? error.exitCode : 1);
+  });
+}

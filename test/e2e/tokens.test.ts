@@ -42,14 +42,14 @@ describe("scoped tokens, managed with the CLI and used with the official SDK", (
     expect((await cli(["tokens", "get", token.id])).stdout).toMatch(/revoked/);
   });
 
-  it("prints the API's error and exits 1 on bad input or a credential that cannot manage tokens", async () => {
+  it("prints the API's error and exits 1 on bad input, 3 for a credential that cannot manage tokens", async () => {
     const badScope = await cli(["tokens", "create", "--name", "typo", "--scopes", "images:raed"]);
     expect(badScope.code).toBe(1);
     expect(badScope.stderr).toContain('error: scopes: unknown scope "images:raed"; allowed: images:read, images:write, variants:write, keys:write (HTTP 400)');
 
     const { value } = JSON.parse((await cli(["tokens", "create", "--name", "e2e-writer", "--scopes", "images:write", "--json"])).stdout);
     const asScoped = await cli(["tokens", "list"], { IMAGES_API: origin, API_TOKEN: value, ACCOUNT_ID: accountId });
-    expect(asScoped.code).toBe(1);
+    expect(asScoped.code).toBe(3);
     expect(asScoped.stderr).toContain("only for the bootstrap API_TOKEN");
     expect(asScoped.stderr).toContain("(HTTP 403)");
   });
