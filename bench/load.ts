@@ -2,6 +2,7 @@
  * Load harness (a benchmark, not a test): the platform as `npm start` runs it, on loopback, under load.
  *   npm run load                  (= node bench/load.ts under Node 22, after build:wasm)
  *   npm run load -- --quick       (a smoke run of about a minute)
+ *   npm run load -- --only cached,overhead   (only the phases whose names contain one of these words)
  * Phases, each bounded in count and time:
  *   1. cached delivery of a ≈10 KB and a ≈200 KB rendition: requests/s and p50/p99 at 16 keep-alive connections,
  *      ours vs a bare Worker answering the same bytes from the Cache API (bench/bare-worker/), measured alternately;
@@ -47,9 +48,12 @@ const { values: flags } = parseArgs({
     "steady-rps": { type: "string" },
     "upload-timeout": { type: "string" },
     "request-log": { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
 const quick = flags.quick;
+/** --only: the phases to run, by words of their names. */
+const only = flags.only?.split(",").map((w) => w.trim()).filter(Boolean);
 const number = (raw: string | undefined, fallback: number, name: string): number => {
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -183,8 +187,9 @@ async function renderOverhead(platform: LocalPlatform, photo: Bytes): Promise<vo
   });
 }
 
-/** Runs one phase; a phase that throws becomes a row saying so, and the next phase still runs. */
+/** Runs one phase (unless --only leaves it out); a phase that throws becomes a row saying so, and the next phase still runs. */
 async function phase<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (only && !only.some((word) => name.includes(word))) return undefined;
   console.log(`— ${name}`);
   try {
     return await run();
