@@ -1,3 +1,4 @@
+import type { SourceStream } from "../../wasm/src/source-stream.ts";
 import type { Config } from "../shared/config.ts";
 import type { OutputRequest, RenderSource } from "../shared/render.ts";
 import { renditionEtag, storeRendition } from "../shared/renditions.ts";
@@ -35,7 +36,7 @@ export async function renderAndStore(
   env: { BUCKET: R2Bucket; DB: D1Database } & EngineProcessEnv,
   config: Config,
   image: StoredImage & { imageId: string },
-  original: Uint8Array,
+  original: Uint8Array | SourceStream,
   header: Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">,
   requests: OutputRequest[],
 ): Promise<void> {

@@ -1,6 +1,5 @@
 import { asc } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
-import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, primary } from "../shared/db.ts";
@@ -10,6 +9,7 @@ import { discardLife } from "../shared/renditions.ts";
 import { findImageLife } from "../shared/image-records.ts";
 import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
+import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import { eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
 
@@ -37,8 +37,7 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob): Promise<Jo
     }
     const object = await env.BUCKET.get(job.originalKey);
     if (!object) throw new CodecError("corrupt", "the original is missing from storage");
-    const original = new Uint8Array(await object.arrayBuffer());
-    const header = probeImage(original);
+    const { header, source: original } = await readStoredOriginal(object);
     const named = await db.select().from(variants).orderBy(asc(variants.id));
     await renderAndStore(env, config, image, original, header, await eagerRequests(named, header.hasAlpha));
     const status = await coordinator.complete(claim.life);

@@ -1,6 +1,5 @@
 import { eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
-import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso, primary, type Db } from "../shared/db.ts";
@@ -24,6 +23,7 @@ import {
   type BatchTally,
 } from "../shared/variant-backfills.ts";
 import { eagerFormats, eagerRequests, renderAndStore } from "./eager-renditions.ts";
+import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import type { ProcessorEnv } from "./env.ts";
 
 /**
@@ -126,8 +126,7 @@ export async function backfillImage(env: ProcessorEnv, config: Config, variant: 
   const object = await env.BUCKET.get(originalKey(target));
   if (!object) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage") : "skipped";
   try {
-    const original = new Uint8Array(await object.arrayBuffer());
-    const header = probeImage(original);
+    const { header, source: original } = await readStoredOriginal(object);
     await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats));
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) return failed(image, error.message);

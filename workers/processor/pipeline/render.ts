@@ -1,4 +1,4 @@
-import { renderTargets, type RenderTarget } from "../../../wasm/src/engine.ts";
+import { renderTargets, type RenderTarget, type SourceStream } from "../../../wasm/src/engine.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
 import { orientedSize } from "../../../wasm/src/pixels.ts";
 import type { Config } from "../../shared/config.ts";
@@ -21,11 +21,12 @@ let warnedUnreachable = false;
  * Renders outputs from one decode of the original (the engine cascades from the largest to the smallest).
  * Storing is the caller's: a job stores at once, an on-demand render is committed by the image's coordinator.
  * With `engine` (local development: see engine-process.ts) the work is done in the render process, or here
- * when that process cannot be reached.
+ * when that process cannot be reached. An original given as a stream (stored-original.ts) is held once, by the
+ * engine; it can be rendered here after an unreachable render process only if that did not start reading it.
  */
 export async function renderOutputs(
   settings: RenderSettings,
-  original: Uint8Array,
+  original: Uint8Array | SourceStream,
   source: SourceFacts,
   requests: OutputRequest[],
   engine?: EngineProcess,
@@ -35,6 +36,7 @@ export async function renderOutputs(
       return await renderInEngineProcess(engine, { memoryBudgetBytes: settings.memoryBudgetBytes, limits: { maxPixels: settings.limits.maxPixels } }, original, source, requests);
     } catch (error) {
       if (!(error instanceof EngineUnreachable)) throw error;
+      if (!(original instanceof Uint8Array) && original.stream.locked) throw new Error(`${error.message}, after it began reading the original`);
       if (!warnedUnreachable) console.warn(`${error.message}; rendering in place`);
       warnedUnreachable = true;
     }
@@ -45,7 +47,7 @@ export async function renderOutputs(
 /** Renders in this isolate. */
 export async function renderInPlace(
   settings: RenderSettings,
-  original: Uint8Array,
+  original: Uint8Array | SourceStream,
   source: SourceFacts,
   requests: OutputRequest[],
 ): Promise<RenderedRendition[]> {
