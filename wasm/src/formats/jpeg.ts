@@ -27,6 +27,13 @@ export const jpeg: ImageFormatModule = {
     inKernelMemory.set(view, loaded);
     return view;
   },
+  planningDecoders(bytes, _source, byteLength) {
+    const markers = readJpegMarkers(bytes, { toEnd: false });
+    const input = { bytes };
+    const header = kernels.jpeg!.jpegHeaderOf(markers, byteLength);
+    // Streamed from storage, as the processor hands every original on, the file goes into our kernel's memory.
+    return [...(header.supported ? [kernelDecoder(input, header, undefined, true)] : []), mozjpegDecoder(input, markers.frame!)];
+  },
   read(bytes, source, modules) {
     const markers = readJpegMarkers(bytes, { toEnd: true });
     const frame = markers.frame;
@@ -75,13 +82,13 @@ function headerOf(markers: JpegMarkers, length: number): ImageHeader {
 }
 
 /** Our AssemblyScript decoder (jpeg.ts) at the plan's DCT scale, reading the header the walk already gave. */
-function kernelDecoder(input: { bytes: Uint8Array }, header: JpegHeader, streamedIn: LoadedJpeg | undefined): SourceDecoder {
+function kernelDecoder(input: { bytes: Uint8Array }, header: JpegHeader, streamedIn: LoadedJpeg | undefined, holdsInput = streamedIn !== undefined): SourceDecoder {
   const jpegKernel = kernels.jpeg!;
   let loaded = streamedIn;
   return {
     name: "jpeg-kernel",
     chooseScale: chooseDecodeScale,
-    holdsInput: loaded !== undefined,
+    holdsInput,
     memory({ inputBytes, width, height, scale }) {
       // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
       // raster) and copies a small one out (both exist for a moment).

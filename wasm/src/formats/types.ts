@@ -36,6 +36,12 @@ export interface ImageFormatModule {
    */
   read(bytes: Uint8Array, source: SourceInfo, modules: EngineModules): SourceReading;
   /**
+   * The decoders `read` would offer a `byteLength`-byte file, from its header alone (its first bytes), for planning an
+   * upload before it is accepted (admission.ts): only their memory models and scales are used, never `decode`.
+   * Assumes the engine has our kernels, as every deployed Worker does.
+   */
+  planningDecoders(header: Uint8Array, source: SourceInfo, byteLength: number): SourceDecoder[];
+  /**
    * Where the engine should write a `byteLength`-byte file it reads from a stream, when a decoder of this
    * format reads it in place (our JPEG kernel: its own memory); `read` is then given that view. Undefined:
    * an ordinary buffer.

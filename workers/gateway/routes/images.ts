@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "drizzle-orm";
+import { checkRenderable } from "../../shared/render-admission.ts";
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, primary } from "../../shared/db.ts";
@@ -38,6 +39,7 @@ imageRoutes.post("/v1", async (c) => {
   const source = await readUploadSource(form, config);
   const header = inspectUpload(source.bytes, config);
   await checkImageAllowance(c.get("db"), config);
+  await checkRenderable(c.get("db"), source.bytes, header, source.bytes.length, config);
   const row = await ingestUpload(c.env, config, c.req.raw, { ...source, header, fields });
   // A copy of an earlier life's edge state may sit in this location's cache (deleted elsewhere moments ago).
   await invalidateImage(c, row.id, []);

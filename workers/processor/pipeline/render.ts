@@ -1,8 +1,7 @@
-import { renderTargets, type RenderTarget, type SourceStream } from "../../../wasm/src/engine.ts";
+import { renderTargets, type SourceStream } from "../../../wasm/src/engine.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
-import { orientedSize } from "../../../wasm/src/pixels.ts";
 import type { Config } from "../../shared/config.ts";
-import { planGeometry } from "../../shared/geometry.ts";
+import { renderTargetsOf } from "../../shared/eager-set.ts";
 import type { OutputRequest, RenderedRendition, RenderSource } from "../../shared/render.ts";
 import { EngineUnreachable, renderInEngineProcess, type EngineProcess } from "./engine-process.ts";
 
@@ -51,21 +50,7 @@ export async function renderInPlace(
   source: SourceFacts,
   requests: OutputRequest[],
 ): Promise<RenderedRendition[]> {
-  const oriented = orientedSize(source.width, source.height, source.orientation);
-  const targets: RenderTarget[] = requests.map(({ transform, format }) => {
-    const g = planGeometry(oriented, transform);
-    const background: [number, number, number, number] = [...transform.background, format === "jpeg" ? 255 : 0];
-    return {
-      width: g.width,
-      height: g.height,
-      crop: g.crop,
-      canvas: g.canvas ? { ...g.canvas, background } : undefined,
-      format,
-      quality: transform.quality,
-      metadata: transform.metadata,
-      background: transform.background,
-    };
-  });
+  const targets = renderTargetsOf(source, requests);
   const outputs = await renderTargets(
     original,
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },
