@@ -98,7 +98,7 @@ describe("admission from the header", () => {
       const admitted = admitRender(bytes.subarray(0, 64 * 1024), header, bytes.length, targets, DEFAULT_MEMORY_BUDGET_BYTES);
       const modules = await loadEngineModules({ kernels: true });
       let report: RenderReport | undefined;
-      const stream = new Blob([bytes]).stream() as ReadableStream<Uint8Array>;
+      const stream = new Blob([Uint8Array.from(bytes)]).stream() as ReadableStream<Uint8Array>;
       await renderTargets({ byteLength: bytes.length, stream }, header, targets, { modules, maxPixels: 100_000_000 }, (r) => (report = r));
       expect(admitted.fits).toBe(true);
       expect(admitted.plan.decoder).toBe(report!.plan.decoder);
