@@ -1,6 +1,6 @@
 /**
  * Benchmark (not a test): our engine vs sharp vs naive jSquash, one thread, same outputs.
- *   npm run bench        (= node bench/run.ts under Node 22, after build:wasm)
+ *   npm run bench        (= node bench/run.ts under Node 22, after build:wasm); `npm run bench -- --only "100 MP PNG"`
  * Sets:  (a) "thumb"  — 320 px wide WebP q85;
  *        (b) "eager"  — 1366×768 scale-down WebP q85 ("public"), 320 px wide WebP q85 (thumbnail),
  *                       1366×768 scale-down JPEG q85 (fallback).
@@ -85,7 +85,9 @@ function iterations(input: BenchInput): number {
 const modules = await loadEngineModules();
 const kernelsOn = !!(kernels.jpeg && modules.jpeg) || !!(kernels.resize && modules.resize);
 await initNaive(modules);
-const inputs = await benchInputs();
+// `--only TEXT` runs just the inputs whose name contains TEXT (on a shared machine, the rows you changed).
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const inputs = await benchInputs((name) => !only || name.includes(only));
 
 // Warm-up: JIT the TS resampler and the codec paths on a small image, for all three contenders.
 {

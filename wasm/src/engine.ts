@@ -16,6 +16,7 @@ import { planRender, type PlanInput, type RenderPlan } from "./plan.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
+import { isSourceStream, readSourceInto, type SourceStream } from "./source-stream.ts";
 import { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize, resize } from "./pixels.ts";
@@ -27,6 +28,7 @@ export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOpti
 export type { EngineModules } from "./modules.ts";
 export { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
 export { CodecError } from "./errors.ts";
+export type { SourceStream } from "./source-stream.ts";
 
 export const DEFAULT_MEMORY_BUDGET_BYTES = 96 * 1024 * 1024;
 
@@ -112,6 +114,12 @@ async function resizeOriented(src: Raster, o: Orientation, w: number, h: number,
   return orient(resize(src, stored.width, stored.height, storedCrop), o);
 }
 
+/** Frees an engine-owned buffer now where the runtime can (transferring it to an empty one detaches it). */
+function releaseBuffer(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  buffer.transfer?.(0);
+}
+
 /** What a format module's decoder needs from the engine: the modules, the codec instantiators, the limits. */
 export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPixels: number): DecodeContext {
   return { modules, codecs, keepAlpha, maxPixels };
@@ -123,7 +131,7 @@ export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPix
  * (pixels, memory budget, AVIF size).
  */
 export async function renderTargets(
-  input: Uint8Array,
+  original: Uint8Array | SourceStream,
   source: SourceInfo,
   targets: RenderTarget[],
   options: RenderOptions,
@@ -132,9 +140,6 @@ export async function renderTargets(
   const { modules, maxPixels } = options;
   const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
 
-  const sniffed = sniffFormat(input);
-  if (!sniffed) throw new CodecError("unsupported", `input is not a ${FORMAT_NAMES} image`);
-  if (sniffed !== source.format) throw new CodecError("unsupported", `input is ${sniffed}, but the source info says ${source.format}`);
   if (source.width * source.height > maxPixels) {
     throw new CodecError("limit", `source is ${source.width}×${source.height} = ${(source.width * source.height / 1e6).toFixed(1)} MP, over the maxPixels limit of ${(maxPixels / 1e6).toFixed(1)} MP`);
   }
@@ -142,10 +147,29 @@ export async function renderTargets(
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];
 
+  // A streamed original goes straight where its decoder reads it (our JPEG kernel's memory) or into a buffer of
+  // the engine's own, released after the decode: held once, never twice.
+  const streamed = isSourceStream(original);
+  if (streamed && original.byteLength > budget) {
+    throw new CodecError("limit", `the ${mb(original.byteLength)} original alone is over the ${mb(budget)} memory budget (memoryBudgetBytes)`);
+  }
+  const inDecoderMemory = streamed ? FORMATS[source.format].inputMemory?.(original.byteLength, modules) : undefined;
+  let input: Uint8Array;
+  if (streamed) {
+    input = inDecoderMemory ?? new Uint8Array(original.byteLength);
+    await readSourceInto(original, input);
+  } else {
+    input = original;
+  }
+
+  const sniffed = sniffFormat(input);
+  if (!sniffed) throw new CodecError("unsupported", `input is not a ${FORMAT_NAMES} image`);
+  if (sniffed !== source.format) throw new CodecError("unsupported", `input is ${sniffed}, but the source info says ${source.format}`);
+
   // One reading of the stream (for JPEG: one marker walk) serves the plan, the decoder and the EXIF.
   const reading = FORMATS[source.format].read(input, source, modules);
   const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
-  const planInput: PlanInput = { inputBytes: input.length, source, targets, resizeKernel };
+  const planInput: PlanInput = { inputBytes: input.length, source, targets, resizeKernel, inputStreamed: streamed };
   // Decoders come fastest first; the first whose plan fits the budget is used (so a format with a fast
   // full-size decoder and a streaming one uses the streaming one only where the other cannot fit).
   const { decoders } = reading;
@@ -172,6 +196,9 @@ export async function renderTargets(
   };
 
   const context = decodeContext(modules, source.hasAlpha, maxPixels);
+  // Read before a streamed input is let go (the format's reading may view it).
+  const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
+  const exif = carriesExif ? (streamed ? reading.exif()?.slice() : reading.exif()) : undefined;
   let decoded: DecodeResult | undefined;
   for (;;) {
     try {
@@ -194,6 +221,13 @@ export async function renderTargets(
     }
   }
   lap("decodeMs");
+  if (streamed) {
+    // Decoded: the engine's own copy goes now, without waiting for a GC (a file in the decoder's memory is in its
+    // heap, accounted there, and goes with the instance).
+    if (!inDecoderMemory) releaseBuffer(input);
+    input = new Uint8Array(0);
+    account.drop("input");
+  }
   account.heap(decoded.decoderHeapBytes);
   account.set("source", bufferBytes(decoded.raster));
   if (decoded.decoderHeapBytes !== bufferBytes(decoded.raster)) account.set("codec", decoded.decoderHeapBytes);
@@ -203,8 +237,6 @@ export async function renderTargets(
   if (sourceRaster.width !== plan.decodedWidth || sourceRaster.height !== plan.decodedHeight) {
     throw new CodecError("corrupt", `decoded ${sourceRaster.width}×${sourceRaster.height}, expected ${plan.decodedWidth}×${plan.decodedHeight} from the header`);
   }
-  const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
-  const exif = carriesExif ? reading.exif() : undefined;
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
 

@@ -185,6 +185,91 @@ export interface JpegDecodeOptions {
  * Truncated scan data decodes what is present; blocks without data are mid-grey (as libjpeg).
  */
 export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions = {}): Raster {
+  const header = checkedHeader(bytes, scale, options);
+  return decodeLoadedJpeg(loadJpeg(module, bytes), scale, { ...options, header }).raster;
+}
+
+/**
+ * A JPEG in a fresh decoder instance's memory, ready to decode. Written there straight from a stream, the file
+ * is held once.
+ */
+export interface LoadedJpeg {
+  kernel: JpegKernel;
+  ptr: number;
+  length: number;
+}
+
+/** Copies `bytes` into a fresh instance of `module`. */
+export function loadJpeg(module: WebAssembly.Module, bytes: Uint8Array): LoadedJpeg {
+  const loaded = allocateJpeg(module, bytes.length);
+  jpegInputView(loaded).set(bytes);
+  return loaded;
+}
+
+/**
+ * A fresh instance of `module` with room for a `length`-byte file, to be written through jpegInputView before
+ * the decode (so a file read from a stream goes straight into the decoder's memory).
+ */
+export function allocateJpeg(module: WebAssembly.Module, length: number): LoadedJpeg {
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      abort: () => {
+        throw new CodecError("limit", "JPEG decoder ran out of memory");
+      },
+    },
+  });
+  const kernel = instance.exports as unknown as JpegKernel;
+  const ptr = kernel.alloc(length);
+  if (ptr === 0) throw new CodecError("limit", "out of memory for the JPEG input");
+  return { kernel, ptr, length };
+}
+
+/** Where the file lives in the instance's memory: valid until the decode grows that memory. */
+export function jpegInputView(loaded: LoadedJpeg): Uint8Array {
+  return new Uint8Array(loaded.kernel.memory.buffer, loaded.ptr, loaded.length);
+}
+
+/** The loaded file's bytes, read back from the instance's memory (a copy: that memory may grow and detach views). */
+export function loadedJpegBytes(loaded: LoadedJpeg): Uint8Array {
+  return new Uint8Array(loaded.kernel.memory.buffer, loaded.ptr, loaded.length).slice();
+}
+
+/** Linear memory of the loaded instance now. */
+export function loadedJpegHeapBytes(loaded: LoadedJpeg): number {
+  return loaded.kernel.memory.buffer.byteLength;
+}
+
+/**
+ * Decodes a loaded JPEG (see decodeJpeg for the output). `heapBytes` is the instance's linear memory at the
+ * end, input included, whether the raster views it or was copied out of it.
+ */
+export function decodeLoadedJpeg(loaded: LoadedJpeg, scale: JpegScale, options: JpegDecodeOptions & { header: JpegHeader }): { raster: Raster; heapBytes: number } {
+  const { header } = options;
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const k = loaded.kernel;
+  try {
+    const rc = k.decode(loaded.ptr, loaded.length, scale, colorCode(header), maxPixels);
+    if (rc !== 0) throw new CodecError(KINDS[rc] ?? "corrupt", readString(k.memory, k.errorMessage()));
+    const width = k.outputWidth();
+    const height = k.outputHeight();
+    // A large raster is returned as a view (the instance is done, its memory can no longer grow or
+    // detach): copying 36 MB would briefly need it twice. A small one (shrink-on-load) is copied so the
+    // instance's memory, mostly the input and coefficients, is not kept alive by the raster.
+    const heapBytes = k.memory.buffer.byteLength;
+    const view = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * 3);
+    const data = view.length * 4 < heapBytes ? view.slice() : view;
+    return { raster: { data, width, height, channels: 3 }, heapBytes };
+  } catch (e) {
+    if (e instanceof CodecError) throw e;
+    if (e instanceof WebAssembly.RuntimeError) {
+      throw new CodecError("corrupt", `JPEG decoder trapped: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/** The header, checked against the scale, the pixel limit and the memory cap before any instance is made. */
+export function checkedHeader(bytes: Uint8Array, scale: JpegScale, options: JpegDecodeOptions): JpegHeader {
   if (!SCALES.has(scale)) throw new CodecError("unsupported", `JPEG scale must be 1, 2, 4 or 8, got ${String(scale)}`);
   const header = options.header ?? readJpegHeader(bytes);
   if (!header.supported) throw new CodecError("unsupported", header.unsupportedReason ?? "unsupported JPEG");
@@ -198,35 +283,7 @@ export function decodeJpeg(module: WebAssembly.Module, bytes: Uint8Array, scale:
       throw new CodecError("limit", `decoding ${header.width}x${header.height} at 1/${scale} needs ${need} bytes, above the ${options.maxMemoryBytes} byte budget`);
     }
   }
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      abort: () => {
-        throw new CodecError("limit", "JPEG decoder ran out of memory");
-      },
-    },
-  });
-  const k = instance.exports as unknown as JpegKernel;
-  try {
-    const ptr = k.alloc(bytes.length);
-    if (ptr === 0) throw new CodecError("limit", "out of memory for the JPEG input");
-    new Uint8Array(k.memory.buffer, ptr, bytes.length).set(bytes);
-    const rc = k.decode(ptr, bytes.length, scale, colorCode(header), maxPixels);
-    if (rc !== 0) throw new CodecError(KINDS[rc] ?? "corrupt", readString(k.memory, k.errorMessage()));
-    const width = k.outputWidth();
-    const height = k.outputHeight();
-    // A large raster is returned as a view (the instance is done, its memory can no longer grow or
-    // detach): copying 36 MB would briefly need it twice. A small one (shrink-on-load) is copied so the
-    // instance's memory, mostly the input and coefficients, is not kept alive by the raster.
-    const view = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * 3);
-    const data = view.length * 4 < k.memory.buffer.byteLength ? view.slice() : view;
-    return { data, width, height, channels: 3 };
-  } catch (e) {
-    if (e instanceof CodecError) throw e;
-    if (e instanceof WebAssembly.RuntimeError) {
-      throw new CodecError("corrupt", `JPEG decoder trapped: ${e.message}`);
-    }
-    throw e;
-  }
+  return header;
 }
 
 /** Reads an AssemblyScript string (UTF-16LE, byte length in the object header). */

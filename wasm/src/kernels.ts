@@ -4,10 +4,13 @@
  * The engine uses a kernel only when the caller also provides its compiled module (`modules.jpeg`,
  * `modules.resize`); without them it runs on mozjpeg and the TypeScript resampler in pixels.ts.
  */
-import { decodeJpeg, estimateJpegDecodeBytes, jpegHeaderOf, readJpegHeader, type JpegHeader, type JpegScale } from "./jpeg.ts";
+import {
+  checkedHeader, decodeJpeg, decodeLoadedJpeg, estimateJpegDecodeBytes, jpegHeaderOf, allocateJpeg, jpegInputView, loadJpeg, loadedJpegBytes, loadedJpegHeapBytes, readJpegHeader,
+  type JpegHeader, type JpegScale, type LoadedJpeg,
+} from "./jpeg.ts";
 import { estimateResizeBytes, resizeOriented } from "./resize.ts";
 
-export type { JpegHeader, JpegScale };
+export type { JpegHeader, JpegScale, LoadedJpeg };
 
 export interface Kernels {
   jpeg?: {
@@ -15,6 +18,13 @@ export interface Kernels {
     jpegHeaderOf: typeof jpegHeaderOf;
     estimateJpegDecodeBytes: typeof estimateJpegDecodeBytes;
     decodeJpeg: typeof decodeJpeg;
+    checkedHeader: typeof checkedHeader;
+    loadJpeg: typeof loadJpeg;
+    allocateJpeg: typeof allocateJpeg;
+    jpegInputView: typeof jpegInputView;
+    loadedJpegBytes: typeof loadedJpegBytes;
+    loadedJpegHeapBytes: typeof loadedJpegHeapBytes;
+    decodeLoadedJpeg: typeof decodeLoadedJpeg;
   };
   resize?: {
     resizeOriented: typeof resizeOriented;
@@ -23,6 +33,6 @@ export interface Kernels {
 }
 
 export const kernels: Kernels = {
-  jpeg: { readJpegHeader, jpegHeaderOf, estimateJpegDecodeBytes, decodeJpeg },
+  jpeg: { readJpegHeader, jpegHeaderOf, estimateJpegDecodeBytes, decodeJpeg, checkedHeader, allocateJpeg, jpegInputView, loadJpeg, loadedJpegBytes, loadedJpegHeapBytes, decodeLoadedJpeg },
   resize: { resizeOriented, estimateResizeBytes },
 };

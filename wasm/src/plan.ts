@@ -44,6 +44,11 @@ export interface RenderPlan {
 
 export interface PlanInput {
   inputBytes: number;
+  /**
+   * The engine read the input from a stream (source-stream.ts): it holds it only until it is decoded, and a
+   * decoder that `holdsInput` has it in its own memory only.
+   */
+  inputStreamed?: boolean;
   source: SourceInfo;
   targets: RenderTarget[];
   /** Peak bytes of one kernel resize, when the resize kernel is in use (else the TS resampler's estimate). */
@@ -129,8 +134,11 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
   const c = source.hasAlpha ? 4 : 3;
   const { rasterBytes, decodeBytes } = decoder.memory({ inputBytes, width: dw, height: dh, scale });
+  // A streamed input is not held outside a decoder that holds it, and not at all after the decode.
+  const inputWhileDecoding = p.inputStreamed && decoder.holdsInput ? 0 : inputBytes;
+  const inputAfter = p.inputStreamed ? 0 : inputBytes;
   const phases: Array<{ phase: string; bytes: number }> = [
-    { phase: `decode (${decoder.name}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes },
+    { phase: `decode (${decoder.name}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes - inputBytes + inputWhileDecoding },
   ];
   let sourceAlive = true;
   let previous = 0;
@@ -146,7 +154,7 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
       : p.resizeKernel ? p.resizeKernel(Math.ceil(fromW), Math.ceil(fromH), c, target.width, target.height) + content
       : resizeBytes(fromW, fromH, target.width, target.height, c);
     const work = resizing + (target.canvas ? outCanvas * 4 : 0) + (target.format === "jpeg" && c === 4 ? outCanvas * 3 : 0);
-    const bytes = inputBytes + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
+    const bytes = inputAfter + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
     phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
     sourceAlive = step.sourceNeededAfter;
     previous = step.keepForNext ? content : 0;

@@ -8,6 +8,7 @@ import { SimulatedCrash } from "../shared/faults.ts";
 import { findImageIdByLife, originalColumns, updateImageLife } from "../shared/image-records.ts";
 import { isObjectCreate, parseR2EventNotification, type R2EventNotification } from "../shared/r2-notifications.ts";
 import { imageIdOfStorageId, imageStorageId, parseIncomingKey } from "../shared/storage.ts";
+import { checkRenderable } from "../shared/render-admission.ts";
 import { checkImageLimits, checkUploadLimits, overUploadUrlBytes, probeUpload } from "../shared/upload-checks.ts";
 import type { ProcessorEnv } from "./env.ts";
 
@@ -93,7 +94,7 @@ export async function ingestIncoming(env: ProcessorEnv, notification: R2EventNot
   crash("claimed");
 
   try {
-    const header = await checkIncoming(env.BUCKET, key, etag, size, claim);
+    const header = await checkIncoming(env.BUCKET, key, etag, size, claim, (prefix, found) => checkRenderable(db, prefix, found, size, config));
     if (header === "missing" || header === "replaced") {
       await coordinator.releaseIncoming(image.life, etag);
       return header;
@@ -136,6 +137,7 @@ async function checkIncoming(
   etag: string,
   size: number,
   claim: Extract<IncomingClaim, { action: "ingest" }>,
+  checkRenderable: (prefix: Uint8Array, header: ImageHeader) => Promise<void>,
 ): Promise<ImageHeader | "missing" | "replaced"> {
   if (size === 0) throw badRequest("the uploaded file is empty");
   if (size > claim.account.maxBytes) {
@@ -162,6 +164,7 @@ async function checkIncoming(
     }
     checkImageLimits(header, claim.account);
     checkUploadLimits(size, header, claim.limits);
+    await checkRenderable(prefix, header);
     return header;
   }
   throw new Error("unreachable: the last header read either probes or throws");

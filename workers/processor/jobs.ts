@@ -1,6 +1,5 @@
 import { asc } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
-import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, primary } from "../shared/db.ts";
@@ -10,6 +9,7 @@ import { discardLife } from "../shared/renditions.ts";
 import { findImageLife } from "../shared/image-records.ts";
 import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
+import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import { eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
 import { newRenderTrace, reportRender, timed, type RenderTrace } from "./render-trace.ts";
@@ -39,12 +39,11 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
       await coordinator.fail("the image record is missing", requestId);
       return "failed";
     }
-    const original = await timed(trace, "fetchOriginal", async () => {
+    const { header, source: original } = await timed(trace, "fetchOriginal", async () => {
       const object = await env.BUCKET.get(job.originalKey);
       if (!object) throw new CodecError("corrupt", "the original is missing from storage");
-      return new Uint8Array(await object.arrayBuffer());
+      return readStoredOriginal(object);
     });
-    const header = probeImage(original);
     const named = await db.select().from(variants).orderBy(asc(variants.id));
     const requests = await eagerRequests(named, header.hasAlpha);
     outputs = requests.length;

@@ -1,6 +1,5 @@
 import { eq } from "drizzle-orm";
 import { CodecError } from "../../wasm/src/errors.ts";
-import { probeImage } from "../../wasm/src/probe.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso, primary, type Db } from "../shared/db.ts";
@@ -27,6 +26,7 @@ import {
   type BatchTally,
 } from "../shared/variant-backfills.ts";
 import { eagerFormats, eagerRequests, renderAndStore } from "./eager-renditions.ts";
+import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import type { ProcessorEnv } from "./env.ts";
 import { newRenderTrace, reportRender, timed } from "./render-trace.ts";
 
@@ -150,8 +150,7 @@ export async function backfillImage(
   const db = database(primary(env.DB));
   const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
-    const original = new Uint8Array(await object.arrayBuffer());
-    const header = probeImage(original);
+    const { header, source: original } = await readStoredOriginal(object);
     await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats), trace);
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {

@@ -3,6 +3,7 @@
  * (`ispe`), alpha (an alpha auxiliary item) and orientation (`irot`/`imir`), and refuses an AV1 stream whose
  * frames are far larger than that size (a bomb); EXIF comes from the Exif item (`iinf`/`iloc`).
  */
+import type { EngineModules } from "../modules.ts";
 import { CodecError } from "../errors.ts";
 import type { Orientation } from "../raster.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
@@ -20,6 +21,8 @@ export const avif: ImageFormatModule = {
     return /avif|avis/.test(ascii(b, 8, Math.min(readU32(b, 0), b.length) - 8));
   },
   probe: probeAvif,
+  // Their decoders are built from the bytes without reading them: the header is enough to plan with.
+  planningDecoders: (bytes, source) => avif.read(bytes, source, {} as EngineModules).decoders,
   read: (bytes) => ({
     decoders: [{
       name: "avif",

@@ -2,6 +2,7 @@
  * GIF (87a/89a): the first frame, by our own decoder (codecs/gif.ts: bounded LZW), composed onto the logical
  * screen. No EXIF.
  */
+import type { EngineModules } from "../modules.ts";
 import { CodecError } from "../errors.ts";
 import { asCodecError, rasterFromRgba } from "../decode.ts";
 import { decodeGifFirstFrame } from "../codecs/gif.ts";
@@ -13,6 +14,8 @@ export const gif: ImageFormatModule = {
   contentType: "image/gif",
   sniff: (b) => b.length >= 6 && (ascii(b, 0, 6) === "GIF87a" || ascii(b, 0, 6) === "GIF89a"),
   probe: probeGif,
+  // Their decoders are built from the bytes without reading them: the header is enough to plan with.
+  planningDecoders: (bytes, source) => gif.read(bytes, source, {} as EngineModules).decoders,
   read: (bytes) => ({
     decoders: [{
       name: "gif",

@@ -6,7 +6,7 @@
  */
 import { CodecError } from "../errors.ts";
 import { exifOrientation, exifTiff } from "../exif.ts";
-import { kernels, type JpegHeader } from "../kernels.ts";
+import { kernels, type JpegHeader, type LoadedJpeg } from "../kernels.ts";
 import { chooseDecodeScale } from "../plan.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import type { CodecImage } from "../codecs/instances.ts";
@@ -20,6 +20,20 @@ export const jpeg: ImageFormatModule = {
   contentType: "image/jpeg",
   sniff: (b) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
   probe: (bytes) => headerOf(readJpegMarkers(bytes, { toEnd: false }), bytes.length),
+  inputMemory(byteLength, modules) {
+    if (!kernels.jpeg || !modules.jpeg) return undefined;
+    const loaded = kernels.jpeg.allocateJpeg(modules.jpeg, byteLength);
+    const view = kernels.jpeg.jpegInputView(loaded);
+    inKernelMemory.set(view, loaded);
+    return view;
+  },
+  planningDecoders(bytes, _source, byteLength) {
+    const markers = readJpegMarkers(bytes, { toEnd: false });
+    const input = { bytes };
+    const header = kernels.jpeg!.jpegHeaderOf(markers, byteLength);
+    // Streamed from storage, as the processor hands every original on, the file goes into our kernel's memory.
+    return [...(header.supported ? [kernelDecoder(input, header, undefined, true)] : []), mozjpegDecoder(input, markers.frame!)];
+  },
   read(bytes, source, modules) {
     const markers = readJpegMarkers(bytes, { toEnd: true });
     const frame = markers.frame;
@@ -29,14 +43,20 @@ export const jpeg: ImageFormatModule = {
     if (frame.width !== source.width || frame.height !== source.height) {
       throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
     }
+    // Both decoders read the file through `input`. Where the engine streamed it into our kernel's memory, the
+    // kernel decodes it there and hands a copy back when it meets something only mozjpeg decodes.
+    const input = { bytes };
+    const loaded = inKernelMemory.get(bytes);
     const decoders: SourceDecoder[] = [];
     if (kernels.jpeg && modules.jpeg) {
       const header = kernels.jpeg.jpegHeaderOf(markers, bytes.length);
       // Over budget with our decoder means mozjpeg (full size, RGBA) would be worse still: the engine refuses.
-      if (header.supported) decoders.push(kernelDecoder(bytes, header));
+      if (header.supported) decoders.push(kernelDecoder(input, header, loaded));
     }
-    decoders.push(mozjpegDecoder(bytes, frame));
-    return { decoders, exif: () => markers.exif && exifTiff(markers.exif) };
+    decoders.push(mozjpegDecoder(input, frame));
+    // The EXIF is copied out now: the kernel's decode grows its memory, which detaches views of the file there.
+    const exif = markers.exif && exifTiff(markers.exif).slice();
+    return { decoders, exif: () => exif };
   },
 };
 
@@ -62,11 +82,13 @@ function headerOf(markers: JpegMarkers, length: number): ImageHeader {
 }
 
 /** Our AssemblyScript decoder (jpeg.ts) at the plan's DCT scale, reading the header the walk already gave. */
-function kernelDecoder(bytes: Uint8Array, header: JpegHeader): SourceDecoder {
+function kernelDecoder(input: { bytes: Uint8Array }, header: JpegHeader, streamedIn: LoadedJpeg | undefined, holdsInput = streamedIn !== undefined): SourceDecoder {
   const jpegKernel = kernels.jpeg!;
+  let loaded = streamedIn;
   return {
     name: "jpeg-kernel",
     chooseScale: chooseDecodeScale,
+    holdsInput,
     memory({ inputBytes, width, height, scale }) {
       // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
       // raster) and copies a small one out (both exist for a moment).
@@ -77,15 +99,26 @@ function kernelDecoder(bytes: Uint8Array, header: JpegHeader): SourceDecoder {
     },
     async decode(scale, { modules, maxPixels }) {
       try {
-        const raster = jpegKernel.decodeJpeg(modules.jpeg!, bytes, scale, { maxPixels, header });
-        // A large raster views the decoder's memory (accounted as the raster's buffer); a small one is a copy.
-        return { raster, decoderHeapBytes: raster.data.buffer.byteLength };
+        jpegKernel.checkedHeader(input.bytes, scale, { maxPixels, header });
+        const instance = loaded ?? jpegKernel.loadJpeg(modules.jpeg!, input.bytes);
+        loaded = undefined; // the raster keeps the instance's memory alive where it views it, nothing else does
+        try {
+          const { raster, heapBytes } = jpegKernel.decodeLoadedJpeg(instance, scale, { maxPixels, header });
+          return { raster, decoderHeapBytes: heapBytes };
+        } catch (e) {
+          // The file was only in the instance's memory, which the decode grew (detaching the view): a copy for the fallback.
+          if (e instanceof CodecError && e.kind === "unsupported" && streamedIn) input.bytes = jpegKernel.loadedJpegBytes(instance);
+          throw e;
+        }
       } catch (e) {
         throw asCodecError(e, "JPEG decode");
       }
     },
   };
 }
+
+/** Files the engine streamed into a kernel instance's memory (inputMemory), by the view it wrote them through. */
+const inKernelMemory = new WeakMap<Uint8Array, LoadedJpeg>();
 
 /**
  * mozjpeg's heap, calibrated in Node 22 from `memory.buffer.byteLength` after decoding 1–12 MP images (12 MP
@@ -105,7 +138,7 @@ function mozjpegHeap(input: number, w: number, h: number, frame: JpegFrame): num
 }
 
 /** jSquash's mozjpeg at full size: the fallback for what our decoder refuses, or when the engine lacks it. */
-function mozjpegDecoder(bytes: Uint8Array, frame: JpegFrame): SourceDecoder {
+function mozjpegDecoder(input: { bytes: Uint8Array }, frame: JpegFrame): SourceDecoder {
   return {
     name: "mozjpeg",
     memory: ({ inputBytes, width, height }) => rgbaDecodeMemory(inputBytes, mozjpegHeap(inputBytes, width, height, frame), width, height),
@@ -120,7 +153,9 @@ function mozjpegDecoder(bytes: Uint8Array, frame: JpegFrame): SourceDecoder {
       const codec = await codecs.instantiateMozjpegDecoder(modules.mozjpegDec);
       let image: CodecImage | null;
       try {
-        image = codec.api.decode(bytes, false);
+        image = codec.api.decode(input.bytes, false);
+        // Nothing reads the file after its decode; a copy our kernel handed back is let go with it.
+        input.bytes = new Uint8Array(0);
       } catch (e) {
         // libjpeg reports features the build lacks ("... not implemented", "Unsupported ...") through exit().
         if (codec.messages.some((m) => /not implemented|unsupported/i.test(m))) {

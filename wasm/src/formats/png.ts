@@ -23,6 +23,7 @@ export const png: ImageFormatModule = {
   contentType: "image/png",
   sniff: (b) => b.length >= 8 && ascii(b, 0, 8) === "\x89PNG\r\n\x1a\n",
   probe: probePng,
+  planningDecoders: (bytes, source) => [fullDecoder(bytes), streamingDecoder(bytes, layoutOf(bytes, source))],
   read: (bytes, source) => ({
     // The Rust codec is ~2× faster than our streaming decoder on small and mid-size images (6 MP RGBA: ~300
     // vs ~680 ms) but needs a full-size RGBA raster and 5·n of heap: it is used wherever its plan fits.

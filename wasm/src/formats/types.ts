@@ -35,6 +35,18 @@ export interface ImageFormatModule {
    * and the decoder. Throws CodecError for what must be refused before planning (e.g. a truncated JPEG).
    */
   read(bytes: Uint8Array, source: SourceInfo, modules: EngineModules): SourceReading;
+  /**
+   * The decoders `read` would offer a `byteLength`-byte file, from its header alone (its first bytes), for planning an
+   * upload before it is accepted (admission.ts): only their memory models and scales are used, never `decode`.
+   * Assumes the engine has our kernels, as every deployed Worker does.
+   */
+  planningDecoders(header: Uint8Array, source: SourceInfo, byteLength: number): SourceDecoder[];
+  /**
+   * Where the engine should write a `byteLength`-byte file it reads from a stream, when a decoder of this
+   * format reads it in place (our JPEG kernel: its own memory); `read` is then given that view. Undefined:
+   * an ordinary buffer.
+   */
+  inputMemory?(byteLength: number, modules: EngineModules): Uint8Array | undefined;
 }
 
 export interface SourceReading {
@@ -55,9 +67,15 @@ export interface SourceDecoder {
   chooseScale?(plan: PlanInput): JpegScale;
   /**
    * Estimated bytes of a decode to `width × height` at 1/`scale`: the decoded raster as the engine then holds
-   * it, and the decode phase's peak (input, decoder linear memory and raster together).
+   * it, and the decode phase's peak (the caller's copy of the input, `inputBytes`, decoder linear memory and
+   * raster together; the planner takes `inputBytes` off again for a decoder that `holdsInput`).
    */
   memory(m: { inputBytes: number; width: number; height: number; scale: JpegScale }): { rasterBytes: number; decodeBytes: number };
+  /**
+   * The input lives in this decoder's memory (the engine streamed it there, see `inputMemory`): its decode and
+   * its raster account for it, and nothing outside holds it.
+   */
+  holdsInput?: boolean;
   decode(scale: JpegScale, context: DecodeContext): Promise<DecodeResult>;
 }
 

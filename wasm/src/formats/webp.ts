@@ -3,6 +3,7 @@
  * codecs/webp-animation.ts re-wraps the first ANMF frame's ALPH+VP8 or VP8L as a still and places it at its
  * offset on a transparent canvas of the VP8X size.
  */
+import type { EngineModules } from "../modules.ts";
 import { CodecError } from "../errors.ts";
 import { exifOrientation, exifTiff } from "../exif.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
@@ -18,6 +19,8 @@ export const webp: ImageFormatModule = {
   contentType: "image/webp",
   sniff: (b) => b.length >= 12 && ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 4) === "WEBP",
   probe: probeWebp,
+  // Their decoders are built from the bytes without reading them: the header is enough to plan with.
+  planningDecoders: (bytes, source) => webp.read(bytes, source, {} as EngineModules).decoders,
   read: (bytes) => ({
     decoders: [{
       name: "webp",

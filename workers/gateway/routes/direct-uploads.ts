@@ -1,4 +1,5 @@
 import type { UploadCheck } from "../../shared/bindings.ts";
+import { checkRenderable } from "../../shared/render-admission.ts";
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { randomHex, sha256Hex } from "../../shared/crypto.ts";
@@ -119,6 +120,7 @@ uploadUrlRoutes.post("/*", async (c) => {
   const header = inspectUpload(source.bytes, config);
   Object.assign(upload, { bytes: source.bytes.length, format: header.format });
   checkUploadLimits(source.bytes.length, header, limits);
+  await checkRenderable(c.get("db"), source.bytes, header, source.bytes.length, config);
 
   // Checked again as it is spent: another upload may have used the URL while this file was read.
   refuseUnless(await coordinator.beginDirectUpload(tokenHash));

@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "drizzle-orm";
+import { checkRenderable } from "../../shared/render-admission.ts";
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, primary } from "../../shared/db.ts";
@@ -44,6 +45,7 @@ imageRoutes.post("/v1", async (c) => {
   const header = inspectUpload(source.bytes, config);
   upload.format = header.format;
   await checkImageAllowance(c.get("db"), config);
+  await checkRenderable(c.get("db"), source.bytes, header, source.bytes.length, config);
   const trace = { requestId: c.get("requestId"), phases: { probe: since(started) } };
   const row = await ingestUpload(c.env, config, c.req.raw, { ...source, header, fields }, trace);
   Object.assign(c.get("logFields"), { imageId: row.id, phases: trace.phases });

@@ -13,6 +13,7 @@ import { CodecError, type CodecErrorKind } from "../../../wasm/src/errors.ts";
 import { constantTimeEqual } from "../../shared/crypto.ts";
 import { describeError } from "../../shared/errors.ts";
 import type { OutputRequest, RenderedRendition, RenderFacts } from "../../shared/render.ts";
+import type { SourceStream } from "../../../wasm/src/source-stream.ts";
 import type { RenderSettings, SourceFacts } from "./render.ts";
 
 export interface EngineProcess {
@@ -67,7 +68,7 @@ export class EngineUnreachable extends Error {
 export async function renderInEngineProcess(
   engine: EngineProcess,
   settings: RenderSettings,
-  original: Uint8Array,
+  original: Uint8Array | SourceStream,
   source: SourceFacts,
   requests: OutputRequest[],
   observe?: (facts: RenderFacts) => void,
@@ -75,10 +76,11 @@ export async function renderInEngineProcess(
   const call: RenderCall = { settings, source, requests };
   let response: Response;
   try {
-    const body = frame(call, [original]);
+    // A streamed original is passed through as it arrives from storage: this side never holds it whole.
+    const { body, length } = original instanceof Uint8Array ? framed(call, [original]) : framedStream(call, original);
     const request = new Request(`${engine.url}/render`, {
       method: "POST",
-      headers: { authorization: `Bearer ${engine.token}`, "content-type": "application/octet-stream", "content-length": String(body.size) },
+      headers: { authorization: `Bearer ${engine.token}`, "content-type": "application/octet-stream", "content-length": String(length) },
       body,
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
@@ -109,7 +111,7 @@ export async function serveRenderCall(
   token: string | undefined,
   render: (
     settings: RenderSettings,
-    original: Uint8Array,
+    original: SourceStream,
     source: SourceFacts,
     requests: OutputRequest[],
     observe: (facts: RenderFacts) => void,
@@ -124,7 +126,8 @@ export async function serveRenderCall(
   let outputs: RenderedRendition[];
   let facts: RenderFacts | undefined;
   try {
-    const { header, rest } = unframe<RenderCall>(new Uint8Array(await request.arrayBuffer()));
+    // The original is read by the engine straight from the request (held once, where its decoder reads it).
+    const { header, rest } = await unframeStream<RenderCall>(request.body ?? new Blob([]).stream(), length);
     outputs = await render(header.settings, rest, header.source, header.requests, (f) => (facts = f));
   } catch (error) {
     if (error instanceof CodecError) return refuse(422, { kind: error.kind, message: error.message });
@@ -150,10 +153,80 @@ function parseRefusal(body: Uint8Array): RenderRefusal {
 }
 
 function frame(header: unknown, parts: Uint8Array[]): Blob {
+  return new Blob([frameHead(header), ...parts]);
+}
+
+function framed(header: unknown, parts: Uint8Array[]): { body: Blob; length: number } {
+  const body = frame(header, parts);
+  return { body, length: body.size };
+}
+
+/** The frame's 4-byte length and JSON. */
+function frameHead(header: unknown): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const length = new Uint8Array(4);
-  new DataView(length.buffer).setUint32(0, json.length);
-  return new Blob([length, json, ...parts]);
+  const head = new Uint8Array(4 + json.length);
+  new DataView(head.buffer).setUint32(0, json.length);
+  head.set(json, 4);
+  return head;
+}
+
+/** A frame whose one part is a stream of known length, sent as it is read. */
+function framedStream(header: unknown, part: SourceStream): { body: ReadableStream<Uint8Array>; length: number } {
+  const head = frameHead(header);
+  const reader = part.stream.getReader();
+  let headSent = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      if (!headSent) {
+        headSent = true;
+        return controller.enqueue(head);
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  const length = head.length + part.byteLength;
+  // workerd sends a stream of declared length with a Content-Length only through a FixedLengthStream.
+  const sized = typeof FixedLengthStream === "function" ? body.pipeThrough(new FixedLengthStream(length)) : body;
+  return { body: sized, length };
+}
+
+/** Reads a frame's header from the stream and hands on the rest, `total` bytes in all, as a stream of its own. */
+async function unframeStream<T>(stream: ReadableStream<Uint8Array>, total: number): Promise<{ header: T; rest: SourceStream }> {
+  const reader = stream.getReader();
+  let pending = new Uint8Array(0);
+  const readAtLeast = async (n: number) => {
+    while (pending.length < n) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error("a render frame ends inside its header");
+      const joined = new Uint8Array(pending.length + value.length);
+      joined.set(pending);
+      joined.set(value, pending.length);
+      pending = joined;
+    }
+  };
+  await readAtLeast(4);
+  const length = new DataView(pending.buffer, pending.byteOffset, 4).getUint32(0);
+  if (4 + length > total) throw new Error("a render frame's header runs past its end");
+  await readAtLeast(4 + length);
+  const header = JSON.parse(new TextDecoder().decode(pending.subarray(4, 4 + length))) as T;
+  let first: Uint8Array | undefined = pending.subarray(4 + length);
+  const rest = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      if (first) {
+        const chunk = first;
+        first = undefined;
+        if (chunk.length > 0) return controller.enqueue(chunk);
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { header, rest: { byteLength: total - 4 - length, stream: rest } };
 }
 
 function unframe<T>(body: Uint8Array): { header: T; rest: Uint8Array } {

@@ -1,9 +1,8 @@
-import { renderTargets, type RenderTarget } from "../../../wasm/src/engine.ts";
+import { renderTargets, type SourceStream } from "../../../wasm/src/engine.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
-import { orientedSize } from "../../../wasm/src/pixels.ts";
 import type { Config } from "../../shared/config.ts";
 import { log } from "../../shared/log.ts";
-import { planGeometry } from "../../shared/geometry.ts";
+import { renderTargetsOf } from "../../shared/eager-set.ts";
 import type { OutputRequest, RenderedRendition, RenderFacts, RenderSource } from "../../shared/render.ts";
 import { EngineUnreachable, renderInEngineProcess, type EngineProcess } from "./engine-process.ts";
 
@@ -22,11 +21,12 @@ let warnedUnreachable = false;
  * Renders outputs from one decode of the original (the engine cascades from the largest to the smallest).
  * Storing is the caller's: a job stores at once, an on-demand render is committed by the image's coordinator.
  * With `engine` (local development: see engine-process.ts) the work is done in the render process, or here
- * when that process cannot be reached.
+ * when that process cannot be reached. An original given as a stream (stored-original.ts) is held once, by the
+ * engine; it can be rendered here after an unreachable render process only if that did not start reading it.
  */
 export async function renderOutputs(
   settings: RenderSettings,
-  original: Uint8Array,
+  original: Uint8Array | SourceStream,
   source: SourceFacts,
   requests: OutputRequest[],
   engine?: EngineProcess,
@@ -38,6 +38,7 @@ export async function renderOutputs(
       return await renderInEngineProcess(engine, settingsForCall, original, source, requests, observe);
     } catch (error) {
       if (!(error instanceof EngineUnreachable)) throw error;
+      if (!(original instanceof Uint8Array) && original.stream.locked) throw new Error(`${error.message}, after it began reading the original`);
       if (!warnedUnreachable) log({ event: "warning", message: `${error.message}; rendering in place` });
       warnedUnreachable = true;
     }
@@ -48,26 +49,12 @@ export async function renderOutputs(
 /** Renders in this isolate. */
 export async function renderInPlace(
   settings: RenderSettings,
-  original: Uint8Array,
+  original: Uint8Array | SourceStream,
   source: SourceFacts,
   requests: OutputRequest[],
   observe?: (facts: RenderFacts) => void,
 ): Promise<RenderedRendition[]> {
-  const oriented = orientedSize(source.width, source.height, source.orientation);
-  const targets: RenderTarget[] = requests.map(({ transform, format }) => {
-    const g = planGeometry(oriented, transform);
-    const background: [number, number, number, number] = [...transform.background, format === "jpeg" ? 255 : 0];
-    return {
-      width: g.width,
-      height: g.height,
-      crop: g.crop,
-      canvas: g.canvas ? { ...g.canvas, background } : undefined,
-      format,
-      quality: transform.quality,
-      metadata: transform.metadata,
-      background: transform.background,
-    };
-  });
+  const targets = renderTargetsOf(source, requests);
   const outputs = await renderTargets(
     original,
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },

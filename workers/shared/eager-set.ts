@@ -1,0 +1,46 @@
+// The eager set: the outputs every named variant gets when an image is processed, and the engine targets they
+// become. The processor renders it; the upload paths plan it from the header (render-admission.ts).
+import type { RenderTarget } from "../../wasm/src/targets.ts";
+import { orientedSize } from "../../wasm/src/pixels.ts";
+import { planGeometry } from "./geometry.ts";
+import type { OutputRequest, RenderSource } from "./render.ts";
+import type { VariantRow } from "./schema.ts";
+import { transformFingerprint, transformOfVariant, type OutputFormat } from "./transform.ts";
+
+/**
+ * Formats produced eagerly for every named variant: WebP for browsers that take it, JPEG (PNG with alpha) for the
+ * rest. AVIF is slow to encode, so it is rendered on first request and stored from then on.
+ */
+export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
+  return ["webp", hasAlpha ? "png" : "jpeg"];
+}
+
+/** The eager outputs of named variants for one original, in the given formats (by default all eager ones). */
+export async function eagerRequests(named: VariantRow[], hasAlpha: boolean, formats = eagerFormats(hasAlpha)): Promise<OutputRequest[]> {
+  const requests: OutputRequest[] = [];
+  for (const variant of named) {
+    const transform = transformOfVariant(variant);
+    const fingerprint = await transformFingerprint(transform);
+    for (const format of formats) requests.push({ transform, format, fingerprint, variant: variant.id });
+  }
+  return requests;
+}
+
+/** The engine's targets for `requests` of an original. */
+export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | "orientation">, requests: OutputRequest[]): RenderTarget[] {
+  const oriented = orientedSize(source.width, source.height, source.orientation);
+  return requests.map(({ transform, format }) => {
+    const g = planGeometry(oriented, transform);
+    const background: [number, number, number, number] = [...transform.background, format === "jpeg" ? 255 : 0];
+    return {
+      width: g.width,
+      height: g.height,
+      crop: g.crop,
+      canvas: g.canvas ? { ...g.canvas, background } : undefined,
+      format,
+      quality: transform.quality,
+      metadata: transform.metadata,
+      background: transform.background,
+    };
+  });
+}
