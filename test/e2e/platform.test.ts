@@ -72,7 +72,7 @@ describe("the platform over HTTP with the official cloudflare SDK", () => {
     expect(again.status).toBe(304);
   });
 
-  it("renders in the render process of its own, not on the thread that delivers", async () => {
+  it("renders in the render process of its own, not on the thread that delivers (all but small renders)", async () => {
     const served = async () => {
       const response = await fetch(`${engine!.url}/stats`, { headers: { authorization: `Bearer ${engine!.token}` } });
       expect(response.status).toBe(200);
@@ -81,7 +81,8 @@ describe("the platform over HTTP with the official cloudflare SDK", () => {
     expect(engine, "npm start names its render process in workers/processor/.dev.vars").toBeDefined();
     expect((await fetch(`${engine!.url}/stats`)).status).toBe(401);
     const before = await served();
-    const { response } = await deliver(`${origin}/cdn-cgi/imagedelivery/${accountHash}/${photoId}/w=123,f=webp`);
+    // Over 1 MP of output: small renders stay in place (workers/processor/pipeline/render.ts, rendersInPlace).
+    const { response } = await deliver(`${origin}/cdn-cgi/imagedelivery/${accountHash}/${photoId}/w=1200,h=1000,fit=pad,f=webp`);
     expect(response.status).toBe(200);
     expect(response.headers.get("x-image-source")).toBe("RENDERED");
     expect(await served()).toBe(before + 1);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { renderInEngineProcess, serveRenderCall, type EngineProcess } from "../../workers/processor/pipeline/engine-process.ts";
-import { renderInPlace, renderOutputs } from "../../workers/processor/pipeline/render.ts";
+import { renderInPlace, renderOutputs, rendersInPlace } from "../../workers/processor/pipeline/render.ts";
 import type { OutputRequest } from "../../workers/shared/render.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
 import { fixture } from "./helpers.ts";
@@ -88,16 +88,28 @@ describe("the local render process", () => {
         throw new TypeError("connection refused");
       },
     };
-    const [output] = await renderOutputs(settings, original, probeImage(original), [request("w=120", "png")], gone);
+    const [output] = await renderOutputs(settings, original, probeImage(original), [request("w=1200,h=1000,fit=pad", "png")], gone);
     expect(tried).toBe(1);
-    expect(probeImage(output.bytes)).toMatchObject({ format: "png", width: 120 });
+    expect(probeImage(output.bytes)).toMatchObject({ format: "png", width: 1200, height: 1000 });
   });
 
   it("does not render in place when the render process answered with a failure (the job is retried instead)", async () => {
     const original = fixture("landscapeJpeg");
     const failing: EngineProcess = { url: "http://render-process.test", token: TOKEN, send: async () => Response.json({ kind: "error", message: "boom" }, { status: 500 }) };
-    const error = await renderOutputs(settings, original, probeImage(original), [request("w=120", "png")], failing).catch((e) => e);
+    const error = await renderOutputs(settings, original, probeImage(original), [request("w=1200,h=1000,fit=pad", "png")], failing).catch((e) => e);
     expect(error).not.toBeInstanceOf(CodecError);
     expect(error.message).toContain("boom");
+  });
+
+  it("keeps a small render in place: a small file to small outputs is not worth the trip", async () => {
+    const original = fixture("landscapeJpeg");
+    const source = probeImage(original);
+    const remote = engine();
+    const [output] = await renderOutputs(settings, original, source, [request("w=200", "webp")], remote);
+    expect(remote.calls).toBe(0);
+    expect(probeImage(output.bytes)).toMatchObject({ format: "webp", width: 200 });
+    expect(rendersInPlace(original, source, [request("w=200", "webp")])).toBe(true);
+    expect(rendersInPlace(original, source, [request("w=1200,h=1000,fit=pad", "webp")])).toBe(false);
+    expect(rendersInPlace({ byteLength: 2 * 1024 * 1024, stream: new ReadableStream() }, source, [request("w=200", "webp")])).toBe(false);
   });
 });
