@@ -18,7 +18,7 @@ import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, 
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
 import { isSourceStream, readSourceInto, type SourceStream } from "./source-stream.ts";
-import { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
+import { AVIF_MAX_DIMENSION, FLIPS, ROTATIONS } from "./vocabulary.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
@@ -86,6 +86,8 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
       throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
     }
   }
+  if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
+  if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
   if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
   const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
   if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {

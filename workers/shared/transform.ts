@@ -1,10 +1,12 @@
 import { sha256Hex } from "./crypto.ts";
 import { badRequest, quote } from "./errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
-import { AVIF_MAX_DIMENSION, METADATA_MODES, OUTPUT_FORMATS, type MetadataMode, type OutputFormat } from "../../wasm/src/vocabulary.ts";
+import {
+  AVIF_MAX_DIMENSION, FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation,
+} from "../../wasm/src/vocabulary.ts";
 
 // The engine's vocabulary, defined once in wasm/src/vocabulary.ts; requests are validated against it here.
-export { METADATA_MODES, OUTPUT_FORMATS, type MetadataMode, type OutputFormat };
+export { FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation };
 
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
 export const GRAVITIES = ["auto", "center", "left", "right", "top", "bottom"] as const;
@@ -26,6 +28,9 @@ export interface Transform {
   metadata: MetadataMode;
   /** RGB background for `pad` and for flattening alpha into JPEG. */
   background: [number, number, number];
+  /** Flip, then rotate clockwise, after EXIF orientation; width and height refer to the axes after them (Cloudflare's rule). */
+  flip: Flip;
+  rotate: Rotation;
 }
 
 export const DEFAULT_QUALITY = 85;
@@ -52,6 +57,8 @@ export function transformOfVariant(options: VariantOptions): Transform {
     gravity: "auto",
     metadata: options.metadata,
     background: [255, 255, 255],
+    flip: "none",
+    rotate: 0,
   };
 }
 
@@ -130,6 +137,8 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
     gravity: "auto",
     metadata: "none",
     background: [255, 255, 255],
+    flip: "none",
+    rotate: 0,
   };
   let dpr = 1;
   const seen = new Set<string>();
@@ -184,6 +193,17 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
       case "background":
         transform.background = parseColor(value);
         break;
+      case "rotate": {
+        const r = parseDecimalInteger(value);
+        // 0 is Cloudflare's "no rotation": accepted, and the same transform as no rotate at all.
+        if (r === undefined || !ROTATIONS.includes(r as Rotation)) throw badRequest(`rotate must be one of ${ROTATIONS.join(", ")} (degrees clockwise), got ${quote(value)}`);
+        transform.rotate = r as Rotation;
+        break;
+      }
+      case "flip":
+        if (value === "none" || !FLIPS.includes(value as Flip)) throw badRequest(`flip must be one of h, v, hv, got ${quote(value)}`);
+        transform.flip = value as Flip;
+        break;
       default:
         throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
@@ -213,9 +233,17 @@ function parseColor(value: string): [number, number, number] {
   throw badRequest(`background must be a color like #ffffff or rgb(255,255,255), got ${quote(value)}`);
 }
 
-/** A stable text form of a transform (format excluded): renditions are stored under its hash. */
+/**
+ * A stable text form of a transform (format excluded): renditions are stored under its hash. Options added since
+ * the first release appear only when they differ from their default, so the keys of renditions already stored
+ * (all of which have the defaults) stay the same; each has its own name, so two different transforms never share a text.
+ */
 export function canonicalTransform(t: Transform): string {
   const gravity = typeof t.gravity === "string" ? t.gravity : `${t.gravity.x}x${t.gravity.y}`;
+  const added = [
+    t.flip !== "none" ? `flip=${t.flip}` : "",
+    t.rotate !== 0 ? `rot=${t.rotate}` : "",
+  ].filter(Boolean);
   return [
     `w=${t.width ?? ""}`,
     `h=${t.height ?? ""}`,
@@ -224,6 +252,7 @@ export function canonicalTransform(t: Transform): string {
     `g=${gravity}`,
     `m=${t.metadata}`,
     `bg=${t.background.join(".")}`,
+    ...added,
   ].join(",");
 }
 

@@ -5,11 +5,12 @@
 import { flatten } from "./flatten.ts";
 import { pad } from "./pad.ts";
 import { resize } from "./resize.ts";
+import { rotateAndFlip } from "./rotate-and-flip.ts";
 import type { Step } from "./step.ts";
 
 export type { Step, StepContext } from "./step.ts";
 
-export const TARGET_STEPS: readonly Step[] = [resize, pad, flatten];
+export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, pad, flatten];
 
 /** How many steps, from the start, are reusable: the cascade shares the raster after them. */
 export const REUSABLE_STEPS = TARGET_STEPS.findIndex((s) => !s.reusable);
