@@ -46,3 +46,15 @@ describe("the render fingerprint covers every option", () => {
       .toBe("w=300,h=200,fit=cover,q=85,g=auto,m=none,bg=255.255.255");
   });
 });
+
+describe("gravity", () => {
+  it("refuses auto (a saliency crop) by name instead of silently centring", () => {
+    expect(refused("w=100,h=100,fit=cover,gravity=auto")).toMatch(/^gravity=auto \(a saliency crop\) is not supported yet; use one of center, left, right, top, bottom or XxY/);
+    expect(refused("g=auto")).toMatch(/^gravity=auto/);
+  });
+
+  it("centres by default, the same transform and key as gravity=center", async () => {
+    expect(parseFlexibleOptions("w=100")).toMatchObject({ gravity: "center" });
+    expect(await fingerprint("w=100,fit=cover,g=center")).toBe(await fingerprint("w=100,fit=cover"));
+  });
+});

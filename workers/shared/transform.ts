@@ -9,7 +9,8 @@ import {
 export { FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation };
 
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
-export const GRAVITIES = ["auto", "center", "left", "right", "top", "bottom"] as const;
+/** Named gravities we crop by. Cloudflare's `auto` (a saliency crop) is refused until it is built, never taken as centre. */
+export const GRAVITIES = ["center", "left", "right", "top", "bottom"] as const;
 
 export type Fit = (typeof FITS)[number];
 export type RequestedFormat = OutputFormat | "auto";
@@ -54,7 +55,7 @@ export function transformOfVariant(options: VariantOptions): Transform {
     fit: options.fit,
     quality: DEFAULT_QUALITY,
     format: "auto",
-    gravity: "auto",
+    gravity: "center",
     metadata: options.metadata,
     background: [255, 255, 255],
     flip: "none",
@@ -134,7 +135,7 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
     fit: "scale-down",
     quality: DEFAULT_QUALITY,
     format: "auto",
-    gravity: "auto",
+    gravity: "center",
     metadata: "none",
     background: [255, 255, 255],
     flip: "none",
@@ -216,6 +217,9 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
 }
 
 function parseGravity(value: string): Gravity {
+  if (value === "auto") {
+    throw badRequest(`gravity=auto (a saliency crop) is not supported yet; use one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1`);
+  }
   if (GRAVITIES.includes(value as (typeof GRAVITIES)[number])) return value as Gravity;
   const m = /^(0(?:\.\d+)?|1(?:\.0+)?)x(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(value);
   if (m) return { x: Number(m[1]), y: Number(m[2]) };
@@ -239,7 +243,9 @@ function parseColor(value: string): [number, number, number] {
  * (all of which have the defaults) stay the same; each has its own name, so two different transforms never share a text.
  */
 export function canonicalTransform(t: Transform): string {
-  const gravity = typeof t.gravity === "string" ? t.gravity : `${t.gravity.x}x${t.gravity.y}`;
+  // The centre was the default under the name "auto" when the first renditions were stored: it keeps that text
+  // so their keys stay valid (a real gravity=auto, when built, takes a text of its own).
+  const gravity = typeof t.gravity === "object" ? `${t.gravity.x}x${t.gravity.y}` : t.gravity === "center" ? "auto" : t.gravity;
   const added = [
     t.flip !== "none" ? `flip=${t.flip}` : "",
     t.rotate !== 0 ? `rot=${t.rotate}` : "",
