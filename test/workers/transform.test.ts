@@ -22,6 +22,8 @@ describe("flexible variant options", () => {
       gravity: { x: 0.5, y: 0.25 },
       background: [16, 32, 48],
       metadata: "keep",
+      flip: "none",
+      rotate: 0,
     });
     expect(parseFlexibleOptions("width=10")).toMatchObject({ width: 10, fit: "scale-down", quality: 85, format: "auto" });
   });

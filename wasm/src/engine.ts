@@ -2,13 +2,14 @@
  * The codec engine: one call renders every variant of one original.
  *
  *   sniff → check limits → plan (DCT scale, cascade, memory) → decode once → for each target, largest first:
- *   resize (from the source or the previous, larger result) + orient → pad → flatten → encode.
+ *   the steps of steps/index.ts (resize + orient from the source or the previous, larger result, then the
+ *   target's own steps) → encode.
  *
  * Pipeline steps never touch WASM memory directly: decoders live in the format modules (formats/, one table),
  * encoders behind encode.ts, kernels behind kernels.ts. The processor calls only `renderTargets`.
  */
 import { CodecError } from "./errors.ts";
-import type { Orientation, Raster, Rect } from "./raster.ts";
+import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
@@ -17,11 +18,10 @@ import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, 
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
 import { isSourceStream, readSourceInto, type SourceStream } from "./source-stream.ts";
-import { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
+import { AVIF_MAX_DIMENSION, FLIPS, ROTATIONS } from "./vocabulary.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
-import { orientedSize, resize } from "./pixels.ts";
-import { orient, orientedRectToStored } from "./orient.ts";
-import { flattenAlpha, padTo } from "./canvas.ts";
+import { orientedSize } from "./pixels.ts";
+import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
 import { exifForOutput } from "./metadata.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
@@ -86,6 +86,8 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
       throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
     }
   }
+  if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
+  if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
   if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
   const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
   if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {
@@ -101,17 +103,6 @@ function mapRect(r: Rect, frame: Rect, rw: number, rh: number): Rect {
   const right = Math.max(left + 1, Math.min(rw, Math.round((r.left + r.width - frame.left) * fx)));
   const bottom = Math.max(top + 1, Math.min(rh, Math.round((r.top + r.height - frame.top) * fy)));
   return { left, top, width: right - left, height: bottom - top };
-}
-
-/** Resize the oriented `crop` of a stored-orientation raster to `w × h` oriented pixels. */
-async function resizeOriented(src: Raster, o: Orientation, w: number, h: number, crop: Rect, modules: EngineModules): Promise<Raster> {
-  if (kernels.resize && modules.resize) {
-    return kernels.resize.resizeOriented(modules.resize, src, o, w, h, { crop });
-  }
-  // Resize in stored orientation, then orient the (small) output.
-  const storedCrop = orientedRectToStored(crop, o, src.width, src.height);
-  const stored = orientedSize(w, h, o);
-  return orient(resize(src, stored.width, stored.height, storedCrop), o);
 }
 
 /** Frees an engine-owned buffer now where the runtime can (transferring it to an empty one detaches it). */
@@ -244,20 +235,21 @@ export async function renderTargets(
   let previous: { content: Raster; region: Rect } | undefined;
   for (const step of plan.steps) {
     const { target, region } = step;
-    let content: Raster;
-    try {
-      if (step.from === "same" && previous) {
-        content = previous.content;
-      } else if (step.from === "previous" && previous) {
-        const crop = mapRect(region, previous.region, previous.content.width, previous.content.height);
-        content = await resizeOriented(previous.content, 1, target.width, target.height, crop, modules);
-      } else {
-        const crop = mapRect(region, fullFrame, decodedOriented.width, decodedOriented.height);
-        content = await resizeOriented(sourceRaster!, source.orientation, target.width, target.height, crop, modules);
-      }
-    } catch (e) {
-      throw e instanceof CodecError ? e : new CodecError("limit", `resize to ${target.width}×${target.height} failed: ${e instanceof Error ? e.message : e}`);
+    // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
+    // content as it is. The rest run for this target alone (steps/index.ts).
+    let image: Raster, first: number, context: StepContext;
+    if (step.from === "same" && previous) {
+      [image, first] = [previous.content, REUSABLE_STEPS];
+      context = { modules, orientation: 1, crop: { left: 0, top: 0, width: image.width, height: image.height } };
+    } else if (step.from === "previous" && previous) {
+      [image, first] = [previous.content, 0];
+      context = { modules, orientation: 1, crop: mapRect(region, previous.region, image.width, image.height) };
+    } else {
+      [image, first] = [sourceRaster!, 0];
+      context = { modules, orientation: source.orientation, crop: mapRect(region, fullFrame, decodedOriented.width, decodedOriented.height) };
     }
+    for (let i = first; i < REUSABLE_STEPS; i++) image = await TARGET_STEPS[i].run(image, target, context);
+    const content = image;
     lap("resizeMs");
     account.set("content", bufferBytes(content));
     // Free big buffers as soon as nothing later needs them.
@@ -268,9 +260,11 @@ export async function renderTargets(
     if (step.from !== "source") account.drop("previous");
 
     let out = content;
-    if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
-    if (target.format === "jpeg") out = flattenAlpha(out, target.background ?? [255, 255, 255]);
-    if (out !== content) account.set("output raster", bufferBytes(out));
+    for (let i = REUSABLE_STEPS; i < TARGET_STEPS.length; i++) {
+      const next = await TARGET_STEPS[i].run(out, target, context);
+      if (next !== out) account.set("output raster", bufferBytes(next));
+      out = next;
+    }
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
     const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder });
     lap("encodeMs");

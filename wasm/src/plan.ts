@@ -9,6 +9,8 @@ import type { JpegScale } from "./kernels.ts";
 import type { SourceDecoder } from "./formats/types.ts";
 import { orientedSize } from "./pixels.ts";
 import { orientedRectToStored as rectToStored } from "./orient.ts";
+import { TARGET_STEPS } from "./steps/index.ts";
+import { outputPixels } from "./steps/step.ts";
 
 const MiB = 1024 * 1024;
 
@@ -145,7 +147,7 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   for (const step of steps) {
     const { target } = step;
     const n = target.width * target.height;
-    const outCanvas = target.canvas ? target.canvas.width * target.canvas.height : n;
+    const outCanvas = outputPixels(target);
     const stored = rectToStored(step.region, source.orientation, source.width, source.height);
     const fromW = step.from === "source" ? (stored.width * dw) / source.width : Math.max(target.width, target.height) * 2;
     const fromH = step.from === "source" ? (stored.height * dh) / source.height : Math.max(target.width, target.height) * 2;
@@ -153,7 +155,7 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
     const resizing = step.from === "same" ? 0
       : p.resizeKernel ? p.resizeKernel(Math.ceil(fromW), Math.ceil(fromH), c, target.width, target.height) + content
       : resizeBytes(fromW, fromH, target.width, target.height, c);
-    const work = resizing + (target.canvas ? outCanvas * 4 : 0) + (target.format === "jpeg" && c === 4 ? outCanvas * 3 : 0);
+    const work = resizing + TARGET_STEPS.reduce((n, s) => n + s.workBytes(target, c), 0);
     const bytes = inputAfter + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
     phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
     sourceAlive = step.sourceNeededAfter;

@@ -1,17 +1,20 @@
 /** The engine's public vocabulary: what to render from which source, and what comes back. */
 import type { Orientation, Rect } from "./raster.ts";
 import type { ImageFormat } from "./formats/index.ts";
-import type { MetadataMode, OutputFormat } from "./vocabulary.ts";
+import type { Flip, MetadataMode, OutputFormat, Rotation } from "./vocabulary.ts";
 
 export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
 export interface RenderTarget {
-  /** Size of the resized image content, in oriented pixels. */
+  /** Size of the resized image content, in oriented pixels (before `flip` and `rotate`). */
   width: number;
   height: number;
   /** Region of the ORIENTED source to resize (fit=cover/crop); default the whole image. */
   crop?: Rect;
-  /** fit=pad: content centred on this canvas. */
+  /** Applied to the resized content, flip first (default none, 0). */
+  flip?: Flip;
+  rotate?: Rotation;
+  /** fit=pad: content (after flip and rotate) centred on this canvas. */
   canvas?: { width: number; height: number; background: [number, number, number, number] };
   format: OutputFormat;
   /** 1..100. */

@@ -14,3 +14,11 @@ export type MetadataMode = (typeof METADATA_MODES)[number];
 
 /** Cloudflare Images does not produce AVIF above this size on the longer side; negotiation falls back. */
 export const AVIF_MAX_DIMENSION = 1200;
+
+/** rotate: degrees clockwise, applied after EXIF orientation (Cloudflare's values). */
+export const ROTATIONS = [0, 90, 180, 270] as const;
+export type Rotation = (typeof ROTATIONS)[number];
+
+/** flip: horizontal, vertical or both, applied before rotate (as Cloudflare documents); none is the default. */
+export const FLIPS = ["none", "h", "v", "hv"] as const;
+export type Flip = (typeof FLIPS)[number];

@@ -2,6 +2,8 @@
 // become. The processor renders it; the upload paths plan it from the header (render-admission.ts).
 import type { RenderTarget } from "../../wasm/src/targets.ts";
 import { orientedSize } from "../../wasm/src/pixels.ts";
+import { orientedRectToStored } from "../../wasm/src/orient.ts";
+import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
 import { planGeometry } from "./geometry.ts";
 import type { OutputRequest, RenderSource } from "./render.ts";
 import type { VariantRow } from "./schema.ts";
@@ -32,10 +34,15 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
   return requests.map(({ transform, format }) => {
     const g = planGeometry(oriented, transform);
     const background: [number, number, number, number] = [...transform.background, format === "jpeg" ? 255 : 0];
+    // The geometry is in the axes after flip and rotate; the engine resizes before them, in the oriented source's axes.
+    const view = viewOrientation(transform.rotate, transform.flip);
+    const swap = viewSwapsAxes(transform.rotate, transform.flip);
     return {
-      width: g.width,
-      height: g.height,
-      crop: g.crop,
+      width: swap ? g.height : g.width,
+      height: swap ? g.width : g.height,
+      crop: g.crop && orientedRectToStored(g.crop, view, oriented.width, oriented.height),
+      flip: transform.flip,
+      rotate: transform.rotate,
       canvas: g.canvas ? { ...g.canvas, background } : undefined,
       format,
       quality: transform.quality,

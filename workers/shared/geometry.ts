@@ -1,7 +1,11 @@
 import type { Rect } from "../../wasm/src/raster.ts";
+import { viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
 import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
 
-/** The pixel plan for one output: which part of the oriented source, resized to what, on what canvas. */
+/**
+ * The pixel plan for one output, in the axes the viewer sees after flip and rotate: which part of the image,
+ * resized to what, on what canvas.
+ */
 export interface Geometry {
   width: number;
   height: number;
@@ -13,11 +17,13 @@ export interface Geometry {
  * Resolves a transform's fit mode against the source's oriented size, following Cloudflare's definitions:
  * scale-down fits inside the box and never enlarges; contain fits inside and may enlarge; cover fills the box
  * and crops; crop is cover that never enlarges (scale-down for small images); pad is contain on a canvas of
- * exactly the box. A missing width or height leaves that side to the aspect ratio.
+ * exactly the box. A missing width or height leaves that side to the aspect ratio. `oriented` is the source's
+ * size after EXIF orientation; width and height refer to the axes after `rotate` (Cloudflare's rule).
  */
-export function planGeometry(source: { width: number; height: number }, t: Transform): Geometry {
-  const sw = source.width;
-  const sh = source.height;
+export function planGeometry(oriented: { width: number; height: number }, t: Transform): Geometry {
+  const swap = viewSwapsAxes(t.rotate, t.flip);
+  const sw = swap ? oriented.height : oriented.width;
+  const sh = swap ? oriented.width : oriented.height;
   if (!t.width && !t.height) return clampToMax({ width: sw, height: sh });
   const boxW = t.width ?? Math.max(1, Math.round((sw * t.height!) / sh));
   const boxH = t.height ?? Math.max(1, Math.round((sh * t.width!) / sw));

@@ -1,13 +1,16 @@
 import { sha256Hex } from "./crypto.ts";
 import { badRequest, quote } from "./errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
-import { AVIF_MAX_DIMENSION, METADATA_MODES, OUTPUT_FORMATS, type MetadataMode, type OutputFormat } from "../../wasm/src/vocabulary.ts";
+import {
+  AVIF_MAX_DIMENSION, FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation,
+} from "../../wasm/src/vocabulary.ts";
 
 // The engine's vocabulary, defined once in wasm/src/vocabulary.ts; requests are validated against it here.
-export { METADATA_MODES, OUTPUT_FORMATS, type MetadataMode, type OutputFormat };
+export { FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation };
 
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
-export const GRAVITIES = ["auto", "center", "left", "right", "top", "bottom"] as const;
+/** Named gravities we crop by. Cloudflare's `auto` (a saliency crop) is refused until it is built, never taken as centre. */
+export const GRAVITIES = ["center", "left", "right", "top", "bottom"] as const;
 
 export type Fit = (typeof FITS)[number];
 export type RequestedFormat = OutputFormat | "auto";
@@ -26,6 +29,9 @@ export interface Transform {
   metadata: MetadataMode;
   /** RGB background for `pad` and for flattening alpha into JPEG. */
   background: [number, number, number];
+  /** Flip, then rotate clockwise, after EXIF orientation; width and height refer to the axes after them (Cloudflare's rule). */
+  flip: Flip;
+  rotate: Rotation;
 }
 
 export const DEFAULT_QUALITY = 85;
@@ -49,9 +55,11 @@ export function transformOfVariant(options: VariantOptions): Transform {
     fit: options.fit,
     quality: DEFAULT_QUALITY,
     format: "auto",
-    gravity: "auto",
+    gravity: "center",
     metadata: options.metadata,
     background: [255, 255, 255],
+    flip: "none",
+    rotate: 0,
   };
 }
 
@@ -127,9 +135,11 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
     fit: "scale-down",
     quality: DEFAULT_QUALITY,
     format: "auto",
-    gravity: "auto",
+    gravity: "center",
     metadata: "none",
     background: [255, 255, 255],
+    flip: "none",
+    rotate: 0,
   };
   let dpr = 1;
   const seen = new Set<string>();
@@ -184,6 +194,17 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
       case "background":
         transform.background = parseColor(value);
         break;
+      case "rotate": {
+        const r = parseDecimalInteger(value);
+        // 0 is Cloudflare's "no rotation": accepted, and the same transform as no rotate at all.
+        if (r === undefined || !ROTATIONS.includes(r as Rotation)) throw badRequest(`rotate must be one of ${ROTATIONS.join(", ")} (degrees clockwise), got ${quote(value)}`);
+        transform.rotate = r as Rotation;
+        break;
+      }
+      case "flip":
+        if (value === "none" || !FLIPS.includes(value as Flip)) throw badRequest(`flip must be one of h, v, hv, got ${quote(value)}`);
+        transform.flip = value as Flip;
+        break;
       default:
         throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
@@ -196,6 +217,9 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
 }
 
 function parseGravity(value: string): Gravity {
+  if (value === "auto") {
+    throw badRequest(`gravity=auto (a saliency crop) is not supported yet; use one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1`);
+  }
   if (GRAVITIES.includes(value as (typeof GRAVITIES)[number])) return value as Gravity;
   const m = /^(0(?:\.\d+)?|1(?:\.0+)?)x(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(value);
   if (m) return { x: Number(m[1]), y: Number(m[2]) };
@@ -213,9 +237,19 @@ function parseColor(value: string): [number, number, number] {
   throw badRequest(`background must be a color like #ffffff or rgb(255,255,255), got ${quote(value)}`);
 }
 
-/** A stable text form of a transform (format excluded): renditions are stored under its hash. */
+/**
+ * A stable text form of a transform (format excluded): renditions are stored under its hash. Options added since
+ * the first release appear only when they differ from their default, so the keys of renditions already stored
+ * (all of which have the defaults) stay the same; each has its own name, so two different transforms never share a text.
+ */
 export function canonicalTransform(t: Transform): string {
-  const gravity = typeof t.gravity === "string" ? t.gravity : `${t.gravity.x}x${t.gravity.y}`;
+  // The centre was the default under the name "auto" when the first renditions were stored: it keeps that text
+  // so their keys stay valid (a real gravity=auto, when built, takes a text of its own).
+  const gravity = typeof t.gravity === "object" ? `${t.gravity.x}x${t.gravity.y}` : t.gravity === "center" ? "auto" : t.gravity;
+  const added = [
+    t.flip !== "none" ? `flip=${t.flip}` : "",
+    t.rotate !== 0 ? `rot=${t.rotate}` : "",
+  ].filter(Boolean);
   return [
     `w=${t.width ?? ""}`,
     `h=${t.height ?? ""}`,
@@ -224,6 +258,7 @@ export function canonicalTransform(t: Transform): string {
     `g=${gravity}`,
     `m=${t.metadata}`,
     `bg=${t.background.join(".")}`,
+    ...added,
   ].join(",");
 }
 

@@ -1,0 +1,19 @@
+/**
+ * A target's pipeline, in order: the engine runs these steps for every target, from the decoded source or from a
+ * larger target's content (the cascade), then encodes. Order of operations follows Cloudflare Images.
+ */
+import { flatten } from "./flatten.ts";
+import { pad } from "./pad.ts";
+import { resize } from "./resize.ts";
+import { rotateAndFlip } from "./rotate-and-flip.ts";
+import type { Step } from "./step.ts";
+
+export type { Step, StepContext } from "./step.ts";
+
+export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, pad, flatten];
+
+/** How many steps, from the start, are reusable: the cascade shares the raster after them. */
+export const REUSABLE_STEPS = TARGET_STEPS.findIndex((s) => !s.reusable);
+if (REUSABLE_STEPS < 1 || TARGET_STEPS.slice(REUSABLE_STEPS).some((s) => s.reusable)) {
+  throw new Error("TARGET_STEPS: reusable steps (at least resize) must come first");
+}

@@ -1,0 +1,34 @@
+/**
+ * One step of a target's pipeline (imgproxy's processing/ is the model): every step has this shape, runs in the
+ * order of the list in index.ts, and returns its input at once when the target asks nothing of it.
+ */
+import type { EngineModules } from "../modules.ts";
+import type { Orientation, Raster, Rect } from "../raster.ts";
+import type { RenderTarget } from "../targets.ts";
+
+export interface StepContext {
+  modules: EngineModules;
+  /** How to read the raster handed to the first step: its EXIF orientation, and the oriented rect of it the target shows. */
+  orientation: Orientation;
+  crop: Rect;
+}
+
+export interface Step {
+  readonly name: string;
+  /**
+   * Whether the step's result depends only on the target's region and size. The cascade keeps the raster after
+   * the last such step and hands it to other targets (the same region in another format, or a smaller target
+   * inside it); a step that is not `reusable` (it changes pixels or layout for this target alone: rotate, blur,
+   * padding, flattening) runs for each target on its own copy, so its effect never reaches another target.
+   * Reusable steps come first in the list.
+   */
+  readonly reusable: boolean;
+  /** Bytes the step allocates for `target` (its output, scratch), given the channels of the resized content; 0 when it has nothing to do. */
+  workBytes(target: RenderTarget, channels: 3 | 4): number;
+  run(image: Raster, target: RenderTarget, context: StepContext): Raster | Promise<Raster>;
+}
+
+/** The output side of a target once every step ran (the canvas for fit=pad). */
+export function outputPixels(target: RenderTarget): number {
+  return target.canvas ? target.canvas.width * target.canvas.height : target.width * target.height;
+}
