@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { EventType, PlatformEvent } from "./events.ts";
 import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
 import type { Scope } from "./scopes.ts";
@@ -22,6 +22,11 @@ export const images = sqliteTable(
     requireSignedUrls: integer("require_signed_urls", { mode: "boolean" }).notNull().default(false),
     /** User metadata as JSON text (≤ 1024 bytes). */
     meta: text("meta").notNull().default("{}"),
+    /**
+     * User metadata as a JSON object, checked by SQLite (json_valid); it replaces `meta` through expand → backfill →
+     * switch → contract (docs/DESIGN.md, "Changing the schema without downtime").
+     */
+    metaJson: text("meta_json", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     creator: text("creator"),
     status: text("status", { enum: IMAGE_STATUSES }).notNull(),
     error: text("error"),
@@ -40,6 +45,7 @@ export const images = sqliteTable(
     index("images_creator_idx").on(t.creator, t.uploaded),
     // A direct-to-R2 object's key names its image by storage id; a hashed one is resolved by life.
     index("images_life_idx").on(t.life),
+    check("images_meta_json_valid", sql`json_valid(${t.metaJson})`),
   ],
 );
 
