@@ -74,6 +74,14 @@ const metaText = pastRelease("meta text", {
   metaColumn: "meta",
 });
 
+/** Expand's release: writes both columns, reads `meta`. */
+const dualWrite = pastRelease("dual write", {
+  columns: `"id", "life", "filename", "uploaded", "require_signed_urls", "meta", "meta_json", "creator", "status", "error", "format", "content_type", "width", "height", "orientation", "has_alpha", "bytes", "updated_at"`,
+  insert: `"id", "life", "uploaded", "meta", "meta_json", "status"`,
+  patch: `"meta", "meta_json"`,
+  metaColumn: "meta",
+});
+
 /** The code in this tree, through the functions the routes call. */
 const current: Release = {
   name: "current",
@@ -133,7 +141,25 @@ async function expectSideBySide(d1: D1Database, releases: Release[]) {
 describe("images.meta → images.meta_json without downtime", () => {
   it("expanded: the previous release and the dual-writing one run side by side", async () => {
     const d1 = await freshSchemaThrough("0009_images_meta_json_expand");
-    await expectSideBySide(d1, [metaText, current]);
+    await expectSideBySide(d1, [metaText, dualWrite]);
+  });
+
+  it("backfilled: what was written before the expand, and by the previous release beside it, reads the same from meta_json", async () => {
+    const d1 = await freshSchemaThrough("0008");
+    await metaText.upload(d1, "before expand", { written: "before expand" });
+    await migrateThrough(d1, "0009_images_meta_json_expand");
+    await metaText.upload(d1, "during rollout", { written: "during rollout" });
+    // The read switch must wait for the backfill: until then meta_json holds only its default for these rows.
+    expect(await current.meta(d1, "before expand")).toEqual({});
+    await migrateThrough(d1, "0010_images_meta_json_backfill");
+    expect(await current.meta(d1, "before expand")).toEqual({ written: "before expand" });
+    expect(await current.meta(d1, "during rollout")).toEqual({ written: "during rollout" });
+    expect(await current.matching(d1, "written", "before expand")).toEqual(["before expand"]);
+  });
+
+  it("backfilled: the dual-writing release and the one reading meta_json run side by side", async () => {
+    const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
+    await expectSideBySide(d1, [dualWrite, current]);
   });
 
   it("expanded: meta_json refuses text that is not JSON", async () => {
