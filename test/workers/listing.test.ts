@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeContinuationToken } from "../../workers/gateway/continuation-token.ts";
-import { insertImageRecord, metaColumns } from "../../workers/shared/image-records.ts";
+import { insertImageRecord } from "../../workers/shared/image-records.ts";
 import { database } from "../../workers/shared/db.ts";
 import { api, json } from "./helpers.ts";
 
@@ -14,7 +14,7 @@ async function seed(creator: string, records: { id: string; meta?: unknown }[]) 
       creator,
       uploaded: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
       status: "ready",
-      ...metaColumns((meta ?? {}) as Record<string, unknown>),
+      meta: (meta ?? {}) as Record<string, unknown>,
     }, 100_000);
   }
 }

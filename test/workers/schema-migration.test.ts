@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { metadataFilterCondition, parseMetadataFilters } from "../../workers/gateway/list-filters.ts";
 import { presentImage } from "../../workers/gateway/presenters.ts";
 import { database } from "../../workers/shared/db.ts";
-import { findImage, insertImageRecord, metaColumns, updateImageLife } from "../../workers/shared/image-records.ts";
+import { findImage, insertImageRecord, updateImageLife } from "../../workers/shared/image-records.ts";
 import { images } from "../../workers/shared/schema.ts";
 
 // `images.meta` (text) becomes `images.meta_json` (JSON, CHECKed) through expand → backfill → switch → contract
@@ -82,15 +82,23 @@ const dualWrite = pastRelease("dual write", {
   metaColumn: "meta",
 });
 
-/** The code in this tree, through the functions the routes call. */
+/** Switch's release: writes both columns, reads `meta_json`. */
+const switchedRead = pastRelease("switched read", {
+  columns: `"id", "life", "filename", "uploaded", "require_signed_urls", "meta", "meta_json", "creator", "status", "error", "format", "content_type", "width", "height", "orientation", "has_alpha", "bytes", "updated_at"`,
+  insert: `"id", "life", "uploaded", "meta", "meta_json", "status"`,
+  patch: `"meta", "meta_json"`,
+  metaColumn: "meta_json",
+});
+
+/** The code in this tree (contract's release: `meta_json` only), through the functions the routes call. */
 const current: Release = {
   name: "current",
   async upload(d1, id, meta) {
-    const outcome = await insertImageRecord(database(d1), { id, life: lifeOf(id), uploaded: "2026-01-01T00:00:00.000Z", status: "ready", ...metaColumns(meta) }, 1_000_000);
+    const outcome = await insertImageRecord(database(d1), { id, life: lifeOf(id), uploaded: "2026-01-01T00:00:00.000Z", status: "ready", meta }, 1_000_000);
     expect(outcome).toHaveProperty("inserted");
   },
   async patch(d1, id, meta) {
-    expect(await updateImageLife(database(d1), id, lifeOf(id), metaColumns(meta))).toBeDefined();
+    expect(await updateImageLife(database(d1), id, lifeOf(id), { meta })).toBeDefined();
   },
   async meta(d1, id) {
     const row = await findImage(database(d1), id);
@@ -159,7 +167,12 @@ describe("images.meta → images.meta_json without downtime", () => {
 
   it("backfilled: the dual-writing release and the one reading meta_json run side by side", async () => {
     const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
-    await expectSideBySide(d1, [dualWrite, current]);
+    await expectSideBySide(d1, [dualWrite, switchedRead]);
+  });
+
+  it("not yet contracted: the release reading meta_json and the one writing only meta_json run side by side", async () => {
+    const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
+    await expectSideBySide(d1, [switchedRead, current]);
   });
 
   it("expanded: meta_json refuses text that is not JSON", async () => {

@@ -4,7 +4,7 @@ import { parseBoolean, type Config } from "../shared/config.ts";
 import { coordinatorOf } from "../shared/coordinators.ts";
 import { database, nowIso, primary, type Db } from "../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, describeError, quote } from "../shared/errors.ts";
-import { countImages, insertImageRecord, metaColumns, originalColumns } from "../shared/image-records.ts";
+import { countImages, insertImageRecord, originalColumns } from "../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../shared/schema.ts";
 import { imageStorageId, newLife, originalKey, type StoredImage } from "../shared/storage.ts";
 import { checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
@@ -170,7 +170,7 @@ export async function ingestUpload(
       filename: upload.filename ?? null,
       uploaded: nowIso(),
       requireSignedUrls: upload.fields.requireSignedURLs ?? false,
-      ...metaColumns(upload.fields.metadata ?? {}),
+      meta: upload.fields.metadata ?? {},
       creator: upload.fields.creator ?? null,
       status: "queued",
       ...originalColumns(upload.header, upload.bytes.length),

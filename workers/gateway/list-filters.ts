@@ -110,8 +110,8 @@ export function metadataFilterCondition(filters: MetadataFilter[]): SQL | undefi
 function filterCondition(filter: MetadataFilter): SQL {
   // Every key is quoted, so keys that look like numbers or hold spaces mean what they say.
   const jsonPath = `$${filter.path.map((key) => `."${key}"`).join("")}`;
-  const value = sql`json_extract(${images.metaJson}, ${jsonPath})`;
-  const jsonType = sql`json_type(${images.metaJson}, ${jsonPath})`;
+  const value = sql`json_extract(${images.meta}, ${jsonPath})`;
+  const jsonType = sql`json_type(${images.meta}, ${jsonPath})`;
   switch (filter.type) {
     case "boolean":
       return eq(jsonType, filter.values[0] ? "true" : "false");

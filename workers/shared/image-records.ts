@@ -93,15 +93,6 @@ export async function updateImageLife(db: Db, id: string, life: string, patch: P
   return row;
 }
 
-/**
- * The columns that hold an image's user metadata. While `meta` (text) is replaced by `meta_json` (docs/DESIGN.md,
- * "Changing the schema without downtime"), every write goes through here, so a release writes what the releases it
- * runs beside during a rolling deploy read.
- */
-export function metaColumns(meta: Record<string, unknown>) {
-  return { meta: JSON.stringify(meta), metaJson: meta };
-}
-
 /** The original's facts, recorded in its D1 record once its bytes are stored (every upload path writes these). */
 export function originalColumns(header: ImageHeader, byteLength: number) {
   return {

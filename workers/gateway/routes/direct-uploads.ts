@@ -5,7 +5,7 @@ import { coordinatorOf } from "../../shared/coordinators.ts";
 import { randomHex, sha256Hex } from "../../shared/crypto.ts";
 import { database, nowIso, primary } from "../../shared/db.ts";
 import { ApiError, ErrorCode, badRequest, describeError, envelope, notFound } from "../../shared/errors.ts";
-import { findImage, insertImageRecord, metaColumns, originalColumns, updateImageLife } from "../../shared/image-records.ts";
+import { findImage, insertImageRecord, originalColumns, updateImageLife } from "../../shared/image-records.ts";
 import { imageStorageId, incomingKey, newLife, originalKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
 import { faultPoint } from "../faults.ts";
@@ -56,7 +56,7 @@ directUploadRoutes.post("/", async (c) => {
     uploaded: nowIso(),
     status: "draft" as const,
     requireSignedUrls: parseBoolean(fields.requireSignedURLs, "requireSignedURLs") ?? false,
-    ...metaColumns(parseMetadata(fields.metadata) ?? {}),
+    meta: parseMetadata(fields.metadata) ?? {},
     creator: parseCreator(fields.creator) ?? null,
   };
   await checkImageAllowance(c.get("db"), config);

@@ -4,7 +4,7 @@ import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, primary } from "../../shared/db.ts";
 import { badRequest, envelope, notFound, quote } from "../../shared/errors.ts";
-import { deleteImageRecords, findImage, metaColumns, updateImageLife } from "../../shared/image-records.ts";
+import { deleteImageRecords, findImage, updateImageLife } from "../../shared/image-records.ts";
 import { parseDecimalInteger } from "../../shared/numerals.ts";
 import { images, type ImageRow } from "../../shared/schema.ts";
 import { deletePrefix, imageStorageId, incomingKey, lifePrefixes, originalKey } from "../../shared/storage.ts";
@@ -122,7 +122,7 @@ imageRoutes.patch("/v1/:image_id{.+}", async (c) => {
   const row = await imageOf(c);
   const body = await readJsonObject(c.req.raw, c.get("config"));
   const update: Partial<typeof images.$inferInsert> = {};
-  if ("metadata" in body) Object.assign(update, metaColumns(parseMetadata(body.metadata) ?? {}));
+  if ("metadata" in body) update.meta = parseMetadata(body.metadata) ?? {};
   if ("creator" in body) update.creator = parseCreator(body.creator) ?? null;
   const requireSigned = parseBoolean(body.requireSignedURLs, "requireSignedURLs");
   if (requireSigned !== undefined) update.requireSignedUrls = requireSigned;
