@@ -175,6 +175,17 @@ describe("images.meta → images.meta_json without downtime", () => {
     await expectSideBySide(d1, [switchedRead, current]);
   });
 
+  it("contracted: the current code keeps what it wrote before, and no release that knows `meta` can run", async () => {
+    const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
+    await current.upload(d1, "kept", { kept: true });
+    await migrateThrough(d1, "0011_images_meta_json_contract");
+    expect(await current.meta(d1, "kept")).toEqual({ kept: true });
+    await expectSideBySide(d1, [current]);
+    // Why the contract waits until the switched release is gone: its writes name the dropped column.
+    await expect(switchedRead.upload(d1, "refused", {})).rejects.toThrow(/no column named meta\b/);
+    await expect(switchedRead.patch(d1, "kept", {})).rejects.toThrow(/no such column: meta\b/);
+  });
+
   it("expanded: meta_json refuses text that is not JSON", async () => {
     const d1 = await freshSchemaThrough("0009_images_meta_json_expand");
     await metaText.upload(d1, "checked", {});
