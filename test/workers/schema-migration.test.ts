@@ -111,20 +111,29 @@ const current: Release = {
   },
 };
 
-/** A fresh D1 with the migrations applied up to and including the one whose name starts with `last`. */
-async function freshSchemaThrough(last: string): Promise<D1Database> {
+/** The change's migrations by step; "before" is the schema the previous release ran on. */
+type Step = "before" | "expand" | "backfill" | "contract";
+
+/** How many migrations there are up to and including `step`'s (found by name, so renumbering them changes nothing). */
+function migrationsThrough(step: Step): number {
+  const tag = `images_meta_json_${step === "before" ? "expand" : step}`;
+  const index = env.TEST_MIGRATIONS.findIndex((migration) => new RegExp(`^\\d+_${tag}\\.sql$`).test(migration.name));
+  expect(index, `a migration named NNNN_${tag}.sql`).toBeGreaterThan(0);
+  return step === "before" ? index : index + 1;
+}
+
+/** A fresh D1 with the migrations applied through `step`. */
+async function freshSchemaThrough(step: Step): Promise<D1Database> {
   const d1 = env.MIGRATION_DB;
   const { results } = await d1
     .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'`)
     .all<{ name: string }>();
   for (const { name } of results) await d1.prepare(`DROP TABLE "${name}"`).run();
-  return migrateThrough(d1, last);
+  return migrateThrough(d1, step);
 }
 
-async function migrateThrough(d1: D1Database, last: string): Promise<D1Database> {
-  const end = env.TEST_MIGRATIONS.findIndex((migration) => migration.name.startsWith(last));
-  expect(end, `a migration named ${last}…`).toBeGreaterThanOrEqual(0);
-  await applyD1Migrations(d1, env.TEST_MIGRATIONS.slice(0, end + 1));
+async function migrateThrough(d1: D1Database, step: Step): Promise<D1Database> {
+  await applyD1Migrations(d1, env.TEST_MIGRATIONS.slice(0, migrationsThrough(step)));
   return d1;
 }
 
@@ -148,37 +157,37 @@ async function expectSideBySide(d1: D1Database, releases: Release[]) {
 
 describe("images.meta → images.meta_json without downtime", () => {
   it("expanded: the previous release and the dual-writing one run side by side", async () => {
-    const d1 = await freshSchemaThrough("0009_images_meta_json_expand");
+    const d1 = await freshSchemaThrough("expand");
     await expectSideBySide(d1, [metaText, dualWrite]);
   });
 
   it("backfilled: what was written before the expand, and by the previous release beside it, reads the same from meta_json", async () => {
-    const d1 = await freshSchemaThrough("0008");
+    const d1 = await freshSchemaThrough("before");
     await metaText.upload(d1, "before expand", { written: "before expand" });
-    await migrateThrough(d1, "0009_images_meta_json_expand");
+    await migrateThrough(d1, "expand");
     await metaText.upload(d1, "during rollout", { written: "during rollout" });
     // The read switch must wait for the backfill: until then meta_json holds only its default for these rows.
     expect(await current.meta(d1, "before expand")).toEqual({});
-    await migrateThrough(d1, "0010_images_meta_json_backfill");
+    await migrateThrough(d1, "backfill");
     expect(await current.meta(d1, "before expand")).toEqual({ written: "before expand" });
     expect(await current.meta(d1, "during rollout")).toEqual({ written: "during rollout" });
     expect(await current.matching(d1, "written", "before expand")).toEqual(["before expand"]);
   });
 
   it("backfilled: the dual-writing release and the one reading meta_json run side by side", async () => {
-    const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
+    const d1 = await freshSchemaThrough("backfill");
     await expectSideBySide(d1, [dualWrite, switchedRead]);
   });
 
   it("not yet contracted: the release reading meta_json and the one writing only meta_json run side by side", async () => {
-    const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
+    const d1 = await freshSchemaThrough("backfill");
     await expectSideBySide(d1, [switchedRead, current]);
   });
 
   it("contracted: the current code keeps what it wrote before, and no release that knows `meta` can run", async () => {
-    const d1 = await freshSchemaThrough("0010_images_meta_json_backfill");
+    const d1 = await freshSchemaThrough("backfill");
     await current.upload(d1, "kept", { kept: true });
-    await migrateThrough(d1, "0011_images_meta_json_contract");
+    await migrateThrough(d1, "contract");
     expect(await current.meta(d1, "kept")).toEqual({ kept: true });
     await expectSideBySide(d1, [current]);
     // Why the contract waits until the switched release is gone: its writes name the dropped column.
@@ -187,7 +196,7 @@ describe("images.meta → images.meta_json without downtime", () => {
   });
 
   it("expanded: meta_json refuses text that is not JSON", async () => {
-    const d1 = await freshSchemaThrough("0009_images_meta_json_expand");
+    const d1 = await freshSchemaThrough("expand");
     await metaText.upload(d1, "checked", {});
     await expect(d1.prepare(`UPDATE "images" SET "meta_json" = ? WHERE "id" = ?`).bind("{not json", "checked").run()).rejects.toThrow(/CHECK constraint failed/);
   });
