@@ -14,7 +14,7 @@ async function seed(creator: string, records: { id: string; meta?: unknown }[]) 
       creator,
       uploaded: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
       status: "ready",
-      meta: JSON.stringify(meta ?? {}),
+      meta: (meta ?? {}) as Record<string, unknown>,
     }, 100_000);
   }
 }

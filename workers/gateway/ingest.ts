@@ -170,7 +170,7 @@ export async function ingestUpload(
       filename: upload.filename ?? null,
       uploaded: nowIso(),
       requireSignedUrls: upload.fields.requireSignedURLs ?? false,
-      meta: JSON.stringify(upload.fields.metadata ?? {}),
+      meta: upload.fields.metadata ?? {},
       creator: upload.fields.creator ?? null,
       status: "queued",
       ...originalColumns(upload.header, upload.bytes.length),

@@ -44,7 +44,7 @@ export function presentImage(row: ImageRow, variantNames: string[], base: string
     uploaded: row.uploaded,
     requireSignedURLs: row.requireSignedUrls,
     variants: variantNames.map((name) => `${base}/${deliveryPath(row.id)}/${name}`),
-    meta: JSON.parse(row.meta) as Record<string, unknown>,
+    meta: row.meta,
     creator: row.creator,
     status: row.status,
   };

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { EventType, PlatformEvent } from "./events.ts";
 import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
 import type { Scope } from "./scopes.ts";
@@ -21,7 +21,11 @@ export const images = sqliteTable(
     uploaded: text("uploaded").notNull(),
     requireSignedUrls: integer("require_signed_urls", { mode: "boolean" }).notNull().default(false),
     /** User metadata as JSON text (≤ 1024 bytes). */
-    meta: text("meta").notNull().default("{}"),
+    /**
+     * User metadata (≤ 1024 bytes), a JSON object that SQLite checks (json_valid). It was text in `meta` until
+     * migrations 0009–0011 (docs/DESIGN.md, "Changing the schema without downtime").
+     */
+    meta: text("meta_json", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     creator: text("creator"),
     status: text("status", { enum: IMAGE_STATUSES }).notNull(),
     error: text("error"),
@@ -40,6 +44,7 @@ export const images = sqliteTable(
     index("images_creator_idx").on(t.creator, t.uploaded),
     // A direct-to-R2 object's key names its image by storage id; a hashed one is resolved by life.
     index("images_life_idx").on(t.life),
+    check("images_meta_json_valid", sql`json_valid(${t.meta})`),
   ],
 );
 

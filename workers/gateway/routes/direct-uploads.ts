@@ -56,7 +56,7 @@ directUploadRoutes.post("/", async (c) => {
     uploaded: nowIso(),
     status: "draft" as const,
     requireSignedUrls: parseBoolean(fields.requireSignedURLs, "requireSignedURLs") ?? false,
-    meta: JSON.stringify(parseMetadata(fields.metadata) ?? {}),
+    meta: parseMetadata(fields.metadata) ?? {},
     creator: parseCreator(fields.creator) ?? null,
   };
   await checkImageAllowance(c.get("db"), config);

@@ -122,7 +122,7 @@ imageRoutes.patch("/v1/:image_id{.+}", async (c) => {
   const row = await imageOf(c);
   const body = await readJsonObject(c.req.raw, c.get("config"));
   const update: Partial<typeof images.$inferInsert> = {};
-  if ("metadata" in body) update.meta = JSON.stringify(parseMetadata(body.metadata) ?? {});
+  if ("metadata" in body) update.meta = parseMetadata(body.metadata) ?? {};
   if ("creator" in body) update.creator = parseCreator(body.creator) ?? null;
   const requireSigned = parseBoolean(body.requireSignedURLs, "requireSignedURLs");
   if (requireSigned !== undefined) update.requireSignedUrls = requireSigned;
