@@ -23,6 +23,8 @@ import { orientedSize, resize } from "./pixels.ts";
 import { orient, orientedRectToStored } from "./orient.ts";
 import { flattenAlpha, padTo } from "./canvas.ts";
 import { exifForOutput } from "./metadata.ts";
+import { readAnimation } from "./animation/index.ts";
+import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
 export type { EngineModules } from "./modules.ts";
@@ -104,7 +106,7 @@ function mapRect(r: Rect, frame: Rect, rw: number, rh: number): Rect {
 }
 
 /** Resize the oriented `crop` of a stored-orientation raster to `w × h` oriented pixels. */
-async function resizeOriented(src: Raster, o: Orientation, w: number, h: number, crop: Rect, modules: EngineModules): Promise<Raster> {
+export async function resizeOriented(src: Raster, o: Orientation, w: number, h: number, crop: Rect, modules: EngineModules): Promise<Raster> {
   if (kernels.resize && modules.resize) {
     return kernels.resize.resizeOriented(modules.resize, src, o, w, h, { crop });
   }
@@ -165,6 +167,10 @@ export async function renderTargets(
   const sniffed = sniffFormat(input);
   if (!sniffed) throw new CodecError("unsupported", `input is not a ${FORMAT_NAMES} image`);
   if (sniffed !== source.format) throw new CodecError("unsupported", `input is ${sniffed}, but the source info says ${source.format}`);
+
+  // An animation kept: its targets are rendered frame by frame (animation/render.ts), the others from the first frame.
+  const animation = targets.some(wantsAnimation) ? readAnimation(input, source.format) : undefined;
+  if (animation) return renderKeepingAnimation(input, animation, source, targets, options, report);
 
   // One reading of the stream (for JPEG: one marker walk) serves the plan, the decoder and the EXIF.
   const reading = FORMATS[source.format].read(input, source, modules);
