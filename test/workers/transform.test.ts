@@ -22,6 +22,7 @@ describe("flexible variant options", () => {
       gravity: { x: 0.5, y: 0.25 },
       background: [16, 32, 48],
       metadata: "keep",
+      anim: true,
     });
     expect(parseFlexibleOptions("width=10")).toMatchObject({ width: 10, fit: "scale-down", quality: 85, format: "auto" });
   });

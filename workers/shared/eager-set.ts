@@ -41,6 +41,7 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
       quality: transform.quality,
       metadata: transform.metadata,
       background: transform.background,
+      animate: transform.anim,
     };
   });
 }

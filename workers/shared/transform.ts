@@ -26,6 +26,8 @@ export interface Transform {
   metadata: MetadataMode;
   /** RGB background for `pad` and for flattening alpha into JPEG. */
   background: [number, number, number];
+  /** Keep an animated original's animation where the output format carries one; false: its first frame. */
+  anim: boolean;
 }
 
 export const DEFAULT_QUALITY = 85;
@@ -52,6 +54,7 @@ export function transformOfVariant(options: VariantOptions): Transform {
     gravity: "auto",
     metadata: options.metadata,
     background: [255, 255, 255],
+    anim: true,
   };
 }
 
@@ -130,6 +133,7 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
     gravity: "auto",
     metadata: "none",
     background: [255, 255, 255],
+    anim: true,
   };
   let dpr = 1;
   const seen = new Set<string>();
@@ -184,6 +188,10 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
       case "background":
         transform.background = parseColor(value);
         break;
+      case "anim":
+        if (value !== "true" && value !== "false") throw badRequest(`anim must be true or false, got ${quote(value)}`);
+        transform.anim = value === "true";
+        break;
       default:
         throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
@@ -224,6 +232,8 @@ export function canonicalTransform(t: Transform): string {
     `g=${gravity}`,
     `m=${t.metadata}`,
     `bg=${t.background.join(".")}`,
+    // Only when off, so the fingerprints of every transform from before `anim` existed stay what they were.
+    ...(t.anim ? [] : ["anim=false"]),
   ].join(",");
 }
 

@@ -39,7 +39,9 @@ export function animationOverLimit(a: AnimationHeader, limits: AnimationLimits):
   }
   const total = a.frameCount * a.width * a.height;
   if (total > limits.maxAnimationPixels) {
-    return `the animation's ${a.frameCount} frames of ${a.width}×${a.height} are ${(total / 1e6).toFixed(1)} megapixels in all; the limit is ${(limits.maxAnimationPixels / 1e6).toFixed(0)} megapixels (MAX_ANIMATION_PIXELS)`;
+    const limit = limits.maxAnimationPixels;
+    const inWords = limit >= 1e6 ? `${+(limit / 1e6).toFixed(1)} megapixels` : `${limit} pixels`;
+    return `the animation's ${a.frameCount} frames of ${a.width}×${a.height} are ${limit >= 1e6 ? `${(total / 1e6).toFixed(1)} megapixels` : `${total} pixels`} in all; the limit is ${inWords} (MAX_ANIMATION_PIXELS)`;
   }
   return undefined;
 }
