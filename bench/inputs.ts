@@ -79,6 +79,12 @@ export async function benchInputs(keep: (name: string) => boolean = () => true):
     // The streaming PNG decoder's case: only a shrink-on-load decode fits a 100 MP PNG in the budget.
     ...await wanted("100 MP PNG", () => ensure("100 MP PNG", "photo-12000x8333.png", 12000, 8333, () =>
       sharp(pixels(12000, 8333, "photo", 3), { raw: { width: 12000, height: 8333, channels: 3 }, limitInputPixels: false }).png().toBuffer())),
+    // Animation kept: 24 frames of 480×360 (4.1 MP of frames in all), rendered frame by frame to animated WebP.
+    ...await wanted("animated GIF", () => ensure("animated GIF", "animated-480x360x24.gif", 480, 360, () => {
+      const frame = pixels(480, 360, "photo", 4);
+      const frames = Buffer.concat(Array.from({ length: 24 }, (_, i) => Buffer.concat([frame.subarray(i * 480 * 4 * 8), frame.subarray(0, i * 480 * 4 * 8)])));
+      return sharp(frames, { raw: { width: 480, height: 360 * 24, channels: 4, pageHeight: 360 } }).gif({ delay: Array(24).fill(80), loop: 0 }).toBuffer();
+    })),
   ];
 }
 

@@ -24,6 +24,7 @@ describe("flexible variant options", () => {
       metadata: "keep",
       flip: "none",
       rotate: 0,
+      anim: true,
     });
     expect(parseFlexibleOptions("width=10")).toMatchObject({ width: 10, fit: "scale-down", quality: 85, format: "auto" });
   });

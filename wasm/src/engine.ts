@@ -23,6 +23,8 @@ import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/insta
 import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
 import { exifForOutput } from "./metadata.ts";
+import { readAnimation } from "./animation/index.ts";
+import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
 export type { EngineModules } from "./modules.ts";
@@ -156,6 +158,10 @@ export async function renderTargets(
   const sniffed = sniffFormat(input);
   if (!sniffed) throw new CodecError("unsupported", `input is not a ${FORMAT_NAMES} image`);
   if (sniffed !== source.format) throw new CodecError("unsupported", `input is ${sniffed}, but the source info says ${source.format}`);
+
+  // An animation kept: its targets are rendered frame by frame (animation/render.ts), the others from the first frame.
+  const animation = targets.some(wantsAnimation) ? readAnimation(input, source.format) : undefined;
+  if (animation) return renderKeepingAnimation(input, animation, source, targets, options, report);
 
   // One reading of the stream (for JPEG: one marker walk) serves the plan, the decoder and the EXIF.
   const reading = FORMATS[source.format].read(input, source, modules);

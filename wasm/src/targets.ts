@@ -23,6 +23,11 @@ export interface RenderTarget {
   metadata: MetadataMode;
   /** Background for flattening alpha into JPEG; default white. */
   background?: [number, number, number];
+  /**
+   * Keep the animation of an animated source, frame by frame, where the format carries one (WebP); else (and by
+   * default) the first frame is rendered.
+   */
+  animate?: boolean;
 }
 
 export interface RenderedOutput {
@@ -48,4 +53,6 @@ export interface RenderOptions {
   memoryBudgetBytes?: number;
   /** Largest source (stored width × height) the call accepts. */
   maxPixels: number;
+  /** Limits on an animation kept (animation/index.ts); default Cloudflare's: 50 MP of frames in all, 1000 frames. */
+  animationLimits?: import("./animation/index.ts").AnimationLimits;
 }

@@ -7,7 +7,7 @@ import { ApiError, ErrorCode, badRequest, describeError, quote } from "../shared
 import { countImages, insertImageRecord, originalColumns } from "../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../shared/schema.ts";
 import { imageStorageId, newLife, originalKey, type StoredImage } from "../shared/storage.ts";
-import { checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
+import { checkAnimationLimits, checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
 import type { GatewayEnv } from "./env.ts";
 import { faultPoint } from "./faults.ts";
 import { since, type PhaseTimings } from "../shared/log.ts";
@@ -98,6 +98,7 @@ export function inspectUpload(bytes: Uint8Array, config: Config): ImageHeader {
   if (bytes.length > config.limits.maxUploadBytes) throw uploadTooLarge("file", bytes.length, config);
   const header = probeUpload(bytes);
   checkImageLimits(header, config.limits);
+  checkAnimationLimits(bytes, header, config.limits);
   return header;
 }
 

@@ -9,7 +9,7 @@ import { findImageIdByLife, originalColumns, updateImageLife } from "../shared/i
 import { isObjectCreate, parseR2EventNotification, type R2EventNotification } from "../shared/r2-notifications.ts";
 import { imageIdOfStorageId, imageStorageId, parseIncomingKey } from "../shared/storage.ts";
 import { checkRenderable } from "../shared/render-admission.ts";
-import { checkImageLimits, checkUploadLimits, overUploadUrlBytes, probeUpload } from "../shared/upload-checks.ts";
+import { checkAnimationLimits, checkImageLimits, checkUploadLimits, overUploadUrlBytes, probeUpload } from "../shared/upload-checks.ts";
 import type { ProcessorEnv } from "./env.ts";
 
 /**
@@ -94,7 +94,10 @@ export async function ingestIncoming(env: ProcessorEnv, notification: R2EventNot
   crash("claimed");
 
   try {
-    const header = await checkIncoming(env.BUCKET, key, etag, size, claim, (prefix, found) => checkRenderable(db, prefix, found, size, config));
+    const header = await checkIncoming(env.BUCKET, key, etag, size, claim, (prefix, found) => {
+      checkAnimationLimits(prefix, found, config.limits);
+      return checkRenderable(db, prefix, found, size, config);
+    });
     if (header === "missing" || header === "replaced") {
       await coordinator.releaseIncoming(image.life, etag);
       return header;

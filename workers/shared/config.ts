@@ -1,4 +1,5 @@
 import { badRequest } from "./errors.ts";
+import { DEFAULT_MAX_ANIMATION_FRAMES, DEFAULT_MAX_ANIMATION_PIXELS } from "../../wasm/src/animation/index.ts";
 
 /** Settings read from `env` (wrangler vars and secrets), parsed once per request into a validated object. */
 export interface Config {
@@ -11,6 +12,10 @@ export interface Config {
     maxUploadBytes: number;
     maxPixels: number;
     maxSide: number;
+    /** An animation kept: the summed area of all its frames (MAX_ANIMATION_PIXELS, Cloudflare's 50 MP). */
+    maxAnimationPixels: number;
+    /** An animation kept: its frames (MAX_ANIMATION_FRAMES). */
+    maxAnimationFrames: number;
   };
   flexibleVariants: boolean;
   /** Images an account may hold (reported by `/stats`). */
@@ -93,6 +98,8 @@ export interface ConfigEnv {
   MAX_UPLOAD_BYTES?: string;
   MAX_PIXELS?: string;
   MAX_SIDE?: string;
+  MAX_ANIMATION_PIXELS?: string;
+  MAX_ANIMATION_FRAMES?: string;
   FLEXIBLE_VARIANTS?: string;
   MAX_IMAGES?: string;
   LEASE_SECONDS?: string;
@@ -139,6 +146,8 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
       maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024, "MAX_UPLOAD_BYTES"),
       maxPixels: positiveInt(env.MAX_PIXELS, 100_000_000, "MAX_PIXELS"),
       maxSide: positiveInt(env.MAX_SIDE, 12_000, "MAX_SIDE"),
+      maxAnimationPixels: positiveInt(env.MAX_ANIMATION_PIXELS, DEFAULT_MAX_ANIMATION_PIXELS, "MAX_ANIMATION_PIXELS"),
+      maxAnimationFrames: positiveInt(env.MAX_ANIMATION_FRAMES, DEFAULT_MAX_ANIMATION_FRAMES, "MAX_ANIMATION_FRAMES"),
     },
     flexibleVariants: (env.FLEXIBLE_VARIANTS ?? "true") !== "false",
     maxImages: positiveInt(env.MAX_IMAGES, 100_000, "MAX_IMAGES"),

@@ -17,10 +17,13 @@ export async function hmacSha256Hex(key: string, message: string): Promise<strin
   return toHex(await crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(message)));
 }
 
+/** Workers' SubtleCrypto has timingSafeEqual; typed here so that Node-side tests importing this module typecheck. */
+type WorkersSubtleCrypto = SubtleCrypto & { timingSafeEqual(a: ArrayBuffer, b: ArrayBuffer): boolean };
+
 /** Equal-time comparison of two strings of any length: compares their SHA-256 digests with timingSafeEqual. */
 export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
   const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
-  return crypto.subtle.timingSafeEqual(da, db);
+  return (crypto.subtle as WorkersSubtleCrypto).timingSafeEqual(da, db);
 }
 
 /** `byteLength` random bytes as unpadded base64url (URL- and header-safe). */

@@ -6,8 +6,7 @@ import { orientedRectToStored } from "../../wasm/src/orient.ts";
 import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
 import { planGeometry } from "./geometry.ts";
 import type { OutputRequest, RenderSource } from "./render.ts";
-import type { VariantRow } from "./schema.ts";
-import { transformFingerprint, transformOfVariant, type OutputFormat } from "./transform.ts";
+import { transformFingerprint, transformOfVariant, type OutputFormat, type VariantOptions } from "./transform.ts";
 
 /**
  * Formats produced eagerly for every named variant: WebP for browsers that take it, JPEG (PNG with alpha) for the
@@ -18,7 +17,7 @@ export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
 }
 
 /** The eager outputs of named variants for one original, in the given formats (by default all eager ones). */
-export async function eagerRequests(named: VariantRow[], hasAlpha: boolean, formats = eagerFormats(hasAlpha)): Promise<OutputRequest[]> {
+export async function eagerRequests(named: (VariantOptions & { id: string })[], hasAlpha: boolean, formats = eagerFormats(hasAlpha)): Promise<OutputRequest[]> {
   const requests: OutputRequest[] = [];
   for (const variant of named) {
     const transform = transformOfVariant(variant);
@@ -48,6 +47,7 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
       quality: transform.quality,
       metadata: transform.metadata,
       background: transform.background,
+      animate: transform.anim,
     };
   });
 }

@@ -32,6 +32,8 @@ export interface Transform {
   /** Flip, then rotate clockwise, after EXIF orientation; width and height refer to the axes after them (Cloudflare's rule). */
   flip: Flip;
   rotate: Rotation;
+  /** Keep an animated original's animation where the output format carries one; false: its first frame. */
+  anim: boolean;
 }
 
 export const DEFAULT_QUALITY = 85;
@@ -60,6 +62,7 @@ export function transformOfVariant(options: VariantOptions): Transform {
     background: [255, 255, 255],
     flip: "none",
     rotate: 0,
+    anim: true,
   };
 }
 
@@ -140,6 +143,7 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
     background: [255, 255, 255],
     flip: "none",
     rotate: 0,
+    anim: true,
   };
   let dpr = 1;
   const seen = new Set<string>();
@@ -205,6 +209,10 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
         if (value === "none" || !FLIPS.includes(value as Flip)) throw badRequest(`flip must be one of h, v, hv, got ${quote(value)}`);
         transform.flip = value as Flip;
         break;
+      case "anim":
+        if (value !== "true" && value !== "false") throw badRequest(`anim must be true or false, got ${quote(value)}`);
+        transform.anim = value === "true";
+        break;
       default:
         throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
@@ -259,6 +267,8 @@ export function canonicalTransform(t: Transform): string {
     `m=${t.metadata}`,
     `bg=${t.background.join(".")}`,
     ...added,
+    // Only when off, so the fingerprints of every transform from before `anim` existed stay what they were.
+    ...(t.anim ? [] : ["anim=false"]),
   ].join(",");
 }
 

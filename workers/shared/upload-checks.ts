@@ -1,5 +1,6 @@
 import { CodecError } from "../../wasm/src/errors.ts";
 import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
+import { animationOverLimit, readAnimation } from "../../wasm/src/animation/index.ts";
 import type { UploadLimits } from "./bindings.ts";
 import type { Config } from "./config.ts";
 import { ApiError, ErrorCode, fromCodecError } from "./errors.ts";
@@ -30,6 +31,24 @@ export function checkImageLimits(header: ImageHeader, { maxSide, maxPixels }: Pi
       `image is ${megapixels.toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels (MAX_PIXELS)`,
     );
   }
+}
+
+/**
+ * An animated GIF or WebP over MAX_ANIMATION_PIXELS (all frames' area, summed) or MAX_ANIMATION_FRAMES is refused
+ * (413 naming the limit), from the frame headers alone. `bytes` may be a prefix of the file (a direct upload's
+ * first read): the frames it holds are a lower bound, and the engine checks the whole file again before decoding.
+ */
+export function checkAnimationLimits(bytes: Uint8Array, header: ImageHeader, limits: Pick<Config["limits"], "maxAnimationPixels" | "maxAnimationFrames">): void {
+  if (!header.animated) return;
+  let animation;
+  try {
+    animation = readAnimation(bytes, header.format);
+  } catch (error) {
+    if (error instanceof CodecError) throw fromCodecError(error);
+    throw error;
+  }
+  const over = animation && animationOverLimit(animation, limits);
+  if (over) throw new ApiError(413, ErrorCode.tooLarge, over);
 }
 
 /** Checks an uploaded file (its size and header) against its upload URL's own limits, naming the one it breaks. */

@@ -23,7 +23,7 @@ const FRAME_SLACK_PIXELS = 1 << 24;
 /** LZW codes are at most 12 bits wide, so the table never holds more than 4096 entries. */
 const MAX_CODES = 4096;
 
-interface FrameHeader {
+export interface FrameHeader {
   left: number;
   top: number;
   width: number;
@@ -101,7 +101,7 @@ function readFirstFrameHeader(b: Uint8Array, screenWidth: number, screenHeight: 
 }
 
 /** Position after a run of data sub-blocks and its terminator; a truncated run ends at the end of input. */
-function skipSubBlocks(b: Uint8Array, p: number): number {
+export function skipSubBlocks(b: Uint8Array, p: number): number {
   while (p < b.length) {
     const size = b[p];
     p += 1 + size;
@@ -114,8 +114,8 @@ function skipSubBlocks(b: Uint8Array, p: number): number {
  * LZW-decodes the frame's index stream and writes each pixel straight onto the screen (clipped), in stream
  * order — the frame itself is never held, so a frame larger than the screen costs no memory.
  */
-function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenWidth: number, screenHeight: number): void {
-  if (frame.dataAt >= b.length) throw new CodecError("corrupt", "GIF is truncated before the first frame's image data");
+export function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenWidth: number, screenHeight: number, which = "the first frame"): void {
+  if (frame.dataAt >= b.length) throw new CodecError("corrupt", `GIF is truncated before ${which}'s image data`);
   const minCodeSize = b[frame.dataAt];
   if (minCodeSize < 1 || minCodeSize > 11) throw new CodecError("corrupt", `GIF LZW minimum code size ${minCodeSize} is outside 1–11`);
 
@@ -210,7 +210,7 @@ function decodeFrame(b: Uint8Array, frame: FrameHeader, out: Uint8Array, screenW
     }
     if (bitCount < codeSize) {
       // Like a JPEG without EOI, a file cut inside the frame is damaged, not a picture with a transparent end.
-      if (truncated) throw new CodecError("corrupt", `GIF is truncated inside the first frame's image data (${written} of ${total} pixels)`);
+      if (truncated) throw new CodecError("corrupt", `GIF is truncated inside ${which}'s image data (${written} of ${total} pixels)`);
       return; // the stream ended early but properly: the rest stays transparent, as browsers draw it
     }
     const code = bits & ((1 << codeSize) - 1);

@@ -22,7 +22,7 @@ export interface WebpFirstFrame {
 const VP8X_ANIMATION = 0x02;
 const VP8X_ALPHA = 0x10;
 
-interface Chunk {
+export interface Chunk {
   fourcc: string;
   /** Offset of the chunk header. */
   at: number;
@@ -37,7 +37,7 @@ const le24 = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8) | (b[at + 2
 const le32 = (b: Uint8Array, at: number) => (le24(b, at) | (b[at + 3] << 24)) >>> 0;
 
 /** The chunks of `b` from `start` to `end`; a chunk running past `end` is clipped and ends the list. */
-function chunks(b: Uint8Array, start: number, end: number): Chunk[] {
+export function chunks(b: Uint8Array, start: number, end: number): Chunk[] {
   const out: Chunk[] = [];
   let p = start;
   while (p + 8 <= end) {
@@ -51,7 +51,7 @@ function chunks(b: Uint8Array, start: number, end: number): Chunk[] {
 }
 
 /** A chunk as bytes, with its pad byte (the still is always written whole and even). */
-function chunkBytes(fourcc: string, payload: Uint8Array): Uint8Array {
+export function chunkBytes(fourcc: string, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(8 + payload.length + (payload.length & 1));
   for (let i = 0; i < 4; i++) out[i] = fourcc.charCodeAt(i);
   new DataView(out.buffer).setUint32(4, payload.length, true);
@@ -59,7 +59,7 @@ function chunkBytes(fourcc: string, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-function riff(parts: Uint8Array[]): Uint8Array {
+export function riff(parts: Uint8Array[]): Uint8Array {
   const length = parts.reduce((n, p) => n + p.length, 0);
   const out = new Uint8Array(12 + length);
   out.set([0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x45, 0x42, 0x50]); // "RIFF" size "WEBP"
@@ -92,6 +92,14 @@ export function webpFirstFrame(input: Uint8Array): WebpFirstFrame | undefined {
   if (frame.left + frame.width > canvasWidth || frame.top + frame.height > canvasHeight) {
     throw new CodecError("corrupt", `animated WebP: first frame ${frame.width}×${frame.height} at (${frame.left}, ${frame.top}) is outside the ${canvasWidth}×${canvasHeight} canvas`);
   }
+  return { still: stillOfFrame(f, frame.width, frame.height, "the first frame"), canvasWidth, canvasHeight, ...frame };
+}
+
+/**
+ * An ANMF payload's image (an optional ALPH, then VP8 or VP8L; unknown chunks skipped) re-wrapped as a still WebP
+ * of `width × height`, for libwebp's simple decoder.
+ */
+export function stillOfFrame(f: Uint8Array, width: number, height: number, which: string): Uint8Array {
   // The frame's own chunks: an optional ALPH, then VP8 or VP8L (unknown chunks are skipped).
   let alph: Uint8Array | undefined;
   let image: Chunk | undefined;
@@ -102,17 +110,17 @@ export function webpFirstFrame(input: Uint8Array): WebpFirstFrame | undefined {
       break;
     }
   }
-  if (!image) throw new CodecError("corrupt", "animated WebP: the first frame has no VP8/VP8L bitstream");
+  if (!image) throw new CodecError("corrupt", `animated WebP: ${which} has no VP8/VP8L bitstream`);
   const parts: Uint8Array[] = [];
   if (alph && image.fourcc === "VP8 ") {
     const header = new Uint8Array(10);
     header[0] = VP8X_ALPHA;
-    header.set([(frame.width - 1) & 255, ((frame.width - 1) >> 8) & 255, (frame.width - 1) >> 16], 4);
-    header.set([(frame.height - 1) & 255, ((frame.height - 1) >> 8) & 255, (frame.height - 1) >> 16], 7);
+    header.set([(width - 1) & 255, ((width - 1) >> 8) & 255, (width - 1) >> 16], 4);
+    header.set([(height - 1) & 255, ((height - 1) >> 8) & 255, (height - 1) >> 16], 7);
     parts.push(chunkBytes("VP8X", header), chunkBytes("ALPH", alph));
   }
   parts.push(chunkBytes(image.fourcc, image.payload));
-  return { still: riff(parts), canvasWidth, canvasHeight, ...frame };
+  return riff(parts);
 }
 
 /** `frame` (RGBA, `width × height`) on a transparent RGBA canvas at its offset. */

@@ -3,14 +3,15 @@ import { AVIF_MAX_SIDE, type OutputFormat, type RequestedFormat } from "../../sh
 /**
  * Picks the output format. An explicit format wins; `auto` (named variants, `f=auto`) serves AVIF, else WebP,
  * else JPEG — PNG when the image has alpha — by what the `Accept` header lists. AVIF is not encoded above
- * AVIF_MAX_SIDE px (as on Cloudflare Images), so larger outputs fall back to the next choice.
+ * AVIF_MAX_SIDE px (as on Cloudflare Images), so larger outputs fall back to the next choice. An animation kept
+ * (`animated`) is never negotiated to AVIF, which we do not animate: WebP carries it.
  */
 export function negotiateFormat(
   requested: RequestedFormat,
   accept: string | undefined,
-  image: { hasAlpha: boolean; outputWidth: number; outputHeight: number },
+  image: { hasAlpha: boolean; outputWidth: number; outputHeight: number; animated?: boolean },
 ): OutputFormat {
-  const avifFits = Math.max(image.outputWidth, image.outputHeight) <= AVIF_MAX_SIDE;
+  const avifFits = !image.animated && Math.max(image.outputWidth, image.outputHeight) <= AVIF_MAX_SIDE;
   const accepted = acceptedTypes(accept);
   const fallback: OutputFormat = image.hasAlpha ? "png" : "jpeg";
   if (requested === "avif") return avifFits ? "avif" : accepted.has("image/webp") ? "webp" : fallback;

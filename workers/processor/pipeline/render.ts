@@ -1,4 +1,5 @@
 import { renderTargets, type SourceStream } from "../../../wasm/src/engine.ts";
+import type { AnimationLimits } from "../../../wasm/src/animation/index.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
 import type { Config } from "../../shared/config.ts";
 import { log } from "../../shared/log.ts";
@@ -12,10 +13,16 @@ export type SourceFacts = Pick<RenderSource, "format" | "width" | "height" | "or
 /** The limits a render obeys; a Config has them. */
 export interface RenderSettings {
   memoryBudgetBytes: number;
-  limits: Pick<Config["limits"], "maxPixels">;
+  /** The animation limits default to the engine's (Cloudflare's), as the config's defaults do. */
+  limits: Pick<Config["limits"], "maxPixels"> & Partial<Pick<Config["limits"], "maxAnimationPixels" | "maxAnimationFrames">>;
 }
 
 let warnedUnreachable = false;
+
+function animationLimitsOf({ limits }: RenderSettings): AnimationLimits | undefined {
+  const { maxAnimationPixels, maxAnimationFrames } = limits;
+  return maxAnimationPixels && maxAnimationFrames ? { maxAnimationPixels, maxAnimationFrames } : undefined;
+}
 
 /**
  * A render this small stays in place even when a render process is there: a file of at most 1 MiB rendered to
@@ -49,7 +56,7 @@ export async function renderOutputs(
 ): Promise<RenderedRendition[]> {
   if (engine && !rendersInPlace(original, source, requests)) {
     try {
-      const settingsForCall = { memoryBudgetBytes: settings.memoryBudgetBytes, limits: { maxPixels: settings.limits.maxPixels } };
+      const settingsForCall = { memoryBudgetBytes: settings.memoryBudgetBytes, limits: animationLimitsOf(settings) ? { maxPixels: settings.limits.maxPixels, ...animationLimitsOf(settings) } : { maxPixels: settings.limits.maxPixels } };
       return await renderInEngineProcess(engine, settingsForCall, original, source, requests, observe);
     } catch (error) {
       if (!(error instanceof EngineUnreachable)) throw error;
@@ -74,7 +81,7 @@ export async function renderInPlace(
     original,
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },
     targets,
-    { modules: engineModules, memoryBudgetBytes: settings.memoryBudgetBytes, maxPixels: settings.limits.maxPixels },
+    { modules: engineModules, memoryBudgetBytes: settings.memoryBudgetBytes, maxPixels: settings.limits.maxPixels, animationLimits: animationLimitsOf(settings) },
     observe &&
       ((r) =>
         observe({
