@@ -5,10 +5,8 @@
  * little moves — a trade-off for a muxer of a page.
  */
 import { CodecError } from "../errors.ts";
-import { chunkBytes, chunks, riff } from "../codecs/webp-animation.ts";
+import { VP8X_ALPHA, VP8X_ANIMATION, chunkBytes, chunks, riff } from "../codecs/webp-animation.ts";
 
-const VP8X_ANIMATION = 0x02;
-const VP8X_ALPHA = 0x10;
 const ANMF_NO_BLEND = 0x02;
 /** ANMF durations are 24-bit milliseconds. */
 const MAX_DURATION_MS = 0xffffff;

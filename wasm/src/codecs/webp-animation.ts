@@ -19,8 +19,9 @@ export interface WebpFirstFrame {
   height: number;
 }
 
-const VP8X_ANIMATION = 0x02;
-const VP8X_ALPHA = 0x10;
+/** VP8X feature flags (the WebP container spec). */
+export const VP8X_ANIMATION = 0x02;
+export const VP8X_ALPHA = 0x10;
 
 export interface Chunk {
   fourcc: string;
