@@ -1,6 +1,4 @@
-import { constantTimeEqual } from "../shared/crypto.ts";
-import type { EngineProcessEnv } from "../processor/pipeline/engine-process.ts";
-import { serveRenderCall } from "../processor/pipeline/engine-process.ts";
+import { holdsEngineToken, serveRenderCall, type EngineProcessEnv } from "../processor/pipeline/engine-process.ts";
 import { renderInPlace } from "../processor/pipeline/render.ts";
 
 /** Render calls this process has served since it started: `GET /stats` tells whoever holds the token. */
@@ -13,8 +11,7 @@ let served = 0;
 export default {
   async fetch(request, env) {
     if (new URL(request.url).pathname === "/stats" && request.method === "GET") {
-      const presented = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
-      if (!env.ENGINE_TOKEN || !(await constantTimeEqual(presented, env.ENGINE_TOKEN))) return new Response("missing or wrong ENGINE_TOKEN", { status: 401 });
+      if (!(await holdsEngineToken(request, env.ENGINE_TOKEN))) return new Response("missing or wrong ENGINE_TOKEN", { status: 401 });
       return Response.json({ served });
     }
     const response = await serveRenderCall(request, env.ENGINE_TOKEN, renderInPlace);

@@ -10,13 +10,12 @@ import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/im
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
 import { renditionEtag, storeRendition } from "../shared/renditions.ts";
+import { nextTurn } from "../shared/timers.ts";
 import { imageStorageId, incomingKey } from "../shared/storage.ts";
 import type { ImageStatus } from "../shared/schema.ts";
 import type { GatewayEnv } from "./env.ts";
 
 export type { CoordinatorState };
-
-const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 const TERMINAL: readonly ImageStatus[] = ["ready", "failed", "deleted"];
 /** How long a direct upload that spent its token may take to store its file before the alarm recovers it. */

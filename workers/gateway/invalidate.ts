@@ -3,6 +3,7 @@ import { imageStorageId } from "../shared/storage.ts";
 import type { GatewayContext } from "./app.ts";
 import { listRenditions } from "../shared/image-records.ts";
 import { forgetAccount, forgetImage } from "./delivery/edge-state.ts";
+import { sleep } from "../shared/timers.ts";
 
 /**
  * After a change that delivery must see (docs/DESIGN.md, "Invalidation"): this location forgets the image's edge
@@ -26,4 +27,3 @@ export async function invalidateAccount(c: Context<GatewayContext>) {
 
 /** When the location that handled a change forgets it a second time. */
 export const AFTERTHOUGHT_MS = 3000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

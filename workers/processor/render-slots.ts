@@ -1,4 +1,5 @@
 import { ApiError, ErrorCode } from "../shared/errors.ts";
+import { sleep } from "../shared/timers.ts";
 
 /**
  * Renders one isolate runs at once. Each render may plan up to MEMORY_BUDGET_MB (96 MiB) of a 128 MB isolate,
@@ -32,7 +33,7 @@ export async function withRenderSlot<T>(work: () => Promise<T>): Promise<T> {
   try {
     while (!(queue[0] === ticket && freeSlots() > 0)) {
       if (Date.now() > deadline) throw busy();
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
     }
   } finally {
     queue.splice(queue.indexOf(ticket), 1);

@@ -1,6 +1,7 @@
 // Structured operational logs: one JSON object per line, so `wrangler tail`, Workers Logs and any log pipeline
 // can filter on fields. The vocabulary is fixed here (LogLine): a new field is added to it, never spelled ad hoc
 // at a call site, so a query written against one event works against every event that has the field.
+import { nextTurn } from "./timers.ts";
 
 /** What happened. One line per API request, sampled delivery, queue job, render, backfill batch and state transition. */
 export type LogEvent =
@@ -118,7 +119,7 @@ export const since = (start: number): number => Math.round((Date.now() - start) 
  * step read back-to-back measures 0. A timer turn lets the clock catch up: call this before reading the end of a
  * step that did no I/O of its own. It costs one event-loop turn.
  */
-export const clockTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+export const clockTurn = nextTurn;
 
 /** An unexpected error's name and the first lines of its stack, for an `error` line's detail. */
 export function errorDetail(error: unknown): Record<string, string> {

@@ -13,6 +13,7 @@ import { accountEdgeState, forgetImage, imageEdgeState, type AccountEdgeState, t
 import { negotiateFormat } from "./negotiate.ts";
 import { respondWithBytes } from "./respond.ts";
 import { verifySignedUrl } from "./signing.ts";
+import { nextTurn } from "../../shared/timers.ts";
 
 /** The Cache API copy is addressed by life and fingerprint, so its bytes never change: it may live as long as the cache keeps it. */
 const CACHE_ENTRY_CONTROL = "public, max-age=31536000";
@@ -225,7 +226,7 @@ function answerAndCache(
   const entry = new Headers({ "content-type": headers.get("content-type")!, etag, "x-size": String(size), "cache-control": CACHE_ENTRY_CONTROL });
   // The copy is written on the next turn of the event loop, once the answer is on its way.
   const put = () => cache.put(key, new Response(forCache, { headers: entry }));
-  c.executionCtx.waitUntil(new Promise((resolve) => setTimeout(resolve, 0)).then(put).catch(() => {}));
+  c.executionCtx.waitUntil(nextTurn().then(put).catch(() => {}));
   headers.set("etag", etag);
   headers.set("x-image-source", source);
   return respondWithBytes(c.req.raw, forClient, size, headers);

@@ -105,6 +105,12 @@ export async function renderInEngineProcess(
   });
 }
 
+/** Whether the request carries this run's ENGINE_TOKEN as its bearer token (no token configured: nobody does). */
+export async function holdsEngineToken(request: Request, token: string | undefined): Promise<boolean> {
+  const presented = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+  return !!token && !!presented && (await constantTimeEqual(presented, token));
+}
+
 /** The render process's side: checks the caller's token, renders with `render`, answers one frame. */
 export async function serveRenderCall(
   request: Request,
@@ -118,8 +124,7 @@ export async function serveRenderCall(
   ) => Promise<RenderedRendition[]>,
 ): Promise<Response> {
   if (new URL(request.url).pathname !== "/render" || request.method !== "POST") return new Response("not found", { status: 404 });
-  const presented = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
-  if (!token || !presented || !(await constantTimeEqual(presented, token))) return refuse(401, { kind: "error", message: "missing or wrong ENGINE_TOKEN" });
+  if (!(await holdsEngineToken(request, token))) return refuse(401, { kind: "error", message: "missing or wrong ENGINE_TOKEN" });
   const length = Number(request.headers.get("content-length") ?? NaN);
   if (!Number.isSafeInteger(length)) return refuse(411, { kind: "error", message: "a render call needs a Content-Length" });
   if (length > MAX_CALL_BYTES) return refuse(413, { kind: "error", message: `a render call is at most ${MAX_CALL_BYTES} bytes, this one ${length}` });
