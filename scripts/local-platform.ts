@@ -134,23 +134,24 @@ export async function waitForHttp(url: string, owner: LocalProcess, timeoutMs: n
 
 /** The credentials `npm start` wrote to .dev.vars (in the working directory). */
 export function readCredentials(path = ".dev.vars"): PlatformCredentials {
-  const vars = readVars(path);
+  const vars = readDevVars(path);
   return { apiToken: vars.API_TOKEN, accountId: vars.ACCOUNT_ID, accountHash: vars.ACCOUNT_HASH };
 }
 
-function readVars(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, "utf8")
-      .split("\n")
-      .filter((l) => l.includes("=") && !l.startsWith("#"))
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
+/** A .dev.vars file's `KEY=value` (or `KEY="value"`) lines; `#` lines are comments. */
+export function readDevVars(path: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"?([^"]*)"?\s*$/.exec(line);
+    if (m && !line.trimStart().startsWith("#")) vars[m[1]] = m[2];
+  }
+  return vars;
 }
 
 /** Where `npm start` said its render process is (workers/processor/.dev.vars, written on each start). */
 function readEngine(mode: string | undefined): LocalPlatform["engine"] {
   if (mode === "in-process") return undefined;
-  const vars = readVars("workers/processor/.dev.vars");
+  const vars = readDevVars("workers/processor/.dev.vars");
   return vars.ENGINE_URL ? { url: vars.ENGINE_URL, token: vars.ENGINE_TOKEN } : undefined;
 }
 

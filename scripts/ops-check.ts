@@ -2,8 +2,9 @@
 // extension can answer (docs/DESIGN.md, "Alerts") against a running deployment, prints one line per rule and
 // exits 1 naming every rule that fired (2 when the deployment cannot be asked). Credentials come from API_TOKEN
 // and ACCOUNT_ID in the environment, else from .dev.vars in the working directory (what `npm start` writes).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { readDevVars } from "./local-platform.ts";
 
 /** The part of `GET .../images/v1/stats` the rules read (workers/shared/pipeline-stats.ts). */
 export interface PipelineStats {
@@ -89,13 +90,7 @@ function parseThresholds(raw: string[]): Record<string, number> {
 
 /** API_TOKEN and ACCOUNT_ID from the environment, else from .dev.vars (KEY=value or KEY="value" lines). */
 function credentials(): { apiToken: string; accountId: string } {
-  const vars: Record<string, string> = {};
-  if (existsSync(".dev.vars")) {
-    for (const line of readFileSync(".dev.vars", "utf8").split("\n")) {
-      const m = /^\s*([A-Z_]+)\s*=\s*"?([^"]*)"?\s*$/.exec(line);
-      if (m) vars[m[1]] = m[2];
-    }
-  }
+  const vars = existsSync(".dev.vars") ? readDevVars(".dev.vars") : {};
   const apiToken = process.env.API_TOKEN ?? vars.API_TOKEN;
   const accountId = process.env.ACCOUNT_ID ?? vars.ACCOUNT_ID;
   if (!apiToken || !accountId) throw new Error("API_TOKEN and ACCOUNT_ID must be set in the environment or in .dev.vars");

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./local-platform.ts";
 
 const port = process.env.PORT ?? "8787";
 const persistTo = process.env.PERSIST_TO ?? ".wrangler/state";
@@ -85,16 +85,5 @@ for (const child of children) {
   child.on("exit", (code) => {
     for (const other of children) if (other !== child) other.kill("SIGTERM");
     process.exit(code ?? 0);
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port: free } = server.address();
-      server.close(() => resolve(free));
-    });
   });
 }
