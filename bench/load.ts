@@ -62,9 +62,10 @@ const number = (raw: string | undefined, fallback: number, name: string): number
 };
 /**
  * wrangler dev prints a line per request from its Node process; under load that costs both servers about 40% of
- * their throughput, a shared ceiling that would squeeze the ratio towards 1. Off unless `--request-log`.
+ * their throughput, a shared ceiling that would squeeze the ratio towards 1. Off unless `--request-log`. Wrangler's
+ * local trace collector is off for both, as `npm start` runs the platform.
  */
-const serverEnv: Record<string, string> = flags["request-log"] ? {} : { WRANGLER_LOG: "warn" };
+const serverEnv: Record<string, string> = { ...(flags["request-log"] ? {} : { WRANGLER_LOG: "warn" }), X_LOCAL_OBSERVABILITY: "false" };
 const settings = {
   /** Seconds of measurement per contender and rendition (in two halves, ours–bare–bare–ours). */
   deliverySeconds: number(flags.duration, quick ? 3 : 9, "duration"),

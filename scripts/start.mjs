@@ -8,7 +8,10 @@ import { freePort } from "./local-platform.ts";
 
 const port = process.env.PORT ?? "8787";
 const persistTo = process.env.PERSIST_TO ?? ".wrangler/state";
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+// X_LOCAL_OBSERVABILITY: wrangler's local trace collector records every span of every request into SQLite, on the
+// thread that also serves deliveries (under the load harness's upload spike it was the busiest Worker there). Our
+// own JSON log lines carry what it would show; X_LOCAL_OBSERVABILITY=true brings it back for the local explorer.
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" };
 
 if (!existsSync(".dev.vars")) {
   const token = randomBytes(24).toString("base64url");
@@ -68,10 +71,12 @@ if (process.env.LOCAL_ENGINE !== "in-process") {
 // Miniflare has no S3 endpoint and no R2 event notifications: the gateway plays both (workers/gateway/local-r2/),
 // and presigned URLs point at it.
 const localR2 = ["--var", "LOCAL_R2_ENDPOINT:enabled", "--var", `R2_S3_ENDPOINT:http://127.0.0.1:${port}/local-r2`];
+// INSPECTOR_PORT: where DevTools (or a CPU profiler) attaches to the platform's Workers; wrangler picks one otherwise.
+const inspector = process.env.INSPECTOR_PORT ? ["--inspector-port", process.env.INSPECTOR_PORT] : [];
 children.push(
   spawn(
     "npx",
-    ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...localR2, ...extraVars],
+    ["wrangler", "dev", "-c", "wrangler.toml", "-c", "workers/processor/wrangler.toml", "--ip", "127.0.0.1", "--port", port, "--persist-to", persistTo, "--test-scheduled", ...inspector, ...localR2, ...extraVars],
     { stdio: "inherit", env },
   ),
 );

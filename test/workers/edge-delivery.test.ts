@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { signUrl } from "../../workers/gateway/delivery/signing.ts";
 import { snapWidth } from "../../workers/gateway/delivery/routes.ts";
 import { AFTERTHOUGHT_MS } from "../../workers/gateway/invalidate.ts";
+import { renditionKeyPrefix } from "../../workers/gateway/delivery/cache.ts";
+import { forgetRenditionsOf, keepInMemory, memoryRendition, memoryTierKeys, memoryTierUsage } from "../../workers/gateway/delivery/memory-tier.ts";
 import { imageStorageId, renditionKey } from "../../workers/shared/storage.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
 import { DELIVERY, api, coordinator, deliver, eventually, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
@@ -47,6 +49,67 @@ describe("the delivery hit path", () => {
     const served = await gatewayWith(bindings, `${DELIVERY}/d1-down/public`, { headers: webp });
     expect(served.status).toBe(200);
     expect(touched.some((t) => t.startsWith("D1"))).toBe(true);
+  });
+});
+
+describe("the isolate's memory tier", () => {
+  const renditionsOf = async (id: string) => {
+    const prefix = renditionKeyPrefix(await imageStorageId(id));
+    return memoryTierKeys().filter((k) => k.startsWith(prefix));
+  };
+
+  it("keeps a rendition served twice from the location's cache, and answers it with no cache lookup", async () => {
+    await json(await upload("landscapeJpeg", { id: "memory-hot" }));
+    await waitForStatus("memory-hot", ["ready"]);
+    const first = await deliver("memory-hot/w=120,f=webp", webp);
+    expect(first.response.headers.get("x-image-source")).not.toBe("HIT");
+    expect(await renditionsOf("memory-hot")).toEqual([]);
+    await eventually(async () => expect((await deliver("memory-hot/w=120,f=webp", webp)).response.headers.get("x-image-source")).toBe("HIT"));
+    const [key] = await renditionsOf("memory-hot");
+    expect(key).toMatch(/\.webp$/);
+
+    // With the location's copy gone, only the isolate's can answer a HIT, with the same bytes and ETag.
+    await (await caches.open("renditions")).delete(key);
+    const fromMemory = await deliver("memory-hot/w=120,f=webp", webp);
+    expect(fromMemory.response.headers.get("x-image-source")).toBe("HIT");
+    expect(fromMemory.bytes).toEqual(first.bytes);
+    expect(fromMemory.response.headers.get("etag")).toBe(first.response.headers.get("etag"));
+    const revalidated = await deliver("memory-hot/w=120,f=webp", { ...webp, "if-none-match": first.response.headers.get("etag")! });
+    expect(revalidated.response.status).toBe(304);
+  });
+
+  it("never serves a copy past a change: a delete answers 404 and frees the image's copies", async () => {
+    await json(await upload("landscapeJpeg", { id: "memory-delete" }));
+    await waitForStatus("memory-delete", ["ready"]);
+    await deliver("memory-delete/w=100,f=webp", webp);
+    await eventually(async () => expect((await deliver("memory-delete/w=100,f=webp", webp)).response.headers.get("x-image-source")).toBe("HIT"));
+    expect(await renditionsOf("memory-delete")).toHaveLength(1);
+    await json(await api("/v1/memory-delete", { method: "DELETE" }));
+    expect((await deliver("memory-delete/w=100,f=webp", webp)).response.status).toBe(404);
+    expect(await renditionsOf("memory-delete")).toEqual([]);
+  });
+
+  it("holds nothing with DELIVERY_MEMORY_CACHE_MB=0", async () => {
+    await json(await upload("landscapeJpeg", { id: "memory-off" }));
+    await waitForStatus("memory-off", ["ready"]);
+    const url = `${DELIVERY}/memory-off/w=90,f=webp`;
+    for (let i = 0; i < 3; i++) await gatewayWith({ DELIVERY_MEMORY_CACHE_MB: "0" }, url, { headers: webp });
+    expect((await gatewayWith({ DELIVERY_MEMORY_CACHE_MB: "0" }, url, { headers: webp })).headers.get("x-image-source")).toBe("HIT");
+    expect(await renditionsOf("memory-off")).toEqual([]);
+  });
+
+  it("stays within its budget, evicting the least recently served first", () => {
+    const budget = 16 * 1000;
+    const copy = (n: number) => ({ bytes: new Uint8Array(n), etag: `"${n}"` });
+    keepInMemory("test:a", copy(1000), budget);
+    keepInMemory("test:b", copy(1000), budget);
+    keepInMemory("test:too-large", copy(1001), budget);
+    expect(memoryRendition("test:too-large")).toBeUndefined();
+    memoryRendition("test:a");
+    for (let i = 0; i < 15; i++) keepInMemory(`test:fill-${i}`, copy(1000), budget);
+    expect(memoryRendition("test:b")).toBeUndefined();
+    expect(memoryTierUsage().bytes).toBeLessThanOrEqual(budget);
+    forgetRenditionsOf("test:");
   });
 });
 

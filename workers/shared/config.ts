@@ -42,6 +42,11 @@ export interface Config {
     allowedWidths?: number[];
     /** Share of successful deliveries that get a log line (0–1); errors are always logged. */
     logSampleRate: number;
+    /**
+     * Bytes of renditions each gateway isolate keeps in memory, in front of the location's Cache API
+     * (delivery/memory-tier.ts); 0 turns the tier off.
+     */
+    memoryCacheBytes: number;
   };
   /** Images a variant backfill renders per queue message (each is one decode and its eager formats). */
   backfillBatchSize: number;
@@ -107,6 +112,7 @@ export interface ConfigEnv {
   MEMORY_BUDGET_MB?: string;
   QUEUE_CLAIM_SECONDS?: string;
   EDGE_STATE_TTL_SECONDS?: string;
+  DELIVERY_MEMORY_CACHE_MB?: string;
   BROWSER_TTL_SECONDS?: string;
   FLEXIBLE_RENDITION_TTL_DAYS?: string;
   ALLOWED_WIDTHS?: string;
@@ -162,6 +168,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
       flexibleTtlSeconds: positiveInt(env.FLEXIBLE_RENDITION_TTL_DAYS, 30, "FLEXIBLE_RENDITION_TTL_DAYS") * 24 * 3600,
       allowedWidths: parseWidths(env.ALLOWED_WIDTHS),
       logSampleRate: parseRate(env.DELIVERY_LOG_SAMPLE_RATE, 0.01, "DELIVERY_LOG_SAMPLE_RATE"),
+      memoryCacheBytes: wholeNumber(env.DELIVERY_MEMORY_CACHE_MB, 16, "DELIVERY_MEMORY_CACHE_MB") * 1024 * 1024,
     },
     backfillBatchSize: parseBackfillBatchSize(env.BACKFILL_BATCH_SIZE),
     faultInjection: env.FAULT_INJECTION === "enabled",
@@ -265,6 +272,13 @@ function positiveInt(raw: string | undefined, fallback: number, name: string): n
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`configuration: ${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function wholeNumber(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(value)) throw new Error(`configuration: ${name} must be a whole number (0 or more), got ${JSON.stringify(raw)}`);
   return value;
 }
 

@@ -7,8 +7,11 @@ import type { StoredImage } from "../../shared/storage.ts";
  * entries, a redefined variant renders to a new key, and a delete can find every entry from the renditions index.
  */
 export function renditionCacheKey(image: StoredImage, fingerprint: string, format: string): string {
-  return `https://renditions.internal/${image.storageId}/${image.life}/${fingerprint}.${format}`;
+  return `${renditionKeyPrefix(image.storageId)}${image.life}/${fingerprint}.${format}`;
 }
+
+/** The part every rendition key of one image (any life) begins with. */
+export const renditionKeyPrefix = (storageId: string) => `https://renditions.internal/${storageId}/`;
 
 let renditions: Promise<Cache> | undefined;
 /** The location's cache of renditions (opened once per isolate). */

@@ -9,7 +9,8 @@ import { imageStorageId } from "../../shared/storage.ts";
 import type { Transform } from "../../shared/transform.ts";
 import type { GatewayEnv } from "../env.ts";
 import { listSigningKeys, listVariantTransforms } from "../account.ts";
-import { renditionCache, renditionCacheKey } from "./cache.ts";
+import { renditionCache, renditionCacheKey, renditionKeyPrefix } from "./cache.ts";
+import { forgetRenditionsOf } from "./memory-tier.ts";
 
 /**
  * Edge state: what a delivery must decide before it can answer from the cache (does the image exist, which life,
@@ -168,6 +169,7 @@ function toEdgeState(row: ImageRow, storageId: string): ImageEdgeState {
  */
 export async function forgetImage(id: string, storageId: string, cachedRenditions: { life: string; fingerprint: string; format: string }[]): Promise<void> {
   memo.delete(imageDoc(id));
+  forgetRenditionsOf(renditionKeyPrefix(storageId));
   const [docs, renditions] = await Promise.all([documentCache(), renditionCache()]);
   await Promise.all([
     docs.delete(imageDoc(id)),

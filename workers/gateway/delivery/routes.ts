@@ -9,6 +9,7 @@ import { renditionKey } from "../../shared/storage.ts";
 import { parseFlexibleOptions, transformFingerprint, type Transform } from "../../shared/transform.ts";
 import { router, type GatewayContext } from "../app.ts";
 import { renditionCache, renditionCacheKey } from "./cache.ts";
+import { fitsMemoryTier, keepInMemory, memoryRendition } from "./memory-tier.ts";
 import { accountEdgeState, forgetImage, imageEdgeState, type AccountEdgeState, type ImageEdgeState } from "./edge-state.ts";
 import { negotiateFormat } from "./negotiate.ts";
 import { respondWithBytes } from "./respond.ts";
@@ -63,13 +64,26 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
     "x-content-type-options": "nosniff",
   });
 
-  const cache = await renditionCache();
   const key = renditionCacheKey(visible, output.fingerprint, format);
+  const inMemory = memoryRendition(key);
+  if (inMemory) {
+    headers.set("etag", inMemory.etag);
+    headers.set("x-image-source", "HIT");
+    return respondWithBytes(c.req.raw, inMemory.bytes, inMemory.bytes.length, headers);
+  }
+  const cache = await renditionCache();
   const cached = await cache.match(key);
   if (cached?.body) {
-    headers.set("etag", cached.headers.get("etag") ?? "");
+    const etag = cached.headers.get("etag") ?? "";
+    const size = Number(cached.headers.get("x-size"));
+    headers.set("etag", etag);
     headers.set("x-image-source", "HIT");
-    return respondWithBytes(c.req.raw, cached.body, Number(cached.headers.get("x-size")), headers);
+    const budget = config.delivery.memoryCacheBytes;
+    if (!fitsMemoryTier(size, budget) || c.req.method === "HEAD") return respondWithBytes(c.req.raw, cached.body, size, headers);
+    // Served from the location's cache a second time: hot enough to keep a copy in the isolate.
+    const bytes = new Uint8Array(await cached.arrayBuffer());
+    keepInMemory(key, { bytes, etag }, budget);
+    return respondWithBytes(c.req.raw, bytes, bytes.length, headers);
   }
 
   const stored = await c.env.BUCKET.get(renditionKey(visible, output.fingerprint, format, output.variant === null));
