@@ -11,6 +11,18 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: "./test/workers/wrangler.toml" },
             miniflare: {
+              // A Worker of the user's that calls the Images-binding-style API through a real service binding.
+              workers: [
+                {
+                  name: "images-client",
+                  modules: true,
+                  scriptPath: "./test/workers/images-client/worker.js",
+                  compatibilityDate: "2026-11-01",
+                  // The Worker under test runs as the plugin's runner, named after this project.
+                  serviceBindings: { IMAGES: { name: "vitest-plugin-runner-workers", entrypoint: "ImagesService" } },
+                },
+              ],
+              serviceBindings: { IMAGES_CLIENT: "images-client" },
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                 FIXTURES: Object.fromEntries(Object.entries(await makeFixtures()).map(([k, v]) => [k, v.toString("base64")])),

@@ -5,7 +5,7 @@ import gateway from "../../workers/gateway/index.ts";
 import processor from "../../workers/processor/index.ts";
 
 export { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
-export { RenderService } from "../../workers/processor/index.ts";
+export { ImagesService, RenderService } from "../../workers/processor/index.ts";
 
 export default {
   fetch: gateway.fetch,

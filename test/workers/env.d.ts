@@ -9,6 +9,8 @@ declare global {
       MIGRATION_DB: D1Database;
       /** Test images made with sharp (test/fixtures/images.ts), base64. */
       FIXTURES: Record<string, string>;
+      /** test/workers/images-client/worker.js: a Worker of the user's, calling ImagesService through a service binding. */
+      IMAGES_CLIENT: Fetcher;
     }
   }
 }

@@ -28,6 +28,8 @@ const UPLOAD_QUEUE = "image-uploads";
  * what the gateway knows of the original (keys, size, orientation, format), so a render reads the original and
  * nothing else: no D1 row, no probe. The coordinator stores the result.
  */
+export { ImagesService } from "./images-binding.ts";
+
 export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements RendererApi {
   private readonly config: Config = parseConfig(this.env, false);
   private readonly engine = engineProcess(this.env);
