@@ -11,7 +11,7 @@ import { readJpegMarkers } from "../../wasm/src/formats/jpeg-markers.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { H, W, picture } from "./fixtures.ts";
 import { expectCodecError } from "./measure.ts";
-import { containsAscii, countImages, imageStarts, withGainMap } from "./mpf-fixtures.ts";
+import { containsAscii, countImages, imageStarts, withGainMap } from "../fixtures/jpeg-mpf.ts";
 
 const maxPixels = 100_000_000;
 const target = (t: Partial<RenderTarget> & Pick<RenderTarget, "width" | "height" | "format">): RenderTarget => ({ quality: 85, metadata: "none", ...t });
