@@ -43,6 +43,8 @@ export interface ImageEdgeState {
   height: number;
   orientation: Orientation;
   hasAlpha: boolean;
+  /** More than one frame, as recorded at upload (images stored before that: any GIF counts as animated). */
+  animated: boolean;
 }
 
 export interface VariantEdgeState {
@@ -158,6 +160,7 @@ function toEdgeState(row: ImageRow, storageId: string): ImageEdgeState {
     height: row.height ?? 1,
     orientation: (row.orientation ?? 1) as Orientation,
     hasAlpha: row.hasAlpha ?? false,
+    animated: row.animated ?? row.format === "gif",
   };
 }
 
