@@ -1,8 +1,11 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { readAnimation } from "../../wasm/src/animation/index.ts";
+import { probeImage } from "../../wasm/src/probe.ts";
+import { ingestIncoming } from "../../workers/processor/direct-uploads.ts";
+import { imageStorageId, incomingKey } from "../../workers/shared/storage.ts";
 import type { FixtureName } from "../fixtures/images.ts";
-import { deliver, json, upload, waitForStatus } from "./helpers.ts";
+import { api, coordinator, deliver, fixture, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
 
 // Whether an original is animated is recorded at upload (images.animated, from the probe) and read by delivery's
 // format negotiation: an animation kept is never served as AVIF, which we do not animate; a still one is.
@@ -49,5 +52,27 @@ describe("the animated flag", () => {
   it("a still image uploaded is recorded not animated", async () => {
     await uploadReady("landscapeJpeg", "still-jpeg");
     expect(await animatedColumn("still-jpeg")).toEqual({ animated: 0 });
+  });
+});
+
+describe("the animated flag of a GIF probed from its first bytes only (direct-to-R2 uploads)", () => {
+  it("a one-frame GIF whose frame runs past the first read is recorded unknown (null), and delivered as a GIF may be", async () => {
+    const gif = fixture("noisyStillGif");
+    const prefix = probeImage(gif.subarray(0, 64 * 1024));
+    expect(prefix).toMatchObject({ animated: false, animationUnknown: true });
+    expect(probeImage(gif)).not.toHaveProperty("animationUnknown");
+
+    const id = "direct-noisy-gif";
+    await json(await api("/v2/direct_upload", { method: "POST", ...jsonBody({ id }) }));
+    const key = incomingKey({ storageId: await imageStorageId(id), life: (await coordinator(id).snapshot()).life });
+    const object = await env.BUCKET.put(key, gif);
+    const notification = { account: "test-account", action: "PutObject", bucket: "images-test", object: { key, size: object!.size, eTag: object!.etag }, eventTime: new Date().toISOString() };
+    expect(await ingestIncoming(env, notification)).toBe("accepted");
+    expect(await animatedColumn(id)).toEqual({ animated: null });
+  });
+
+  it("a whole one-frame GIF (multipart) is known to be still", async () => {
+    await uploadReady("noisyStillGif", "multipart-noisy-gif");
+    expect(await animatedColumn("multipart-noisy-gif")).toEqual({ animated: 0 });
   });
 });

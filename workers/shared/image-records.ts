@@ -103,7 +103,8 @@ export function originalColumns(header: ImageHeader, byteLength: number) {
     height: header.height,
     orientation: header.orientation,
     hasAlpha: header.hasAlpha,
-    animated: header.animated,
+    // Unknown (a GIF probed from its first bytes only) is left null: delivery then takes any GIF for animated.
+    animated: header.animationUnknown ? null : header.animated,
     bytes: byteLength,
   };
 }
