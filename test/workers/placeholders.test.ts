@@ -5,6 +5,10 @@ import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { renderInEngineProcess, serveRenderCall } from "../../workers/processor/pipeline/engine-process.ts";
 import { renderInPlace } from "../../workers/processor/pipeline/render.ts";
+import { backfillImage } from "../../workers/processor/variant-backfill.ts";
+import { parseConfig } from "../../workers/shared/config.ts";
+import { database } from "../../workers/shared/db.ts";
+import { findImage } from "../../workers/shared/image-records.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
 import type { FixtureName } from "../fixtures/images.ts";
 import { api, fixture, json, upload, waitForStatus } from "./helpers.ts";
@@ -57,6 +61,15 @@ describe("placeholders", () => {
     const image = (await json(await api("/v1/placeholder-old"))).result;
     expect(image).not.toHaveProperty("placeholder");
     expect(image).toMatchObject({ id: "placeholder-old", status: "ready" });
+  });
+
+  it("an image processed before placeholders existed gets one when a variant backfill renders it again", async () => {
+    const before = await uploadReady("solidColourPng", "placeholder-backfilled");
+    await env.DB.prepare("UPDATE images SET thumbhash = NULL, dominant_color = NULL WHERE id = ?").bind("placeholder-backfilled").run();
+    const row = (await findImage(database(env.DB), "placeholder-backfilled"))!;
+    const variant = { id: "placeholder-bf", fit: "scale-down" as const, width: 40, height: 40, metadata: "none" as const, neverRequireSignedUrls: false, updatedAt: new Date().toISOString() };
+    expect(await backfillImage(env, parseConfig(env, false), variant, row, new Set())).toBe("done");
+    expect((await json(await api("/v1/placeholder-backfilled"))).result.placeholder).toEqual(before.placeholder);
   });
 
   it("an animated original gets its placeholder from its first frame", async () => {
