@@ -8,8 +8,8 @@
  * bytes, SOI/TEM/RSTn stand alone. The header is the segments before the first scan (SOS); a frame header
  * after it does not count. A file may hold more than one image: phones append a gain map (Ultra HDR) or other
  * pictures after the primary's EOI, indexed by an APP2 "MPF\0" segment (CIPA DC-007). The walk ends at the first
- * EOI, so nothing of a later image (its SOF, APPn, EXIF) is ever read as the primary's. The walk never throws: it records what it found and where it stopped, and each
- * reader of it decides what is an error.
+ * EOI, so nothing of a later image (its SOF, APPn, EXIF) is ever read as the primary's. The walk never throws:
+ * it records what it found and where it stopped, and each reader of it decides what is an error.
  */
 
 export interface JpegFrame {

@@ -43,7 +43,7 @@ export interface ImageEdgeState {
   height: number;
   orientation: Orientation;
   hasAlpha: boolean;
-  /** More than one frame, as recorded at upload (images stored before that: any GIF counts as animated). */
+  /** More than one frame, as recorded at upload; where that is unknown (null: stored before it was recorded, or a GIF probed from its first bytes only), any GIF counts as animated. */
   animated: boolean;
 }
 
