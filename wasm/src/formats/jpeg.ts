@@ -89,9 +89,9 @@ function headerOf(markers: JpegMarkers, length: number): ImageHeader {
 
 /**
  * What neither of our decoders implements, named as a user would look it up, or undefined. Our kernel decodes
- * 8-bit Huffman sequential and progressive only; jSquash's mozjpeg build has no arithmetic decoding ("Sorry,
- * arithmetic coding is not implemented", checked with cjpeg -arithmetic output), no 12-bit or lossless
- * (libjpeg-turbo < 3), and libjpeg never decoded hierarchical frames.
+ * 8-bit Huffman sequential and progressive only; jSquash's mozjpeg build, tried on each: arithmetic coding
+ * "Sorry, arithmetic coding is not implemented" (real cjpeg -arithmetic files), 12-bit "Unsupported JPEG data
+ * precision 12", lossless and hierarchical "Unsupported JPEG process: SOF type 0xc3" (and 0xc5, 0xcb).
  */
 export function undecodableCoding(frame: JpegFrame): string | undefined {
   const sof = `SOF${frame.marker - 0xc0}`;
