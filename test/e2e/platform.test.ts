@@ -46,7 +46,12 @@ describe("the platform over HTTP with the official cloudflare SDK", () => {
     expect(image.variants).toEqual([`${origin}/cdn-cgi/imagedelivery/${accountHash}/${photoId}/public`]);
     const events = await followEvents(photoId);
     expect(events.at(-1)).toMatchObject({ status: "ready" });
-    expect(await client.images.v1.get(photoId, { account_id })).toMatchObject({ id: photoId, status: "ready" });
+    // Our placeholder extension rides beside Cloudflare's fields; the SDK hands it through untouched.
+    expect(await client.images.v1.get(photoId, { account_id })).toMatchObject({
+      id: photoId,
+      status: "ready",
+      placeholder: { thumbhash: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/), dominantColor: expect.stringMatching(/^#[0-9a-f]{6}$/) },
+    });
   });
 
   it("serves AVIF, WebP and JPEG by Accept, each decoding as its Content-Type with the promised size", async () => {

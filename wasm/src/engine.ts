@@ -25,9 +25,11 @@ import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts
 import { exifForOutput } from "./metadata.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
+import { placeholderOf } from "./placeholder.ts";
 
 export type { OutputFormat, RenderTarget, RenderedOutput, SourceInfo, RenderOptions } from "./targets.ts";
 export type { EngineModules } from "./modules.ts";
+export type { Placeholder } from "./placeholder.ts";
 export { AVIF_MAX_DIMENSION } from "./vocabulary.ts";
 export { CodecError } from "./errors.ts";
 export type { SourceStream } from "./source-stream.ts";
@@ -105,6 +107,13 @@ function mapRect(r: Rect, frame: Rect, rw: number, rh: number): Rect {
   const right = Math.max(left + 1, Math.min(rw, Math.round((r.left + r.width - frame.left) * fx)));
   const bottom = Math.max(top + 1, Math.min(rh, Math.round((r.top + r.height - frame.top) * fy)));
   return { left, top, width: right - left, height: bottom - top };
+}
+
+const sameRect = (a: Rect, b: Rect) => a.left === b.left && a.top === b.top && a.width === b.width && a.height === b.height;
+
+function lastIndexOf<T>(items: readonly T[], test: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (test(items[i])) return i;
+  return -1;
 }
 
 /** Frees an engine-owned buffer now where the runtime can (transferring it to an empty one detaches it). */
@@ -236,6 +245,13 @@ export async function renderTargets(
   }
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
+  // The placeholder comes from the smallest content showing the whole picture (the cascade runs largest first),
+  // else from the decoded source, before anything lets it go.
+  const placeholderStep = options.placeholder ? lastIndexOf(plan.steps, (s) => sameRect(s.region, fullFrame)) : -1;
+  if (options.placeholder && placeholderStep < 0) {
+    const whole = mapRect(fullFrame, fullFrame, decodedOriented.width, decodedOriented.height);
+    options.placeholder(await placeholderOf(sourceRaster, source.orientation, whole, oriented, modules));
+  }
 
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
@@ -256,6 +272,9 @@ export async function renderTargets(
     }
     for (let i = first; i < REUSABLE_STEPS; i++) image = await TARGET_STEPS[i].run(image, target, context);
     const content = image;
+    if (options.placeholder && plan.steps[placeholderStep] === step) {
+      options.placeholder(await placeholderOf(content, 1, { left: 0, top: 0, width: content.width, height: content.height }, oriented, modules));
+    }
     lap("resizeMs");
     account.set("content", bufferBytes(content));
     // Free big buffers as soon as nothing later needs them.

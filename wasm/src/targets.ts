@@ -55,4 +55,10 @@ export interface RenderOptions {
   maxPixels: number;
   /** Limits on an animation kept (animation/index.ts); default Cloudflare's: 50 MP of frames in all, 1000 frames. */
   animationLimits?: import("./animation/index.ts").AnimationLimits;
+  /**
+   * Asks for the image's placeholder (placeholder.ts), made from the smallest raster of the whole picture the call
+   * produces anyway (the decoded source when every target is a crop), and handed here before the call returns.
+   * Not called when no target is a still (an animation's placeholder comes from its still targets' first frame).
+   */
+  placeholder?: (placeholder: import("./placeholder.ts").Placeholder) => void;
 }

@@ -1,10 +1,11 @@
 import type { Context } from "hono";
+import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import type { ImageRow, VariantBackfillRow, VariantRow } from "../shared/schema.ts";
 import type { VariantOptions } from "../shared/transform.ts";
 import { listVariantNames } from "./account.ts";
 import type { GatewayContext } from "./app.ts";
 
-/** The Cloudflare Images `Image` object, plus our `status` and `error` extensions. */
+/** The Cloudflare Images `Image` object, plus our `status`, `error` and `placeholder` extensions. */
 export interface ImageResult {
   id: string;
   filename: string | null;
@@ -16,6 +17,8 @@ export interface ImageResult {
   status: ImageRow["status"];
   error?: string;
   draft?: true;
+  /** Our extension: a base64 ThumbHash and a `#rrggbb` dominant colour, once processed (wasm/src/placeholder.ts). */
+  placeholder?: Placeholder;
 }
 
 export function deliveryBase(origin: string, accountHash: string): string {
@@ -50,6 +53,8 @@ export function presentImage(row: ImageRow, variantNames: string[], base: string
   };
   if (row.status === "failed" && row.error) result.error = row.error;
   if (row.status === "draft") result.draft = true;
+  // Images processed before placeholders existed have none: the field is left out rather than invented.
+  if (row.thumbhash && row.dominantColor) result.placeholder = { thumbhash: row.thumbhash, dominantColor: row.dominantColor };
   return result;
 }
 

@@ -1,3 +1,4 @@
+import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import type { SourceStream } from "../../wasm/src/source-stream.ts";
 import type { Config } from "../shared/config.ts";
 import type { OutputRequest, RenderFacts, RenderSource } from "../shared/render.ts";
@@ -11,7 +12,8 @@ import { timed, type RenderTrace } from "./render-trace.ts";
 export { eagerFormats, eagerRequests } from "../shared/eager-set.ts";
 
 /**
- * Renders the outputs from one decode of the original, in a render slot, and stores each under the image's life.
+ * Renders the outputs from one decode of the original, in a render slot, and stores each under the image's life;
+ * answers the image's placeholder, made on the way (undefined where the engine made none: no still target).
  * Whether that life is still current is the caller's to check afterwards (and to discard what was stored if not).
  */
 export async function renderAndStore(
@@ -22,10 +24,13 @@ export async function renderAndStore(
   header: Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">,
   requests: OutputRequest[],
   trace?: RenderTrace,
-): Promise<void> {
+): Promise<Placeholder | undefined> {
   const observe = trace && ((facts: RenderFacts) => (trace.facts = facts));
-  const outputs = await timed(trace, "render", () => withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe)), true);
+  let placeholder: Placeholder | undefined;
+  const outputs = await timed(trace, "render", () =>
+    withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe, (p) => (placeholder = p))), true);
   await timed(trace, "store", () =>
     Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes)))),
   );
+  return placeholder;
 }

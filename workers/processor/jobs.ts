@@ -6,7 +6,7 @@ import { database, primary } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
 import type { ProcessJob } from "../shared/messages.ts";
 import { discardLife } from "../shared/renditions.ts";
-import { findImageLife } from "../shared/image-records.ts";
+import { findImageLife, placeholderColumns, updateImageLife } from "../shared/image-records.ts";
 import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
 import { readStoredOriginal } from "./pipeline/stored-original.ts";
@@ -47,7 +47,9 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
     const named = await db.select().from(variants).orderBy(asc(variants.id));
     const requests = await eagerRequests(named, header.hasAlpha);
     outputs = requests.length;
-    await renderAndStore(env, config, image, original, header, requests, trace);
+    const placeholder = await renderAndStore(env, config, image, original, header, requests, trace);
+    // Written before the coordinator's ready makes the record visible as such; a retried job writes it again.
+    if (placeholder) await updateImageLife(db, job.imageId, claim.life, placeholderColumns(placeholder));
     await reportRender(env, db, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
     const status = await coordinator.complete(claim.life, requestId);
     if (status === "deleted") await discardLife(env, image);

@@ -10,6 +10,7 @@ import { recordJob } from "../shared/metrics.ts";
 import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
 import { parseVariantBackfillBatch, type VariantBackfillBatch } from "../shared/messages.ts";
 import { discardLife } from "../shared/renditions.ts";
+import { placeholderColumns, updateImageLife } from "../shared/image-records.ts";
 import { variants, type ImageRow, type VariantBackfillRow, type VariantRow } from "../shared/schema.ts";
 import { imageStorageId, originalKey } from "../shared/storage.ts";
 import {
@@ -151,7 +152,9 @@ export async function backfillImage(
   const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
     const { header, source: original } = await readStoredOriginal(object);
-    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats), trace);
+    const placeholder = await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats), trace);
+    // An image processed before placeholders existed gets one when a backfill renders it again (only its own life's record).
+    if (placeholder && !image.thumbhash) await updateImageLife(db, image.id, image.life, placeholderColumns(placeholder));
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {
       await reportRender(env, db, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });

@@ -1,4 +1,5 @@
 import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import { CONTENT_TYPES, type ImageHeader } from "../../wasm/src/probe.ts";
 import { database, nearest, primary, type Db } from "./db.ts";
 import { counters, images, renditions, type ImageRow } from "./schema.ts";
@@ -102,8 +103,15 @@ export function originalColumns(header: ImageHeader, byteLength: number) {
     height: header.height,
     orientation: header.orientation,
     hasAlpha: header.hasAlpha,
+    // Unknown (a GIF probed from its first bytes only) is left null: delivery then takes any GIF for animated.
+    animated: header.animationUnknown ? null : header.animated,
     bytes: byteLength,
   };
+}
+
+/** An image's placeholder as its D1 record holds it. */
+export function placeholderColumns(placeholder: Placeholder) {
+  return { thumbhash: placeholder.thumbhash, dominantColor: placeholder.dominantColor };
 }
 
 /** The image a life belongs to (a life is unique): how a hashed storage id in an R2 key is resolved. */

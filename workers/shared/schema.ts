@@ -36,7 +36,16 @@ export const images = sqliteTable(
     height: integer("height"),
     orientation: integer("orientation"),
     hasAlpha: integer("has_alpha", { mode: "boolean" }),
+    /** More than one frame (GIF, WebP, APNG, AVIF sequence), from the probe at upload; null for images stored before it was recorded. */
+    animated: integer("animated", { mode: "boolean" }),
     bytes: integer("bytes"),
+    /**
+     * The placeholder (our extension, wasm/src/placeholder.ts), written by the processor with the eager
+     * renditions: a base64 ThumbHash and the dominant colour as `#rrggbb`. Null until processed, and for images
+     * processed before placeholders existed.
+     */
+    thumbhash: text("thumbhash"),
+    dominantColor: text("dominant_color"),
     updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
   },
   (t) => [

@@ -44,12 +44,16 @@ function probeGif(bytes: Uint8Array): ImageHeader {
   let hasAlpha = false;
   let frames = 0;
   let firstFrame = { width: 0, height: 0 };
+  let trailer = false;
   // Count frames (up to two: we only need to know whether it is animated) and look for transparency. Damage
   // after the first image descriptor ends the scan rather than the upload: the first frame is what we render.
   try {
     while (r.remaining() > 0 && frames < 2) {
       const block = r.u8();
-      if (block === 0x3b) break;
+      if (block === 0x3b) {
+        trailer = true;
+        break;
+      }
       if (block === 0x21) {
         const label = r.u8();
         if (label === 0xf9 && r.remaining() >= 2 && r.bytes[r.pos] === 4 && (r.bytes[r.pos + 1] & 1)) hasAlpha = true;
@@ -70,6 +74,9 @@ function probeGif(bytes: Uint8Array): ImageHeader {
   } catch (error) {
     if (frames === 0) throw error;
   }
+  // One frame, then the bytes ended (a prefix, or a cut file) or were damaged before the trailer: whether more
+  // frames follow is not known.
+  const animationUnknown = frames === 1 && !trailer;
   if (frames === 0) throw new CodecError("corrupt", "GIF contains no image");
   // We render the first frame clipped to the logical screen, and the screen is what memory is planned for;
   // but the GIF decoder expands the whole frame first. A frame far larger than its screen (up to 65535×65535
@@ -78,7 +85,7 @@ function probeGif(bytes: Uint8Array): ImageHeader {
   if (frameArea > Math.max(4 * width * height, GIF_FRAME_SLACK_PIXELS)) {
     throw new CodecError("limit", `GIF's first frame (${firstFrame.width}×${firstFrame.height}) is far larger than its ${width}×${height} logical screen`);
   }
-  return { format: "gif", width, height, orientation: 1, hasAlpha, progressive: false, animated: frames > 1 };
+  return { format: "gif", width, height, orientation: 1, hasAlpha, progressive: false, animated: frames > 1, ...(animationUnknown ? { animationUnknown: true as const } : {}) };
 }
 
 /** Frames up to this size are accepted whatever the logical screen says (some encoders write 0×0 screens). */

@@ -6,8 +6,10 @@
  *
  * Rules, as libjpeg: junk between segments is skipped, markers may be padded with any number of 0xFF fill
  * bytes, SOI/TEM/RSTn stand alone. The header is the segments before the first scan (SOS); a frame header
- * after it does not count. The walk never throws: it records what it found and where it stopped, and each
- * reader of it decides what is an error.
+ * after it does not count. A file may hold more than one image: phones append a gain map (Ultra HDR) or other
+ * pictures after the primary's EOI, indexed by an APP2 "MPF\0" segment (CIPA DC-007). The walk ends at the first
+ * EOI, so nothing of a later image (its SOF, APPn, EXIF) is ever read as the primary's. The walk never throws:
+ * it records what it found and where it stopped, and each reader of it decides what is an error.
  */
 
 export interface JpegFrame {
@@ -46,6 +48,13 @@ export interface JpegMarkers {
   headerEndAt: number;
   /** Whether the walk met EOI (only known when walked `toEnd`; false means truncated). */
   complete: boolean;
+  /**
+   * Where the first image ends: just after its EOI (walked `toEnd`), else the length of the bytes. Bytes after it
+   * (an MPF file's gain map, trailing junk) belong to no decode.
+   */
+  end: number;
+  /** An APP2 "MPF\0" index says more images follow the primary. */
+  multiPicture: boolean;
 }
 
 const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
@@ -65,6 +74,8 @@ export function readJpegMarkers(b: Uint8Array, options: { toEnd: boolean }): Jpe
     headerEnd: "truncated",
     headerEndAt: b.length,
     complete: false,
+    end: b.length,
+    multiPicture: false,
   };
   if (!result.soi) {
     result.headerEndAt = 0;
@@ -83,8 +94,11 @@ export function readJpegMarkers(b: Uint8Array, options: { toEnd: boolean }): Jpe
     if (m === 0xd9) {
       if (inHeader) [result.headerEnd, result.headerEndAt] = ["eoi", p - 2];
       result.complete = true;
+      result.end = p;
       break;
     }
+    // A new image's SOI before this one's EOI: the first image was cut short (its entropy data ran into it).
+    if (m === 0xd8 && !inHeader) break;
     if (isStandalone(m)) continue;
     if (p + 2 > b.length) break;
     const len = (b[p] << 8) | b[p + 1];
@@ -105,10 +119,11 @@ export function readJpegMarkers(b: Uint8Array, options: { toEnd: boolean }): Jpe
       [result.headerEnd, result.headerEndAt] = ["scan", p - len - 2];
       if (!options.toEnd) return result;
     }
-    if (b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9) {
+    if (!result.multiPicture && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9) {
       // Entropy-coded data cannot hold FF D9 (a data 0xFF is always stuffed as FF 00), so a stream ending in
       // it ends with EOI. That skips the scan over the whole entropy-coded data (4–7 ms on a 10 MB noisy
-      // 12 MP file); files with bytes after EOI still take the walk below.
+      // 12 MP file); files with bytes after EOI still take the walk below, and so do multi-picture files, whose
+      // last EOI is another image's.
       result.complete = true;
       break;
     }
@@ -149,6 +164,8 @@ function readHeaderSegment(result: JpegMarkers, m: number, seg: Uint8Array): voi
     };
   } else if (m === 0xe1 && !result.exif && seg.length > 6 && ascii(seg, 0, 6) === "Exif\0\0") {
     result.exif = seg;
+  } else if (m === 0xe2 && seg.length >= 4 && ascii(seg, 0, 4) === "MPF\0") {
+    result.multiPicture = true;
   } else if (m === 0xe0 && seg.length >= 5 && ascii(seg, 0, 5) === "JFIF\0") {
     result.jfif = true;
   } else if (m === 0xee && seg.length >= 12 && ascii(seg, 0, 5) === "Adobe") {

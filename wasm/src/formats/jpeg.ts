@@ -44,9 +44,11 @@ export const jpeg: ImageFormatModule = {
       throw new CodecError("corrupt", `JPEG frame is ${frame.width}×${frame.height}, the probe said ${source.width}×${source.height}`);
     }
     // Both decoders read the file through `input`. Where the engine streamed it into our kernel's memory, the
-    // kernel decodes it there and hands a copy back when it meets something only mozjpeg decodes.
-    const input = { bytes };
-    const loaded = inKernelMemory.get(bytes);
+    // kernel decodes it there and hands a copy back when it meets something only mozjpeg decodes. Either sees the
+    // first image only: an MPF file's gain map after its EOI is no part of the picture.
+    const input = { bytes: bytes.subarray(0, markers.end) };
+    const streamedIn = inKernelMemory.get(bytes);
+    const loaded = streamedIn && { ...streamedIn, length: markers.end };
     const decoders: SourceDecoder[] = [];
     if (kernels.jpeg && modules.jpeg) {
       const header = kernels.jpeg.jpegHeaderOf(markers, bytes.length);
@@ -70,6 +72,10 @@ function headerOf(markers: JpegMarkers, length: number): ImageHeader {
     }
   }
   if (frame.height === 0) throw new CodecError("unsupported", "JPEG with height defined by DNL is not supported");
+  // Refused here, from the header, so an upload neither decoder can read is answered 415 at once (both upload
+  // paths probe) instead of being accepted and then failing in the processor.
+  const refusal = undecodableCoding(frame);
+  if (refusal) throw new CodecError("unsupported", refusal);
   return {
     format: "jpeg",
     width: frame.width,
@@ -79,6 +85,21 @@ function headerOf(markers: JpegMarkers, length: number): ImageHeader {
     progressive: frame.progressive,
     animated: false,
   };
+}
+
+/**
+ * What neither of our decoders implements, named as a user would look it up, or undefined. Our kernel decodes
+ * 8-bit Huffman sequential and progressive only; jSquash's mozjpeg build, tried on each: arithmetic coding
+ * "Sorry, arithmetic coding is not implemented" (real cjpeg -arithmetic files), 12-bit "Unsupported JPEG data
+ * precision 12", lossless and hierarchical "Unsupported JPEG process: SOF type 0xc3" (and 0xc5, 0xcb).
+ */
+export function undecodableCoding(frame: JpegFrame): string | undefined {
+  const sof = `SOF${frame.marker - 0xc0}`;
+  if (frame.lossless) return `lossless JPEG (${sof}) is not supported: only lossy 8-bit JPEG decodes`;
+  if (frame.arithmetic) return `arithmetic-coded JPEG (${sof}) is not supported: only Huffman-coded JPEG decodes`;
+  if (frame.marker === 0xc5 || frame.marker === 0xc6) return `hierarchical JPEG (${sof}) is not supported`;
+  if (frame.precision !== 8) return `${frame.precision}-bit JPEG is not supported: only 8-bit samples decode`;
+  return undefined;
 }
 
 /** Our AssemblyScript decoder (jpeg.ts) at the plan's DCT scale, reading the header the walk already gave. */
@@ -143,9 +164,8 @@ function mozjpegDecoder(input: { bytes: Uint8Array }, frame: JpegFrame): SourceD
     name: "mozjpeg",
     memory: ({ inputBytes, width, height }) => rgbaDecodeMemory(inputBytes, mozjpegHeap(inputBytes, width, height, frame), width, height),
     async decode(_scale, { modules, codecs }) {
-      if (frame.arithmetic) throw new CodecError("unsupported", "arithmetic-coded JPEG: neither our decoder nor jSquash's mozjpeg build implements it");
-      if (frame.precision !== 8) throw new CodecError("unsupported", `${frame.precision}-bit JPEG: only 8-bit samples are supported`);
-      if (frame.lossless) throw new CodecError("unsupported", "lossless JPEG is not supported");
+      const refusal = undecodableCoding(frame);
+      if (refusal) throw new CodecError("unsupported", refusal);
       if (frame.components.length === 4) {
         // jSquash's mozjpeg build decodes straight to RGBA, and libjpeg cannot convert CMYK/YCCK to RGB.
         throw new CodecError("unsupported", "CMYK/YCCK JPEG: the mozjpeg fallback cannot convert it to RGB (needs our JPEG decoder)");

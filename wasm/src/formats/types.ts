@@ -19,6 +19,11 @@ export interface ImageHeader {
   progressive: boolean;
   /** GIF/WebP/AVIF sequences have more than one frame; we render the first. */
   animated: boolean;
+  /**
+   * The bytes probed ended before it could tell whether a second frame follows (a GIF's frames are found only by
+   * walking them, and a direct upload is probed from its first bytes): `animated` false then means "unknown".
+   */
+  animationUnknown?: true;
 }
 
 export interface ImageFormatModule {

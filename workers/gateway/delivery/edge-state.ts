@@ -44,6 +44,8 @@ export interface ImageEdgeState {
   height: number;
   orientation: Orientation;
   hasAlpha: boolean;
+  /** More than one frame, as recorded at upload; where that is unknown (null: stored before it was recorded, or a GIF probed from its first bytes only), any GIF counts as animated. */
+  animated: boolean;
 }
 
 export interface VariantEdgeState {
@@ -159,6 +161,7 @@ function toEdgeState(row: ImageRow, storageId: string): ImageEdgeState {
     height: row.height ?? 1,
     orientation: (row.orientation ?? 1) as Orientation,
     hasAlpha: row.hasAlpha ?? false,
+    animated: row.animated ?? row.format === "gif",
   };
 }
 

@@ -53,8 +53,7 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
 
   const format = negotiateFormat(output.transform.format, c.req.header("accept"), {
     hasAlpha: visible.hasAlpha,
-    // Whether a GIF is animated is not recorded; a still one served as WebP rather than AVIF costs little.
-    animated: output.transform.anim && visible.format === "gif",
+    animated: output.transform.anim && visible.animated,
     ...outputSize(visible, output.transform),
   });
   const headers = new Headers({

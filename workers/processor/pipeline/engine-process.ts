@@ -14,6 +14,7 @@ import { constantTimeEqual } from "../../shared/crypto.ts";
 import { describeError } from "../../shared/errors.ts";
 import type { OutputRequest, RenderedRendition, RenderFacts } from "../../shared/render.ts";
 import type { SourceStream } from "../../../wasm/src/source-stream.ts";
+import type { Placeholder } from "../../../wasm/src/placeholder.ts";
 import type { RenderSettings, SourceFacts } from "./render.ts";
 
 export interface EngineProcess {
@@ -34,12 +35,15 @@ interface RenderCall {
   settings: RenderSettings;
   source: SourceFacts;
   requests: OutputRequest[];
+  /** The caller wants the image's placeholder too. */
+  placeholder?: boolean;
 }
 
 interface RenderAnswer {
   outputs: (Omit<RenderedRendition, "bytes"> & { length: number })[];
   /** What the engine reported (decoder, scale, peak memory), for the caller's log line and data point. */
   facts?: RenderFacts;
+  placeholder?: Placeholder;
 }
 
 type RenderRefusal = { kind: CodecErrorKind; message: string } | { kind: "error"; message: string };
@@ -72,8 +76,9 @@ export async function renderInEngineProcess(
   source: SourceFacts,
   requests: OutputRequest[],
   observe?: (facts: RenderFacts) => void,
+  placeholder?: (placeholder: Placeholder) => void,
 ): Promise<RenderedRendition[]> {
-  const call: RenderCall = { settings, source, requests };
+  const call: RenderCall = { settings, source, requests, ...(placeholder ? { placeholder: true } : {}) };
   let response: Response;
   try {
     // A streamed original is passed through as it arrives from storage: this side never holds it whole.
@@ -97,6 +102,7 @@ export async function renderInEngineProcess(
   }
   const { header, rest } = unframe<RenderAnswer>(body);
   if (header.facts) observe?.(header.facts);
+  if (header.placeholder) placeholder?.(header.placeholder);
   let offset = 0;
   return header.outputs.map(({ length, ...output }) => {
     const bytes = rest.slice(offset, offset + length);
@@ -121,6 +127,7 @@ export async function serveRenderCall(
     source: SourceFacts,
     requests: OutputRequest[],
     observe: (facts: RenderFacts) => void,
+    placeholder?: (placeholder: Placeholder) => void,
   ) => Promise<RenderedRendition[]>,
 ): Promise<Response> {
   if (new URL(request.url).pathname !== "/render" || request.method !== "POST") return new Response("not found", { status: 404 });
@@ -130,15 +137,16 @@ export async function serveRenderCall(
   if (length > MAX_CALL_BYTES) return refuse(413, { kind: "error", message: `a render call is at most ${MAX_CALL_BYTES} bytes, this one ${length}` });
   let outputs: RenderedRendition[];
   let facts: RenderFacts | undefined;
+  let placeholder: Placeholder | undefined;
   try {
     // The original is read by the engine straight from the request (held once, where its decoder reads it).
     const { header, rest } = await unframeStream<RenderCall>(request.body ?? new Blob([]).stream(), length);
-    outputs = await render(header.settings, rest, header.source, header.requests, (f) => (facts = f));
+    outputs = await render(header.settings, rest, header.source, header.requests, (f) => (facts = f), header.placeholder ? (p) => (placeholder = p) : undefined);
   } catch (error) {
     if (error instanceof CodecError) return refuse(422, { kind: error.kind, message: error.message });
     return refuse(500, { kind: "error", message: describeError(error) });
   }
-  const answer: RenderAnswer = { outputs: outputs.map(({ bytes, ...output }) => ({ ...output, length: bytes.length })), facts };
+  const answer: RenderAnswer = { outputs: outputs.map(({ bytes, ...output }) => ({ ...output, length: bytes.length })), facts, placeholder };
   return new Response(frame(answer, outputs.map((o) => o.bytes)), { headers: { "content-type": "application/octet-stream" } });
 }
 

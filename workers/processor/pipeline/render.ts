@@ -1,4 +1,4 @@
-import { renderTargets, type SourceStream } from "../../../wasm/src/engine.ts";
+import { renderTargets, type Placeholder, type SourceStream } from "../../../wasm/src/engine.ts";
 import type { AnimationLimits } from "../../../wasm/src/animation/index.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
 import type { Config } from "../../shared/config.ts";
@@ -40,7 +40,8 @@ export function rendersInPlace(original: Uint8Array | SourceStream, source: Sour
 }
 
 /**
- * Renders outputs from one decode of the original (the engine cascades from the largest to the smallest).
+ * Renders outputs from one decode of the original (the engine cascades from the largest to the smallest), and the
+ * image's placeholder when `placeholder` asks for it.
  * Storing is the caller's: a job stores at once, an on-demand render is committed by the image's coordinator.
  * With `engine` (local development: see engine-process.ts) the work is done in the render process, unless it
  * is small (rendersInPlace), or here when that process cannot be reached. An original given as a stream (stored-original.ts) is held once, by the
@@ -53,11 +54,12 @@ export async function renderOutputs(
   requests: OutputRequest[],
   engine?: EngineProcess,
   observe?: (facts: RenderFacts) => void,
+  placeholder?: (placeholder: Placeholder) => void,
 ): Promise<RenderedRendition[]> {
   if (engine && !rendersInPlace(original, source, requests)) {
     try {
       const settingsForCall = { memoryBudgetBytes: settings.memoryBudgetBytes, limits: animationLimitsOf(settings) ? { maxPixels: settings.limits.maxPixels, ...animationLimitsOf(settings) } : { maxPixels: settings.limits.maxPixels } };
-      return await renderInEngineProcess(engine, settingsForCall, original, source, requests, observe);
+      return await renderInEngineProcess(engine, settingsForCall, original, source, requests, observe, placeholder);
     } catch (error) {
       if (!(error instanceof EngineUnreachable)) throw error;
       if (!(original instanceof Uint8Array) && original.stream.locked) throw new Error(`${error.message}, after it began reading the original`);
@@ -65,7 +67,7 @@ export async function renderOutputs(
       warnedUnreachable = true;
     }
   }
-  return renderInPlace(settings, original, source, requests, observe);
+  return renderInPlace(settings, original, source, requests, observe, placeholder);
 }
 
 /** Renders in this isolate. */
@@ -75,13 +77,14 @@ export async function renderInPlace(
   source: SourceFacts,
   requests: OutputRequest[],
   observe?: (facts: RenderFacts) => void,
+  placeholder?: (placeholder: Placeholder) => void,
 ): Promise<RenderedRendition[]> {
   const targets = renderTargetsOf(source, requests);
   const outputs = await renderTargets(
     original,
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },
     targets,
-    { modules: engineModules, memoryBudgetBytes: settings.memoryBudgetBytes, maxPixels: settings.limits.maxPixels, animationLimits: animationLimitsOf(settings) },
+    { modules: engineModules, memoryBudgetBytes: settings.memoryBudgetBytes, maxPixels: settings.limits.maxPixels, animationLimits: animationLimitsOf(settings), placeholder },
     observe &&
       ((r) =>
         observe({
