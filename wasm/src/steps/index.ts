@@ -2,15 +2,20 @@
  * A target's pipeline, in order: the engine runs these steps for every target, from the decoded source or from a
  * larger target's content (the cascade), then encodes. Order of operations follows Cloudflare Images.
  */
+import { adjustColourStep } from "./adjust-colour.ts";
+import { blur } from "./blur.ts";
 import { flatten } from "./flatten.ts";
 import { pad } from "./pad.ts";
 import { resize } from "./resize.ts";
 import { rotateAndFlip } from "./rotate-and-flip.ts";
+import { sharpen } from "./sharpen.ts";
 import type { Step } from "./step.ts";
 
 export type { Step, StepContext } from "./step.ts";
 
-export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, pad, flatten];
+// The filters come after resize (Cloudflare blurs and sharpens the output, in its pixels) and before padding, so
+// the background is neither blurred nor recoloured.
+export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, blur, sharpen, adjustColourStep, pad, flatten];
 
 /** How many steps, from the start, are reusable: the cascade shares the raster after them. */
 export const REUSABLE_STEPS = TARGET_STEPS.findIndex((s) => !s.reusable);
