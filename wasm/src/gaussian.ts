@@ -22,45 +22,69 @@ function mirror(j: number, len: number): number {
   return m < len ? m : 2 * len - 1 - m;
 }
 
-/** A running-sum box filter of radius r: the same cost for any r. */
+/**
+ * A running-sum box filter of radius r: the same cost for any r. Rows (few lanes) run lane by lane with the sum
+ * in a register; column blocks (many lanes) run sample by sample with a sum per lane, so memory is read in order.
+ */
 function boxPass(r: number): Pass {
   const scale = 1 / (2 * r + 1);
-  return (src, dst, len, lanes) => {
-    for (let l = 0; l < lanes; l++) {
-      let acc = 0;
-      for (let j = -r; j <= r; j++) acc += src[mirror(j, len) * lanes + l];
-      let i = 0, at = l;
-      // Only where the window crosses an end are indices mirrored: the leading run, then the trailing one.
-      for (; i < len && i - r < 0; i++, at += lanes) {
-        dst[at] = acc * scale;
-        acc += src[mirror(i + r + 1, len) * lanes + l] - src[mirror(i - r, len) * lanes + l];
+  return (src, dst, len, lanes, acc) => {
+    if (lanes <= 4) {
+      for (let l = 0; l < lanes; l++) {
+        let sum = 0;
+        for (let j = -r; j <= r; j++) sum += src[mirror(j, len) * lanes + l];
+        for (let i = 0, at = l; i < len; i++, at += lanes) {
+          dst[at] = sum * scale;
+          // Only where the window crosses an end are indices mirrored.
+          const add = i + r + 1 < len ? at + (r + 1) * lanes : mirror(i + r + 1, len) * lanes + l;
+          const sub = i - r >= 0 ? at - r * lanes : mirror(i - r, len) * lanes + l;
+          sum += src[add] - src[sub];
+        }
       }
-      for (; i + r + 1 < len; i++, at += lanes) {
-        dst[at] = acc * scale;
-        acc += src[at + (r + 1) * lanes] - src[at - r * lanes];
-      }
-      for (; i < len; i++, at += lanes) {
-        dst[at] = acc * scale;
-        acc += src[mirror(i + r + 1, len) * lanes + l] - src[mirror(i - r, len) * lanes + l];
+      return;
+    }
+    acc.fill(0, 0, lanes);
+    for (let j = -r; j <= r; j++) {
+      const base = mirror(j, len) * lanes;
+      for (let l = 0; l < lanes; l++) acc[l] += src[base + l];
+    }
+    for (let i = 0; i < len; i++) {
+      const out = i * lanes, add = mirror(i + r + 1, len) * lanes, sub = mirror(i - r, len) * lanes;
+      for (let l = 0; l < lanes; l++) {
+        const sum = acc[l];
+        dst[out + l] = sum * scale;
+        acc[l] = sum + src[add + l] - src[sub + l];
       }
     }
   };
 }
 
-/** Direct convolution with a symmetric kernel of `weights.length` taps (odd, centred). */
+/** Direct convolution with a symmetric kernel of `weights.length` taps (odd, centred); lanes as in boxPass. */
 function kernelPass(weights: Float32Array): Pass {
-  const r = (weights.length - 1) / 2;
-  return (src, dst, len, lanes) => {
-    for (let l = 0; l < lanes; l++) {
-      for (let i = 0; i < len; i++) {
-        let acc = 0;
-        if (i - r >= 0 && i + r < len) {
-          for (let k = 0, at = (i - r) * lanes + l; k < weights.length; k++, at += lanes) acc += weights[k] * src[at];
-        } else {
-          for (let k = -r; k <= r; k++) acc += weights[k + r] * src[mirror(i + k, len) * lanes + l];
+  const r = (weights.length - 1) / 2, taps = weights.length;
+  return (src, dst, len, lanes, acc) => {
+    if (lanes <= 4) {
+      for (let l = 0; l < lanes; l++) {
+        for (let i = 0; i < len; i++) {
+          let sum = 0;
+          if (i - r >= 0 && i + r < len) {
+            for (let k = 0, at = (i - r) * lanes + l; k < taps; k++, at += lanes) sum += weights[k] * src[at];
+          } else {
+            for (let k = -r; k <= r; k++) sum += weights[k + r] * src[mirror(i + k, len) * lanes + l];
+          }
+          dst[i * lanes + l] = sum;
         }
-        dst[i * lanes + l] = acc;
       }
+      return;
+    }
+    for (let i = 0; i < len; i++) {
+      acc.fill(0, 0, lanes);
+      for (let k = -r; k <= r; k++) {
+        const base = mirror(i + k, len) * lanes, w = weights[k + r];
+        for (let l = 0; l < lanes; l++) acc[l] += w * src[base + l];
+      }
+      const out = i * lanes;
+      for (let l = 0; l < lanes; l++) dst[out + l] = acc[l];
     }
   };
 }
