@@ -4,7 +4,7 @@
  * each reference far enough from the unfiltered render that a filter left undone fails the test.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { renderTargets, type EngineModules, type RenderReport, type RenderTarget } from "../../wasm/src/engine.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { NO_FILTERS, type Filters } from "../../wasm/src/vocabulary.ts";
@@ -37,7 +37,7 @@ async function rgb(bytes: Uint8Array) {
 }
 
 /** Ours with `filters` and sharp's `reference` (after the same resize), as RGB, plus our unfiltered render. */
-async function compare(filters: Partial<Filters>, reference: (s: sharp.Sharp) => sharp.Sharp) {
+async function compare(filters: Partial<Filters>, reference: (s: Sharp) => Sharp) {
   const { outputs: [filtered, plain] } = await render(photo, [target(filters), target({})]);
   const expected = await rgb(await reference(sharp(photo).resize(OUT_W, OUT_H, { fit: "fill" })).png().toBuffer());
   const ours = await rgb(filtered.bytes);
