@@ -11,7 +11,9 @@ import { NO_FILTERS, type Filters } from "../../wasm/src/vocabulary.ts";
 import { blurSigma } from "../../wasm/src/steps/blur.ts";
 import { sharpenParameters } from "../../wasm/src/steps/sharpen.ts";
 import { gaussianBlur } from "../../wasm/src/gaussian.ts";
+import { adjustColour } from "../../wasm/src/colour-adjust.ts";
 import { H, W, picture, probe, psnr } from "./fixtures.ts";
+import { AH, AW, FRAMES, animatedGif, premultiplied, sharpFrames } from "./animation-fixtures.ts";
 
 let modules: EngineModules;
 let photo: Buffer;
@@ -128,6 +130,23 @@ describe("each filter matches sharp's equivalent", () => {
     const { outputs: [adjusted, plain] } = await render(input, [target({ brightness: 1.5, saturation: 0 }), target({})]);
     const alpha = async (bytes: Uint8Array) => (await sharp(bytes).extractChannel(3).raw().toBuffer());
     expect(await alpha(adjusted.bytes)).toEqual(await alpha(plain.bytes));
+  });
+});
+
+describe("animated outputs", () => {
+  // Lossy WebP frames (quality 100 still subsamples chroma): 32 dB against the still filtered the same way.
+  it("filter every frame, as a still of that frame is filtered", async () => {
+    const gif = await animatedGif();
+    const animated = (filters: Partial<Filters>) => target(filters, { width: AW, height: AH, format: "webp", quality: 100, animate: true });
+    const { outputs: [blurred, plain] } = await render(gif, [animated({ blur: 4, saturation: 0 }), animated({})]);
+    const [ours, unfiltered] = [await sharpFrames(blurred.bytes), await sharpFrames(plain.bytes)];
+    expect(ours.frames.length).toBe(FRAMES);
+    ours.frames.forEach((frame, i) => {
+      const still = { data: new Uint8Array(unfiltered.frames[i]), width: AW, height: AH, channels: 4 as const };
+      const expected = adjustColour(gaussianBlur(still, blurSigma(4)), { ...NO_FILTERS, saturation: 0 }).data;
+      expect(psnr(premultiplied(frame), premultiplied(expected)), `frame ${i}`).toBeGreaterThan(32);
+      expect(psnr(premultiplied(frame), premultiplied(unfiltered.frames[i])), `frame ${i} unfiltered`).toBeLessThan(26);
+    });
   });
 });
 

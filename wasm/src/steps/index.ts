@@ -13,9 +13,14 @@ import type { Step } from "./step.ts";
 
 export type { Step, StepContext } from "./step.ts";
 
-// The filters come after resize (Cloudflare blurs and sharpens the output, in its pixels) and before padding, so
-// the background is neither blurred nor recoloured.
-export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, blur, sharpen, adjustColourStep, pad, flatten];
+/**
+ * Cloudflare's filters, on the output's pixels: after resize (as the Images binding chains `.transform({ width })`
+ * then `.transform({ blur })`) and before padding, so the background is neither blurred nor recoloured. Animated
+ * outputs run them on every frame (animation/render.ts).
+ */
+export const FILTER_STEPS: readonly Step[] = [blur, sharpen, adjustColourStep];
+
+export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, ...FILTER_STEPS, pad, flatten];
 
 /** How many steps, from the start, are reusable: the cascade shares the raster after them. */
 export const REUSABLE_STEPS = TARGET_STEPS.findIndex((s) => !s.reusable);
