@@ -125,6 +125,20 @@ describe("each filter matches sharp's equivalent", () => {
     expect(r.unfilteredPsnr).toBeLessThan(minPsnr - 5);
   });
 
+  it("blurs RGBA premultiplied, as sharp does: transparent pixels' colour does not bleed in", async () => {
+    // Opaque white on the left, transparent black on the right.
+    const [w, h] = [64, 16];
+    const data = new Uint8Array(w * h * 4).map((_, i) => ((i >> 2) % w < w / 2 ? 255 : 0));
+    const ours = gaussianBlur({ data, width: w, height: h, channels: 4 }, 3).data;
+    const theirs = await sharp(data, { raw: { width: w, height: h, channels: 4 } }).blur({ sigma: 3, minAmplitude: 0.001, precision: "float" }).raw().toBuffer();
+    expect(psnr(premultiplied(ours), premultiplied(theirs))).toBeGreaterThan(40);
+    // Where the edge is half transparent the colour stays white, not the grey a straight blur gives.
+    const edge = (8 * w + w / 2) * 4;
+    expect([...ours.subarray(edge, edge + 3)]).toEqual([255, 255, 255]);
+    expect(ours[edge + 3]).toBeGreaterThan(64);
+    expect(ours[edge + 3]).toBeLessThan(192);
+  });
+
   it("leaves alpha untouched by the colour adjustments", async () => {
     const input = await sharp(picture(W, H, true), { raw: { width: W, height: H, channels: 4 } }).png().toBuffer();
     const { outputs: [adjusted, plain] } = await render(input, [target({ brightness: 1.5, saturation: 0 }), target({})]);
@@ -193,6 +207,13 @@ describe("the plan accounts for the filters' memory", () => {
       // At least the filtered copy of the content (RGB) on top of the unfiltered render's plan.
       expect(report.plan.peakBytes - plainReport.plan.peakBytes, JSON.stringify(filters)).toBeGreaterThanOrEqual(big.width * big.height * 3);
     }
+  });
+});
+
+describe("tiny outputs", () => {
+  it.each([[1, 1], [3, 2], [1, 7]])("a %d×%d output takes the largest blur and sharpen", async (width, height) => {
+    const { outputs: [out] } = await render(photo, [target({ blur: 250, sharpen: 10, contrast: 10, saturation: 10 }, { width, height })]);
+    expect([out.width, out.height]).toEqual([width, height]);
   });
 });
 

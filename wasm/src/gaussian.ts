@@ -137,7 +137,10 @@ export function blurScratchBytes(width: number, height: number, channels: number
   return 2 * 4 * width * channels + 2 * 4 * block + 8 * lanes;
 }
 
-/** A new raster: `src` blurred by a Gaussian of standard deviation `sigma` pixels (alpha blurred alike, straight). */
+/**
+ * A new raster: `src` blurred by a Gaussian of standard deviation `sigma` pixels. RGBA is blurred premultiplied
+ * (as sharp does), so the colour of transparent pixels never bleeds into the visible ones.
+ */
 export function gaussianBlur(src: Raster, sigma: number): Raster {
   const { width: w, height: h, channels: c } = src;
   const out = new Uint8Array(w * h * c);
@@ -148,7 +151,17 @@ export function gaussianBlur(src: Raster, sigma: number): Raster {
   const rowA = new Float32Array(w * c), rowB = new Float32Array(w * c);
   for (let y = 0; y < h; y++) {
     const at = y * w * c;
-    for (let i = 0; i < w * c; i++) rowA[i] = src.data[at + i];
+    if (c === 4) {
+      for (let i = 0; i < w * 4; i += 4) {
+        const a = src.data[at + i + 3] / 255;
+        rowA[i] = src.data[at + i] * a;
+        rowA[i + 1] = src.data[at + i + 1] * a;
+        rowA[i + 2] = src.data[at + i + 2] * a;
+        rowA[i + 3] = src.data[at + i + 3];
+      }
+    } else {
+      for (let i = 0; i < w * c; i++) rowA[i] = src.data[at + i];
+    }
     const done = runPasses(passes, rowA, rowB, w, c, acc);
     for (let i = 0; i < w * c; i++) out[at + i] = done[i] + 0.5;
   }
@@ -163,7 +176,17 @@ export function gaussianBlur(src: Raster, sigma: number): Raster {
     const done = runPasses(passes, blockA, blockB, h, lanes, acc);
     for (let y = 0; y < h; y++) {
       const to = (y * w + x0) * c, from = y * lanes;
-      for (let l = 0; l < lanes; l++) out[to + l] = done[from + l] + 0.5;
+      if (c === 4) {
+        for (let l = 0; l < lanes; l += 4) {
+          const a = done[from + l + 3], unpremultiply = a > 0 ? 255 / a : 0;
+          out[to + l] = Math.min(255, done[from + l] * unpremultiply + 0.5);
+          out[to + l + 1] = Math.min(255, done[from + l + 1] * unpremultiply + 0.5);
+          out[to + l + 2] = Math.min(255, done[from + l + 2] * unpremultiply + 0.5);
+          out[to + l + 3] = a + 0.5;
+        }
+      } else {
+        for (let l = 0; l < lanes; l++) out[to + l] = done[from + l] + 0.5;
+      }
     }
   }
   return { data: out, width: w, height: h, channels: c };
