@@ -16,6 +16,9 @@ import { loadEngineModules } from "../wasm/src/modules.node.ts";
 import type { Orientation } from "../wasm/src/raster.ts";
 import { benchInputs, readInput, type BenchInput } from "./inputs.ts";
 import { initNaive, naiveHeapBytes, renderNaive } from "./naive.ts";
+import { NO_FILTERS } from "../wasm/src/vocabulary.ts";
+import { blurSigma } from "../wasm/src/steps/blur.ts";
+import { sharpenParameters } from "../wasm/src/steps/sharpen.ts";
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -169,13 +172,43 @@ for (const input of inputs) {
   }
 }
 
+// A chained transform (rotate=90 + blur + sharpen + resize) on one 12 MP photo, vs sharp doing the same chain.
+// `--only chained` runs just this row.
+if (!only || "chained".includes(only)) {
+  const [input] = await benchInputs((name) => name === "12 MP smooth base");
+  const bytes = readInput(input);
+  const source: SourceInfo = { format: "jpeg", width: input.width, height: input.height, orientation: 1, hasAlpha: false };
+  // The output is 768×1024 after the quarter turn: the engine resizes to 1024×768 first, then rotates and filters.
+  const [viewW, viewH] = [768, 1024];
+  const filters = { ...NO_FILTERS, blur: 5, sharpen: 1 };
+  const target: RenderTarget = { width: viewH, height: viewW, rotate: 90, filters, format: "webp", quality: QUALITY, metadata: "none" };
+  let report: RenderReport | undefined;
+  const ours = await timed(3, async () => (await renderTargets(bytes, source, [target], { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
+  const { sigma, m1, m2, x1, y2, y3 } = sharpenParameters(filters.sharpen);
+  const theirs = await timed(3, () => sharp(bytes).rotate(90).resize(viewW, viewH, { fit: "fill" })
+    .blur({ sigma: blurSigma(filters.blur), minAmplitude: 0.001, precision: "float" }).sharpen({ sigma, m1, m2, x1, y2, y3 })
+    .webp({ quality: QUALITY }).toBuffer());
+  rows.push({
+    input: input.name,
+    set: "chained",
+    ours: fmtMs(ours.ms),
+    sharp: fmtMs(theirs.ms),
+    naive: "not run",
+    ratio: `${(ours.ms / theirs.ms).toFixed(2)}×`,
+    oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`,
+    naivePeak: "–",
+    psnr: `chained ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
+  });
+  process.stderr.write(`  ${input.name} chained done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
 const header: Row = { input: "input", set: "set", ours: "ours", sharp: "sharp", naive: "naive jSq", ratio: "ours/sharp", oursPeak: "ours peak MB (meas/est)", naivePeak: "naive peak MB", psnr: "PSNR ours vs sharp (dB)" };
 const cols = Object.keys(header) as Array<keyof Row>;
 const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[header, ...rows].map((r) => r[c].length))])) as Record<keyof Row, number>;
 const line = (r: Row) => cols.map((c) => r[c].padEnd(width[c])).join(" | ");
 console.log(`\nengine path: ${kernelsOn ? "our JPEG/resize kernels" : "jSquash fallback (mozjpeg full decode + TS Lanczos3)"}; wasm/build/jpeg.wasm ${existsSync(new URL("../wasm/build/jpeg.wasm", import.meta.url)) ? "present" : "absent"}, resize.wasm ${existsSync(new URL("../wasm/build/resize.wasm", import.meta.url)) ? "present" : "absent"}`);
 console.log(`one thread (sharp.concurrency(1)); median of 3 (≤12 MP), 2 (24 MP), 1 (≥50 MP) after a warm-up; quality ${QUALITY}`);
-console.log("thumb = 320 px wide WebP; eager = 1366×768 scale-down WebP + 320 px WebP + 1366×768 scale-down JPEG\n");
+console.log("thumb = 320 px wide WebP; eager = 1366×768 scale-down WebP + 320 px WebP + 1366×768 scale-down JPEG; chained = rotate=90,blur=5,sharpen=1 to a 768×1024 WebP\n");
 console.log(line(header));
 console.log(cols.map((c) => "-".repeat(width[c])).join("-|-"));
 for (const r of rows) console.log(line(r));

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { renditionCacheKey } from "../../workers/gateway/delivery/cache.ts";
 import { imageStorageId } from "../../workers/shared/storage.ts";
 import { signUrl } from "../../workers/gateway/delivery/signing.ts";
-import { transformFingerprint, transformOfVariant } from "../../workers/shared/transform.ts";
+import { parseFlexibleOptions, transformFingerprint, transformOfVariant } from "../../workers/shared/transform.ts";
 import { DELIVERY, api, coordinator, deliver, eventually, json, upload, waitForStatus } from "./helpers.ts";
 
 const PUBLIC = { fit: "scale-down", width: 1366, height: 768, metadata: "none" } as const;
@@ -57,9 +57,31 @@ describe("delivery", () => {
     expect((await deliver("flex/w=300,h=300,fit=pad,f=jpeg")).header).toMatchObject({ width: 300, height: 300 });
     expect((await deliver("flex/w=2000,fit=scale-down,f=webp")).header).toMatchObject({ width: 640, height: 480 });
     expect((await deliver("flex/w=160,dpr=2,f=webp")).header).toMatchObject({ width: 320, height: 240 });
-    const bad = await deliver("flex/w=100,sharpen=9");
+    const bad = await deliver("flex/w=100,sharpen=11");
     expect(bad.response.status).toBe(400);
     expect(JSON.parse(new TextDecoder().decode(bad.bytes)).errors[0].message).toContain("sharpen");
+  });
+
+  it("renders blur=10 as its own rendition, cached under its own key", async () => {
+    await json(await upload("landscapeJpeg", { id: "blurred" }));
+    await waitForStatus("blurred", ["ready"]);
+    const plain = await deliver("blurred/w=320,f=png");
+    const blurred = await deliver("blurred/w=320,blur=10,f=png");
+    expect(blurred.header).toMatchObject({ format: "png", width: 320, height: 240 });
+    expect(blurred.bytes).not.toEqual(plain.bytes);
+    const again = await deliver("blurred/w=320,blur=10.0,f=png");
+    expect(again.response.headers.get("x-image-source")).toBe("HIT");
+    expect(again.bytes).toEqual(blurred.bytes);
+
+    const { life } = await coordinator("blurred").snapshot();
+    const image = { storageId: await imageStorageId("blurred"), life };
+    const [blurKey, plainKey] = await Promise.all(["w=320,blur=10", "w=320"].map(async (o) => renditionCacheKey(image, await transformFingerprint(parseFlexibleOptions(o)), "png")));
+    expect(blurKey).not.toBe(plainKey);
+    const cache = await caches.open("renditions");
+    await eventually(async () => {
+      expect(new Uint8Array(await (await cache.match(blurKey))!.arrayBuffer())).toEqual(blurred.bytes);
+      expect(new Uint8Array(await (await cache.match(plainKey))!.arrayBuffer())).toEqual(plain.bytes);
+    });
   });
 
   it("applies EXIF orientation", async () => {

@@ -25,6 +25,7 @@ describe("flexible variant options", () => {
       flip: "none",
       rotate: 0,
       anim: true,
+      filters: engineVocabulary.NO_FILTERS,
     });
     expect(parseFlexibleOptions("width=10")).toMatchObject({ width: 10, fit: "scale-down", quality: 85, format: "auto" });
   });

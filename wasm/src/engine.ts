@@ -18,7 +18,7 @@ import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, 
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
 import { isSourceStream, readSourceInto, type SourceStream } from "./source-stream.ts";
-import { AVIF_MAX_DIMENSION, FLIPS, ROTATIONS } from "./vocabulary.ts";
+import { AVIF_MAX_DIMENSION, FILTER_NAMES, FLIPS, ROTATIONS, filterInRange } from "./vocabulary.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
@@ -92,6 +92,9 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
   }
   if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
   if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
+  for (const name of t.filters ? FILTER_NAMES : []) {
+    if (!filterInRange(name, t.filters![name])) throw bad(`${name} ${t.filters![name]} is out of its range (vocabulary.ts FILTERS)`);
+  }
   if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
   const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
   if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {

@@ -1,7 +1,7 @@
 /** The engine's public vocabulary: what to render from which source, and what comes back. */
 import type { Orientation, Rect } from "./raster.ts";
 import type { ImageFormat } from "./formats/index.ts";
-import type { Flip, MetadataMode, OutputFormat, Rotation } from "./vocabulary.ts";
+import type { Filters, Flip, MetadataMode, OutputFormat, Rotation } from "./vocabulary.ts";
 
 export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
@@ -28,6 +28,8 @@ export interface RenderTarget {
    * default) the first frame is rendered.
    */
   animate?: boolean;
+  /** blur, sharpen and the colour adjustments, on the content after flip and rotate; default none (NO_FILTERS). */
+  filters?: Filters;
 }
 
 export interface RenderedOutput {

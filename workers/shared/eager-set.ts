@@ -48,6 +48,7 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
       metadata: transform.metadata,
       background: transform.background,
       animate: transform.anim,
+      filters: transform.filters,
     };
   });
 }

@@ -1,6 +1,7 @@
 import { sha256Hex } from "./crypto.ts";
 import { badRequest, quote } from "./errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
+import { NO_FILTERS, canonicalFilters, isFilterName, parseFilterOption, type Filters } from "./filter-options.ts";
 import {
   AVIF_MAX_DIMENSION, FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation,
 } from "../../wasm/src/vocabulary.ts";
@@ -34,6 +35,8 @@ export interface Transform {
   rotate: Rotation;
   /** Keep an animated original's animation where the output format carries one; false: its first frame. */
   anim: boolean;
+  /** blur, sharpen, brightness, contrast, gamma, saturation (filter-options.ts); NO_FILTERS by default. */
+  filters: Filters;
 }
 
 export const DEFAULT_QUALITY = 85;
@@ -63,6 +66,7 @@ export function transformOfVariant(options: VariantOptions): Transform {
     flip: "none",
     rotate: 0,
     anim: true,
+    filters: { ...NO_FILTERS },
   };
 }
 
@@ -144,6 +148,7 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
     flip: "none",
     rotate: 0,
     anim: true,
+    filters: { ...NO_FILTERS },
   };
   let dpr = 1;
   const seen = new Set<string>();
@@ -214,6 +219,10 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
         transform.anim = value === "true";
         break;
       default:
+        if (isFilterName(name)) {
+          transform.filters[name] = parseFilterOption(name, value);
+          break;
+        }
         throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
   }
@@ -257,6 +266,7 @@ export function canonicalTransform(t: Transform): string {
   const added = [
     t.flip !== "none" ? `flip=${t.flip}` : "",
     t.rotate !== 0 ? `rot=${t.rotate}` : "",
+    ...canonicalFilters(t.filters),
   ].filter(Boolean);
   return [
     `w=${t.width ?? ""}`,

@@ -19,6 +19,7 @@ import { asCodecError } from "../decode.ts";
 import { instantiateWebpDecoder } from "../codecs/instances.ts";
 import { DEFAULT_MEMORY_BUDGET_BYTES, renderTargets, type RenderReport } from "../engine.ts";
 import { resizeOriented } from "../steps/resize.ts";
+import { FILTER_STEPS } from "../steps/index.ts";
 import { composeGifFrames } from "./gif-frames.ts";
 import { composeWebpFrames } from "./webp-frames.ts";
 import { frameOfStill, muxAnimatedWebp, type MuxFrame } from "./webp-mux.ts";
@@ -50,7 +51,8 @@ export function planAnimation(inputBytes: number, animation: AnimationHeader, so
     const n = (t.canvas?.width ?? t.width) * (t.canvas?.height ?? t.height);
     const resize = kernels.resize ? kernels.resize.estimateResizeBytes(animation.width, animation.height, 4, t.width, t.height) + 4 * n : 12 * n;
     perFrame += 8 * n;
-    encoder = Math.max(encoder, resize + encoderBytes(t.format, n));
+    const filters = FILTER_STEPS.reduce((bytes, step) => bytes + step.workBytes(t, 4), 0);
+    encoder = Math.max(encoder, resize + filters + encoderBytes(t.format, n));
     gathered += frames * n * 0.5;
     phases.push({ phase: `animated ${t.format} ${t.width}×${t.height}, ${frames} frames`, bytes: 0 });
   }
@@ -103,6 +105,8 @@ export async function renderAnimation(
     for (const track of tracks) {
       const { target } = track;
       let out = await resizeOriented(raster, 1, target.width, target.height, track.region, modules);
+      const context = { modules, orientation: 1 as const, crop: { left: 0, top: 0, width: out.width, height: out.height } };
+      for (const step of FILTER_STEPS) out = await step.run(out, target, context);
       if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
       const still = await encodeRaster(out, "webp", target.quality, modules, undefined, { reuseEncoder: true });
       track.webpFrames!.push(frameOfStill(still.bytes, frame.delayMs));

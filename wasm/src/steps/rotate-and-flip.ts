@@ -3,6 +3,7 @@ import { orient, swapsAxes } from "../orient.ts";
 import type { Orientation } from "../raster.ts";
 import type { Flip, Rotation } from "../vocabulary.ts";
 import type { Step } from "./step.ts";
+import type { RenderTarget } from "../targets.ts";
 
 // Flip then clockwise rotation as the EXIF orientation that displays the same (each checked by a pixel walk).
 const VIEW: Record<Flip, Record<Rotation, Orientation>> = {
@@ -30,3 +31,8 @@ export const rotateAndFlip: Step = {
     return orient(image, viewOrientation(target.rotate, target.flip));
   },
 };
+
+/** The size of a target's content once flipped and rotated (what the steps after this one work on). */
+export function viewedContentSize(t: Pick<RenderTarget, "width" | "height" | "rotate" | "flip">): { width: number; height: number } {
+  return viewSwapsAxes(t.rotate, t.flip) ? { width: t.height, height: t.width } : { width: t.width, height: t.height };
+}
