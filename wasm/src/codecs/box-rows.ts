@@ -1,0 +1,68 @@
+/**
+ * A row sink with shrink-on-load: full-resolution RGBA rows in, in order, a raster of ceil(w/scale) ×
+ * ceil(h/scale) out, each pixel the box average of its cell with colour premultiplied by alpha (as libvips
+ * does) — the same reduction the streaming PNG decoder (png-stream.ts) applies, for decoders that produce rows
+ * (vp8l-stream.ts). Only one row of accumulators is held.
+ */
+import type { Raster } from "../raster.ts";
+import { dropAlphaInPlace, isOpaque } from "../pixels.ts";
+
+export interface BoxRowSink {
+  /** Takes the next row (`width × 4` bytes of RGBA); rows come top to bottom. */
+  add(rgba: Uint8Array): void;
+  /** The reduced raster: RGBA when `keepAlpha` and some pixel is not opaque, else RGB compacted in place. */
+  finish(keepAlpha: boolean): Raster;
+  /** Bytes this sink holds besides the raster it returns. */
+  readonly workBytes: number;
+}
+
+/** A sink for a `width × height` image reduced 1/`scale` (1: rows are copied as they are). */
+export function boxRowSink(width: number, height: number, scale: number): BoxRowSink {
+  const rw = Math.ceil(width / scale), rh = Math.ceil(height / scale);
+  const out = new Uint8Array(rw * rh * 4);
+  // Premultiplied R, G, B and alpha per reduced pixel of the current reduced row.
+  const acc = scale === 1 ? undefined : new Uint32Array(rw * 4);
+  let y = 0;
+
+  const emit = (ry: number) => {
+    const cellH = Math.min(scale, height - ry * scale);
+    for (let cx = 0; cx < rw; cx++) {
+      const cellW = Math.min(scale, width - cx * scale);
+      const k = cx * 4, o = (ry * rw + cx) * 4;
+      const alpha = acc![k + 3];
+      if (alpha === 0) {
+        out[o] = out[o + 1] = out[o + 2] = out[o + 3] = 0;
+      } else {
+        out[o] = Math.round(acc![k] / alpha);
+        out[o + 1] = Math.round(acc![k + 1] / alpha);
+        out[o + 2] = Math.round(acc![k + 2] / alpha);
+        out[o + 3] = Math.round(alpha / (cellW * cellH));
+      }
+    }
+    acc!.fill(0);
+  };
+
+  return {
+    add(rgba) {
+      if (y >= height) return;
+      if (!acc) {
+        out.set(rgba.subarray(0, width * 4), y * width * 4);
+      } else {
+        for (let x = 0; x < width; x++) {
+          const k = ((x / scale) | 0) * 4, q = x * 4;
+          const a = rgba[q + 3];
+          acc[k] += rgba[q] * a;
+          acc[k + 1] += rgba[q + 1] * a;
+          acc[k + 2] += rgba[q + 2] * a;
+          acc[k + 3] += a;
+        }
+        if ((y + 1) % scale === 0 || y + 1 === height) emit((y / scale) | 0);
+      }
+      y++;
+    },
+    finish(keepAlpha) {
+      return keepAlpha && !isOpaque(out) ? { data: out, width: rw, height: rh, channels: 4 } : dropAlphaInPlace(out, rw, rh);
+    },
+    workBytes: acc?.byteLength ?? 0,
+  };
+}
