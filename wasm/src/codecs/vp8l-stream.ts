@@ -323,7 +323,8 @@ type RowHandler = (argb: Uint32Array, at: number, y: number) => void;
  */
 function decodePixels(
   br: BitReader, width: number, height: number, ringRows: number,
-  groups: PrefixGroup[], map: GroupMap | undefined, cacheBits: number, onRow: RowHandler,
+  groups: PrefixGroup[], map: GroupMap | undefined, cacheBits: number,
+  references: { count: number; farthest: number } | undefined, onRow: RowHandler,
 ): Uint32Array {
   const ring = new Uint32Array(ringRows * width);
   const ringSize = ring.length;
@@ -362,6 +363,10 @@ function decodePixels(
       }
       if (distance > decoded) throw corrupt(`a backward reference at pixel ${decoded} reaches ${distance} pixels back, before the image`);
       if (length > total - decoded) throw corrupt(`a backward reference of ${length} pixels at pixel ${decoded} runs past the image's ${total}`);
+      if (references) {
+        references.count++;
+        if (distance > references.farthest) references.farthest = distance;
+      }
       let src = w - distance;
       if (src < 0) src += ringSize;
       for (let k = 0; k < length; k++) {
@@ -398,11 +403,12 @@ function readCacheBits(br: BitReader): number {
 function decodeSubImage(br: BitReader, width: number, height: number): Uint32Array {
   const cacheBits = readCacheBits(br);
   const groups = readPrefixGroups(br, 1, cacheBits);
-  return decodePixels(br, width, height, height, groups, undefined, cacheBits, () => {});
+  return decodePixels(br, width, height, height, groups, undefined, cacheBits, undefined, () => {});
 }
 
 type Transform =
-  | { kind: "predictor" | "colour"; width: number; bits: number; data: Uint32Array }
+  | { kind: "predictor"; width: number; bits: number; data: Uint32Array }
+  | { kind: "colour"; width: number; bits: number; data: Uint32Array }
   | { kind: "subtract-green"; width: number }
   | { kind: "colour-indexing"; width: number; bits: number; table: Uint32Array };
 
@@ -521,7 +527,7 @@ function readTransforms(br: BitReader, width: number, height: number): { transfo
     if (type === 0 || type === 1) {
       const bits = br.read(3) + 2;
       const data = decodeSubImage(br, subsampled(xsize, bits), subsampled(height, bits));
-      transforms.push({ kind: type === 0 ? "predictor" : "colour", width: xsize, bits, data });
+      transforms.push(type === 0 ? { kind: "predictor", width: xsize, bits, data } : { kind: "colour", width: xsize, bits, data });
     } else if (type === 2) {
       transforms.push({ kind: "subtract-green", width: xsize });
     } else {
@@ -540,21 +546,27 @@ function readTransforms(br: BitReader, width: number, height: number): { transfo
   return { transforms, codedWidth: xsize };
 }
 
+/** What the bitstream uses, for tests and logs: the transforms in stream order, the colour cache, the prefix-code groups. */
+export interface Vp8lStructure {
+  transforms: Array<{ kind: Transform["kind"]; bits?: number }>;
+  colourCacheBits: number;
+  /** Prefix-code groups in use (1 without an entropy image). */
+  prefixGroups: number;
+}
+
 export interface ScaledVp8l {
   raster: Raster;
   /** Working memory the decode allocated besides the input and the raster (ring, transform images, tables, rows). */
   workBytes: number;
+  structure: Vp8lStructure;
+  /** The main image's backward references: how many, and the farthest distance in pixels. */
+  references: { count: number; farthest: number };
 }
 
-/**
- * Decodes a VP8L bitstream (the VP8L chunk's body) at 1/`scale` (ceil of each side); RGBA when `keepAlpha`
- * and some pixel is not opaque, else RGB compacted in place (the buffer stays 4 bytes per pixel).
- */
-export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha: boolean): ScaledVp8l {
+/** Everything before the main image's pixels: header, transforms, colour cache, entropy image, prefix codes. */
+function readStructure(bitstream: Uint8Array, br: BitReader) {
   const { width, height } = readVp8lHeader(bitstream);
-  const br = new BitReader(bitstream.subarray(5));
   const { transforms, codedWidth } = readTransforms(br, width, height);
-
   const cacheBits = readCacheBits(br);
   let map: GroupMap | undefined;
   let groupCount = 1;
@@ -567,26 +579,64 @@ export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha
     let largest = 0;
     for (let i = 0; i < image.length; i++) largest = Math.max(largest, (image[i] >>> 8) & 0xffff);
     groupCount = largest + 1;
+    // Kept groups are numbered in stream order, as readPrefixGroups returns them.
     keep = new Int32Array(groupCount).fill(-1);
-    let dense = 0;
-    for (let i = 0; i < image.length; i++) {
-      const g = (image[i] >>> 8) & 0xffff;
-      if (keep[g] < 0) keep[g] = dense++;
-      image[i] = keep[g];
-    }
+    for (let i = 0; i < image.length; i++) keep[(image[i] >>> 8) & 0xffff] = 0;
+    for (let g = 0, dense = 0; g < groupCount; g++) if (keep[g] === 0) keep[g] = dense++;
+    for (let i = 0; i < image.length; i++) image[i] = keep[(image[i] >>> 8) & 0xffff];
     map = { bits, width: mapWidth, groupOf: image };
   }
   const groups = readPrefixGroups(br, groupCount, cacheBits, keep);
   let tableBytes = 0;
   for (const g of groups) for (const c of [g.green, g.red, g.blue, g.alpha, g.distance]) tableBytes += c.table.byteLength;
+  const structure: Vp8lStructure = {
+    transforms: transforms.map((t) => ("bits" in t ? { kind: t.kind, bits: t.bits } : { kind: t.kind })),
+    colourCacheBits: cacheBits,
+    prefixGroups: groups.length,
+  };
+  return { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure };
+}
 
+/** The stream's structure, read without decoding the main image. */
+export function describeVp8l(bitstream: Uint8Array): Vp8lStructure {
+  const br = new BitReader(bitstream.subarray(5));
+  return truncationNamed(br, () => readStructure(bitstream, br).structure);
+}
+
+/**
+ * Runs `decode`; a corrupt-stream error met after reading past the end of the bitstream (zeros, which decode
+ * as anything) is reported as what it is: a truncated stream.
+ */
+function truncationNamed<T>(br: BitReader, decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof CodecError && e.kind === "corrupt" && br.overrun && !/ends/.test(e.message)) {
+      throw corrupt(`the bitstream ends early (${e.message.replace(/^WebP lossless decode failed: /, "")})`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Decodes a VP8L bitstream (the VP8L chunk's body) at 1/`scale` (ceil of each side); RGBA when `keepAlpha`
+ * and some pixel is not opaque, else RGB compacted in place (the buffer stays 4 bytes per pixel).
+ */
+export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha: boolean): ScaledVp8l {
+  const br = new BitReader(bitstream.subarray(5));
+  return truncationNamed(br, () => decodeStream(bitstream, br, scale, keepAlpha));
+}
+
+function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepAlpha: boolean): ScaledVp8l {
+  const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure } = readStructure(bitstream, br);
   const sink = boxRowSink(width, height, scale);
   const row = new Uint32Array(width);
   const rgba = new Uint8Array(width * 4);
   const predictor = transforms.find((t) => t.kind === "predictor");
   const above = predictor ? new Uint32Array(predictor.width) : undefined;
   const ringRows = windowRows(codedWidth, height);
-  decodePixels(br, codedWidth, height, ringRows, groups, map, cacheBits, (ring, at, y) => {
+  const references = { count: 0, farthest: 0 };
+  decodePixels(br, codedWidth, height, ringRows, groups, map, cacheBits, references, (ring, at, y) => {
     row.set(ring.subarray(at, at + codedWidth));
     for (let i = transforms.length - 1; i >= 0; i--) {
       const t = transforms[i];
@@ -609,5 +659,5 @@ export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha
   const transformBytes = transforms.reduce((n, t) => n + ("data" in t ? t.data.byteLength : "table" in t ? t.table.byteLength : 0), 0);
   const workBytes = ringRows * codedWidth * 4 + transformBytes + (map?.groupOf.byteLength ?? 0) + tableBytes +
     row.byteLength + rgba.byteLength + (above?.byteLength ?? 0) + sink.workBytes;
-  return { raster: sink.finish(keepAlpha), workBytes };
+  return { raster: sink.finish(keepAlpha), workBytes, structure, references };
 }
