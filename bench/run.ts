@@ -122,7 +122,7 @@ const t0 = performance.now();
 for (const input of inputs) {
   const bytes = readInput(input);
   const meta = await sharp(bytes).metadata();
-  const format = meta.format === "png" || meta.format === "gif" ? meta.format : "jpeg";
+  const format = meta.format === "png" || meta.format === "gif" || meta.format === "webp" ? meta.format : "jpeg";
   const source: SourceInfo = { format, width: meta.width!, height: meta.height!, orientation: (meta.orientation ?? 1) as Orientation, hasAlpha: !!meta.hasAlpha };
   const n = iterations(input);
   // No naive contender for GIF (it decodes PNG and JPEG only); sharp's time there is of the first frame.
