@@ -48,13 +48,20 @@ export function boxRowSink(width: number, height: number, scale: number): BoxRow
       if (!acc) {
         out.set(rgba.subarray(0, width * 4), y * width * 4);
       } else {
-        for (let x = 0; x < width; x++) {
-          const k = ((x / scale) | 0) * 4, q = x * 4;
-          const a = rgba[q + 3];
-          acc[k] += rgba[q] * a;
-          acc[k + 1] += rgba[q + 1] * a;
-          acc[k + 2] += rgba[q + 2] * a;
-          acc[k + 3] += a;
+        for (let cx = 0, q = 0; cx < rw; cx++) {
+          let r = 0, g = 0, b = 0, sum = 0;
+          for (const end = Math.min(width, (cx + 1) * scale) * 4; q < end; q += 4) {
+            const a = rgba[q + 3];
+            r += rgba[q] * a;
+            g += rgba[q + 1] * a;
+            b += rgba[q + 2] * a;
+            sum += a;
+          }
+          const k = cx * 4;
+          acc[k] += r;
+          acc[k + 1] += g;
+          acc[k + 2] += b;
+          acc[k + 3] += sum;
         }
         if ((y + 1) % scale === 0 || y + 1 === height) emit((y / scale) | 0);
       }

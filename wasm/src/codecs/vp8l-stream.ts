@@ -101,7 +101,7 @@ class BitReader {
   fill(): void {
     while (this.bits <= 24) {
       const b = this.pos < this.data.length ? this.data[this.pos] : 0;
-      this.value = (this.value | (b << this.bits)) >>> 0;
+      this.value |= b << this.bits;
       this.pos++;
       this.bits += 8;
     }
@@ -111,7 +111,7 @@ class BitReader {
   read(n: number): number {
     this.fill();
     const v = this.value & ((1 << n) - 1);
-    this.value >>>= n;
+    this.value = (this.value >>> n) | 0;
     this.bits -= n;
     return v;
   }
@@ -122,12 +122,12 @@ class BitReader {
     let e = code.table[this.value & code.rootMask];
     let n = e >>> 16;
     if (n > code.rootBits) {
-      this.value >>>= code.rootBits;
+      this.value = (this.value >>> code.rootBits) | 0;
       this.bits -= code.rootBits;
       e = code.table[(e & 0xffff) + (this.value & ((1 << (n - code.rootBits)) - 1))];
       n = e >>> 16;
     }
-    this.value >>>= n;
+    this.value = (this.value >>> n) | 0;
     this.bits -= n;
     return e & 0xffff;
   }
@@ -311,11 +311,11 @@ function prefixValue(br: BitReader, symbol: number): number {
 interface GroupMap {
   bits: number;
   width: number;
-  groupOf: Uint32Array;
+  groupOf: Int32Array;
 }
 
 /** Where decoded entropy-coded rows go: the ring row `argb[at .. at + width)` is row `y`. */
-type RowHandler = (argb: Uint32Array, at: number, y: number) => void;
+type RowHandler = (argb: Int32Array, at: number, y: number) => void;
 
 /**
  * Decodes the entropy-coded pixels of a `width × height` image into a ring of `ringRows` rows, calling
@@ -325,10 +325,10 @@ function decodePixels(
   br: BitReader, width: number, height: number, ringRows: number,
   groups: PrefixGroup[], map: GroupMap | undefined, cacheBits: number,
   references: { count: number; farthest: number } | undefined, onRow: RowHandler,
-): Uint32Array {
-  const ring = new Uint32Array(ringRows * width);
+): Int32Array {
+  const ring = new Int32Array(ringRows * width);
   const ringSize = ring.length;
-  const cache = cacheBits > 0 ? new Uint32Array(1 << cacheBits) : undefined;
+  const cache = cacheBits > 0 ? new Int32Array(1 << cacheBits) : undefined;
   const cacheShift = 32 - cacheBits;
   const mask = map ? (1 << map.bits) - 1 : -1;
   const total = width * height;
@@ -347,7 +347,7 @@ function decodePixels(
     const g = br.symbol(group.green);
     if (g < NUM_LITERAL_CODES) {
       const r = br.symbol(group.red), b = br.symbol(group.blue), a = br.symbol(group.alpha);
-      const argb = ((a << 24) | (r << 16) | (g << 8) | b) >>> 0;
+      const argb = ((a << 24) | (r << 16) | (g << 8) | b) | 0;
       ring[w++] = argb;
       if (cache) cache[Math.imul(argb, 0x1e35a7bd) >>> cacheShift] = argb;
       decoded++;
@@ -400,22 +400,27 @@ function readCacheBits(br: BitReader): number {
 }
 
 /** A transform image, colour table or entropy image: one group, no transforms, decoded whole. */
-function decodeSubImage(br: BitReader, width: number, height: number): Uint32Array {
+function decodeSubImage(br: BitReader, width: number, height: number): Int32Array {
   const cacheBits = readCacheBits(br);
   const groups = readPrefixGroups(br, 1, cacheBits);
   return decodePixels(br, width, height, height, groups, undefined, cacheBits, undefined, () => {});
 }
 
 type Transform =
-  | { kind: "predictor"; width: number; bits: number; data: Uint32Array }
-  | { kind: "colour"; width: number; bits: number; data: Uint32Array }
+  | { kind: "predictor"; width: number; bits: number; data: Int32Array }
+  | { kind: "colour"; width: number; bits: number; data: Int32Array }
   | { kind: "subtract-green"; width: number }
-  | { kind: "colour-indexing"; width: number; bits: number; table: Uint32Array };
+  | { kind: "colour-indexing"; width: number; bits: number; table: Int32Array };
 
+/**
+ * Pixels are ARGB held as signed 32-bit integers (Int32Array, `| 0`): V8 keeps those unboxed, where values over
+ * 2^31 (every opaque pixel, as unsigned) would be heap numbers.
+ */
+const ARGB_BLACK = 0xff000000 | 0;
 /** Adds two ARGB pixels channel by channel, modulo 256. */
-const addPixels = (a: number, b: number) => ((((a & 0xff00ff00) + (b & 0xff00ff00)) & 0xff00ff00) | (((a & 0x00ff00ff) + (b & 0x00ff00ff)) & 0x00ff00ff)) >>> 0;
+const addPixels = (a: number, b: number) => ((((a & 0xff00ff00) + (b & 0xff00ff00)) & 0xff00ff00) | (((a & 0x00ff00ff) + (b & 0x00ff00ff)) & 0x00ff00ff)) | 0;
 /** Per-channel floor average. */
-const average2 = (a: number, b: number) => ((((a ^ b) & 0xfefefefe) >>> 1) + (a & b)) >>> 0;
+const average2 = (a: number, b: number) => ((((a ^ b) & 0xfefefefe) >>> 1) + (a & b)) | 0;
 const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 function select(l: number, t: number, tl: number): number {
@@ -432,7 +437,7 @@ function select(l: number, t: number, tl: number): number {
 function clampAddSubtractFull(a: number, b: number, c: number): number {
   let out = 0;
   for (let s = 0; s < 32; s += 8) out |= clamp255(((a >>> s) & 0xff) + ((b >>> s) & 0xff) - ((c >>> s) & 0xff)) << s;
-  return out >>> 0;
+  return out | 0;
 }
 
 function clampAddSubtractHalf(a: number, b: number): number {
@@ -441,43 +446,44 @@ function clampAddSubtractHalf(a: number, b: number): number {
     const ca = (a >>> s) & 0xff, cb = (b >>> s) & 0xff;
     out |= clamp255(ca + (((ca - cb) / 2) | 0)) << s;
   }
-  return out >>> 0;
+  return out | 0;
 }
 
-/** The 14 predictors (RFC 9649 4.1); modes 14 and 15 predict black, as libwebp does. */
-function predict(mode: number, l: number, t: number, tl: number, tr: number): number {
-  switch (mode) {
-    case 1: return l;
-    case 2: return t;
-    case 3: return tr;
-    case 4: return tl;
-    case 5: return average2(average2(l, tr), t);
-    case 6: return average2(l, tl);
-    case 7: return average2(l, t);
-    case 8: return average2(tl, t);
-    case 9: return average2(t, tr);
-    case 10: return average2(average2(l, tl), average2(t, tr));
-    case 11: return select(l, t, tl);
-    case 12: return clampAddSubtractFull(l, t, tl);
-    case 13: return clampAddSubtractHalf(average2(l, t), tl);
-    default: return 0xff000000;
-  }
-}
-
-/** Undoes the predictor transform on row `y` in place; `above` holds the previous row's output and then this one's. */
-function unpredictRow(row: Uint32Array, above: Uint32Array, y: number, t: { width: number; bits: number; data: Uint32Array }): void {
+/**
+ * Undoes the predictor transform on row `y` in place (RFC 9649 4.1: 14 modes; 14 and 15 predict black, as in
+ * libwebp). `above` (width + 1) holds the previous row's output, then this one's; a block's pixels share a mode,
+ * so each block runs one tight loop.
+ */
+function unpredictRow(row: Int32Array, above: Int32Array, y: number, t: { width: number; bits: number; data: Int32Array }): void {
   const { width, bits, data } = t;
   if (y === 0) {
-    row[0] = addPixels(row[0], 0xff000000);
+    row[0] = addPixels(row[0], ARGB_BLACK);
     for (let x = 1; x < width; x++) row[x] = addPixels(row[x], row[x - 1]);
-  } else {
-    row[0] = addPixels(row[0], above[0]);
-    const blocks = (y >> bits) * subsampled(width, bits);
-    for (let x = 1; x < width; x++) {
-      const mode = (data[blocks + (x >> bits)] >>> 8) & 0xf;
-      // The rightmost pixel's top-right is the first pixel of its own row (libwebp's memory layout).
-      const tr = x + 1 < width ? above[x + 1] : row[0];
-      row[x] = addPixels(row[x], predict(mode, row[x - 1], above[x], above[x - 1], tr));
+    above.set(row.subarray(0, width));
+    return;
+  }
+  row[0] = addPixels(row[0], above[0]);
+  // The rightmost pixel's top-right is the first pixel of its own row (libwebp's memory layout).
+  above[width] = row[0];
+  const blocks = (y >> bits) * subsampled(width, bits);
+  for (let x = 1; x < width;) {
+    const end = Math.min(width, ((x >> bits) + 1) << bits);
+    const mode = (data[blocks + (x >> bits)] >>> 8) & 0xf;
+    switch (mode) {
+      case 1: for (; x < end; x++) row[x] = addPixels(row[x], row[x - 1]); break;
+      case 2: for (; x < end; x++) row[x] = addPixels(row[x], above[x]); break;
+      case 3: for (; x < end; x++) row[x] = addPixels(row[x], above[x + 1]); break;
+      case 4: for (; x < end; x++) row[x] = addPixels(row[x], above[x - 1]); break;
+      case 5: for (; x < end; x++) row[x] = addPixels(row[x], average2(average2(row[x - 1], above[x + 1]), above[x])); break;
+      case 6: for (; x < end; x++) row[x] = addPixels(row[x], average2(row[x - 1], above[x - 1])); break;
+      case 7: for (; x < end; x++) row[x] = addPixels(row[x], average2(row[x - 1], above[x])); break;
+      case 8: for (; x < end; x++) row[x] = addPixels(row[x], average2(above[x - 1], above[x])); break;
+      case 9: for (; x < end; x++) row[x] = addPixels(row[x], average2(above[x], above[x + 1])); break;
+      case 10: for (; x < end; x++) row[x] = addPixels(row[x], average2(average2(row[x - 1], above[x - 1]), average2(above[x], above[x + 1]))); break;
+      case 11: for (; x < end; x++) row[x] = addPixels(row[x], select(row[x - 1], above[x], above[x - 1])); break;
+      case 12: for (; x < end; x++) row[x] = addPixels(row[x], clampAddSubtractFull(row[x - 1], above[x], above[x - 1])); break;
+      case 13: for (; x < end; x++) row[x] = addPixels(row[x], clampAddSubtractHalf(average2(row[x - 1], above[x]), above[x - 1])); break;
+      default: for (; x < end; x++) row[x] = addPixels(row[x], ARGB_BLACK);
     }
   }
   above.set(row.subarray(0, width));
@@ -485,7 +491,7 @@ function unpredictRow(row: Uint32Array, above: Uint32Array, y: number, t: { widt
 
 const signed8 = (v: number) => (v << 24) >> 24;
 
-function uncolourRow(row: Uint32Array, y: number, t: { width: number; bits: number; data: Uint32Array }): void {
+function uncolourRow(row: Int32Array, y: number, t: { width: number; bits: number; data: Int32Array }): void {
   const { width, bits, data } = t;
   const blocks = (y >> bits) * subsampled(width, bits);
   for (let x = 0; x < width; x++) {
@@ -495,19 +501,19 @@ function uncolourRow(row: Uint32Array, y: number, t: { width: number; bits: numb
     const green = signed8(argb >>> 8);
     const red = (((argb >>> 16) & 0xff) + ((greenToRed * green) >> 5)) & 0xff;
     const blue = ((argb & 0xff) + ((greenToBlue * green) >> 5) + ((redToBlue * signed8(red)) >> 5)) & 0xff;
-    row[x] = ((argb & 0xff00ff00) | (red << 16) | blue) >>> 0;
+    row[x] = ((argb & 0xff00ff00) | (red << 16) | blue) | 0;
   }
 }
 
-function addGreenRow(row: Uint32Array, width: number): void {
+function addGreenRow(row: Int32Array, width: number): void {
   for (let x = 0; x < width; x++) {
     const argb = row[x], green = (argb >>> 8) & 0xff;
-    row[x] = ((argb & 0xff00ff00) | ((((argb >>> 16) + green) & 0xff) << 16) | (((argb & 0xff) + green) & 0xff)) >>> 0;
+    row[x] = ((argb & 0xff00ff00) | ((((argb >>> 16) + green) & 0xff) << 16) | (((argb & 0xff) + green) & 0xff)) | 0;
   }
 }
 
 /** Expands bundled palette indices to colours, right to left so it can work in place. */
-function unindexRow(row: Uint32Array, t: { width: number; bits: number; table: Uint32Array }): void {
+function unindexRow(row: Int32Array, t: { width: number; bits: number; table: Int32Array }): void {
   const { width, bits, table } = t;
   const perByte = 1 << bits, bitsPerIndex = 8 >> bits, indexMask = (1 << bitsPerIndex) - 1;
   for (let x = width - 1; x >= 0; x--) {
@@ -534,7 +540,7 @@ function readTransforms(br: BitReader, width: number, height: number): { transfo
       const size = br.read(8) + 1;
       const colours = decodeSubImage(br, size, 1);
       // Entries past the table's size decode as transparent black, as libwebp pads it.
-      const table = new Uint32Array(256);
+      const table = new Int32Array(256);
       table[0] = colours[0];
       for (let i = 1; i < size; i++) table[i] = addPixels(colours[i], table[i - 1]);
       const bits = size <= 2 ? 3 : size <= 4 ? 2 : size <= 16 ? 1 : 0;
@@ -630,10 +636,10 @@ export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha
 function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepAlpha: boolean): ScaledVp8l {
   const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure } = readStructure(bitstream, br);
   const sink = boxRowSink(width, height, scale);
-  const row = new Uint32Array(width);
+  const row = new Int32Array(width);
   const rgba = new Uint8Array(width * 4);
   const predictor = transforms.find((t) => t.kind === "predictor");
-  const above = predictor ? new Uint32Array(predictor.width) : undefined;
+  const above = predictor ? new Int32Array(predictor.width + 1) : undefined;
   const ringRows = windowRows(codedWidth, height);
   const references = { count: 0, farthest: 0 };
   decodePixels(br, codedWidth, height, ringRows, groups, map, cacheBits, references, (ring, at, y) => {
