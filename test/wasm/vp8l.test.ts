@@ -229,6 +229,92 @@ describe("damaged VP8L streams end in a CodecError", () => {
   });
 });
 
+/** Writes a VP8L bitstream by hand, LSB first (RFC 9649 3.2), for streams no encoder writes. */
+class Vp8lWriter {
+  private bytes: number[] = [];
+  private bit = 0;
+
+  /** Writes the 5-byte header: signature, 14-bit width−1 and height−1, no alpha, version 0. */
+  constructor(width: number, height: number) {
+    this.bits(0x2f, 8).bits(width - 1, 14).bits(height - 1, 14).bits(0, 1).bits(0, 3);
+  }
+
+  bits(value: number, count: number): this {
+    for (let i = 0; i < count; i++) {
+      if (this.bit === 0) this.bytes.push(0);
+      this.bytes[this.bytes.length - 1] |= ((value >> i) & 1) << this.bit;
+      this.bit = (this.bit + 1) & 7;
+    }
+    return this;
+  }
+
+  /** A simple prefix code of one 8-bit symbol: decoded without reading any bit. */
+  oneSymbol(symbol: number): this {
+    return this.bits(1, 1).bits(0, 1).bits(1, 1).bits(symbol, 8);
+  }
+
+  /**
+   * A normal prefix code for the 280-symbol green alphabet with two 1-bit codes, literal 0 (bit 0) and length
+   * prefix 0, a copy of one pixel (bit 1): code-length code {1, 18} (repeat zeros), then 0 → 1, 138 + 117 zeros,
+   * 256 → 1, 23 zeros.
+   */
+  greenLiteralOrCopy(): this {
+    this.bits(0, 1).bits(0, 4).bits(0, 3).bits(1, 3).bits(0, 3).bits(1, 3); // 4 code-length lengths: 17, 18, 0, 1
+    this.bits(0, 1); // no max_symbol: lengths for the whole alphabet
+    return this.bits(0, 1).bits(1, 1).bits(127, 7).bits(1, 1).bits(106, 7).bits(0, 1).bits(1, 1).bits(12, 7);
+  }
+
+  done(): Uint8Array {
+    // Padding the libwebp reader may prefetch: a real stream is never shorter than what it decodes.
+    return Uint8Array.from([...this.bytes, 0, 0, 0, 0]);
+  }
+}
+
+describe("hand-made VP8L streams that break the format's rules are refused by name", () => {
+  const expectCorrupt = (bytes: Uint8Array, message: RegExp) =>
+    expect(() => decodeVp8lScaled(bytes, 1, true)).toThrow(expect.objectContaining({ kind: "corrupt", message: expect.stringMatching(message) }));
+
+  it("the writer makes valid streams: one copy after a literal repeats it", () => {
+    // No transform, no colour cache, no entropy image; then green {0, copy}, red/blue/alpha 200/0/255, and distance
+    // symbol 1: distance code 2, the plane code (dx 1, dy 0), the pixel to the left.
+    const w = new Vp8lWriter(3, 1).bits(0, 1).bits(0, 1).bits(0, 1).greenLiteralOrCopy()
+      .oneSymbol(200).oneSymbol(0).oneSymbol(255).oneSymbol(1);
+    // A literal (200, 0, 0, 255), then two copies of the pixel to its left.
+    const { raster, references } = decodeVp8lScaled(w.bits(0, 1).bits(1, 1).bits(1, 1).done(), 1, true);
+    expect([raster.width, raster.height, raster.channels, references]).toEqual([3, 1, 3, { count: 2, farthest: 1 }]);
+    expect([...raster.data]).toEqual([200, 0, 0, 200, 0, 0, 200, 0, 0]);
+  });
+
+  it("a copy from before the first pixel", () => {
+    const w = new Vp8lWriter(4, 4).bits(0, 1).bits(0, 1).bits(0, 1).greenLiteralOrCopy()
+      .oneSymbol(0).oneSymbol(0).oneSymbol(255).oneSymbol(0);
+    expectCorrupt(w.bits(1, 1).done(), /reaches 4 pixels back, before the image/);
+  });
+
+  it("a colour cache over 11 bits", () => {
+    expectCorrupt(new Vp8lWriter(4, 4).bits(0, 1).bits(1, 1).bits(12, 4).done(), /colour cache of 12 bits/);
+  });
+
+  it("a transform twice", () => {
+    expectCorrupt(new Vp8lWriter(4, 4).bits(1, 1).bits(2, 2).bits(1, 1).bits(2, 2).done(), /transform 2 appears twice/);
+  });
+
+  it("a simple code naming a symbol outside the distance alphabet", () => {
+    const w = new Vp8lWriter(4, 4).bits(0, 1).bits(0, 1).bits(0, 1).greenLiteralOrCopy()
+      .oneSymbol(0).oneSymbol(0).oneSymbol(255).oneSymbol(200);
+    expectCorrupt(w.done(), /symbol 200 of a 40-symbol alphabet/);
+  });
+
+  it("prefix-code tables over the cap are refused as a limit, not allocated", () => {
+    const f = fixtures.find((x) => x.name === "photo, odd size, effort 6")!;
+    const { structure, workBytes } = decodeVp8lScaled(bitstreamOf(f.webp), 1, true);
+    expect(structure.prefixGroups).toBeGreaterThan(1);
+    expect(() => decodeVp8lScaled(bitstreamOf(f.webp), 1, true, 2048)).toThrow(
+      expect.objectContaining({ kind: "limit", message: expect.stringMatching(/prefix-code tables need over/) }));
+    expect(workBytes).toBeGreaterThan(0);
+  });
+});
+
 describe("a 50 MP lossless WebP renders every eager variant within the 96 MiB budget", () => {
   let modules: EngineModules;
   beforeAll(async () => {

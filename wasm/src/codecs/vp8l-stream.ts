@@ -276,7 +276,7 @@ function readPrefixCode(br: BitReader, alphabet: number, lengths: Uint8Array): P
 }
 
 /** The five codes of `count` groups; only groups in `keep` (all when undefined) are kept, the others read past. */
-function readPrefixGroups(br: BitReader, count: number, cacheBits: number, keep?: Int32Array): PrefixGroup[] {
+function readPrefixGroups(br: BitReader, count: number, cacheBits: number, keep?: Int32Array, capBytes = HUFFMAN_TABLES_CAP_BYTES): PrefixGroup[] {
   const greenAlphabet = NUM_LITERAL_CODES + NUM_LENGTH_CODES + (cacheBits > 0 ? 1 << cacheBits : 0);
   const lengths = new Uint8Array(greenAlphabet);
   const groups: PrefixGroup[] = [];
@@ -292,8 +292,8 @@ function readPrefixGroups(br: BitReader, count: number, cacheBits: number, keep?
     if (br.overrun) throw corrupt("the bitstream ends inside its prefix codes");
     if (keep && keep[g] < 0) continue;
     tableBytes += 4 * (group.green.table.length + group.red.table.length + group.blue.table.length + group.alpha.table.length + group.distance.table.length);
-    if (tableBytes > HUFFMAN_TABLES_CAP_BYTES) {
-      throw new CodecError("limit", `WebP lossless: its prefix-code tables need over ${HUFFMAN_TABLES_CAP_BYTES / MiB} MiB (HUFFMAN_TABLES_CAP_BYTES)`);
+    if (tableBytes > capBytes) {
+      throw new CodecError("limit", `WebP lossless: its prefix-code tables need over ${(capBytes / MiB).toFixed(1)} MiB (HUFFMAN_TABLES_CAP_BYTES)`);
     }
     groups.push(group);
   }
@@ -570,7 +570,7 @@ export interface ScaledVp8l {
 }
 
 /** Everything before the main image's pixels: header, transforms, colour cache, entropy image, prefix codes. */
-function readStructure(bitstream: Uint8Array, br: BitReader) {
+function readStructure(bitstream: Uint8Array, br: BitReader, tableCapBytes?: number) {
   const { width, height } = readVp8lHeader(bitstream);
   const { transforms, codedWidth } = readTransforms(br, width, height);
   const cacheBits = readCacheBits(br);
@@ -592,7 +592,7 @@ function readStructure(bitstream: Uint8Array, br: BitReader) {
     for (let i = 0; i < image.length; i++) image[i] = keep[(image[i] >>> 8) & 0xffff];
     map = { bits, width: mapWidth, groupOf: image };
   }
-  const groups = readPrefixGroups(br, groupCount, cacheBits, keep);
+  const groups = readPrefixGroups(br, groupCount, cacheBits, keep, tableCapBytes);
   let tableBytes = 0;
   for (const g of groups) for (const c of [g.green, g.red, g.blue, g.alpha, g.distance]) tableBytes += c.table.byteLength;
   const structure: Vp8lStructure = {
@@ -626,15 +626,16 @@ function truncationNamed<T>(br: BitReader, decode: () => T): T {
 
 /**
  * Decodes a VP8L bitstream (the VP8L chunk's body) at 1/`scale` (ceil of each side); RGBA when `keepAlpha`
- * and some pixel is not opaque, else RGB compacted in place (the buffer stays 4 bytes per pixel).
+ * and some pixel is not opaque, else RGB compacted in place (the buffer stays 4 bytes per pixel). The planner
+ * counts HUFFMAN_TABLES_CAP_BYTES for the tables; `tableCapBytes` lowers it (tests).
  */
-export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha: boolean): ScaledVp8l {
+export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha: boolean, tableCapBytes = HUFFMAN_TABLES_CAP_BYTES): ScaledVp8l {
   const br = new BitReader(bitstream.subarray(5));
-  return truncationNamed(br, () => decodeStream(bitstream, br, scale, keepAlpha));
+  return truncationNamed(br, () => decodeStream(bitstream, br, scale, keepAlpha, tableCapBytes));
 }
 
-function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepAlpha: boolean): ScaledVp8l {
-  const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure } = readStructure(bitstream, br);
+function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepAlpha: boolean, tableCapBytes: number): ScaledVp8l {
+  const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure } = readStructure(bitstream, br, tableCapBytes);
   const sink = boxRowSink(width, height, scale);
   const row = new Int32Array(width);
   const rgba = new Uint8Array(width * 4);
