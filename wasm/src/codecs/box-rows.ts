@@ -1,5 +1,5 @@
 /**
- * A row sink with shrink-on-load: full-resolution RGBA rows in, in order, a raster of ceil(w/scale) ×
+ * A row sink with shrink-on-load: full-resolution ARGB rows in, in order, a raster of ceil(w/scale) ×
  * ceil(h/scale) out, each pixel the box average of its cell with colour premultiplied by alpha (as libvips
  * does) — the same reduction the streaming PNG decoder (png-stream.ts) applies, for decoders that produce rows
  * (vp8l-stream.ts). Only one row of accumulators is held.
@@ -8,8 +8,8 @@ import type { Raster } from "../raster.ts";
 import { dropAlphaInPlace, isOpaque } from "../pixels.ts";
 
 export interface BoxRowSink {
-  /** Takes the next row (`width × 4` bytes of RGBA); rows come top to bottom. */
-  add(rgba: Uint8Array): void;
+  /** Takes the next row of `width` packed ARGB words (WebP lossless's pixels); rows come top to bottom. */
+  add(argb: Int32Array): void;
   /** The reduced raster: RGBA when `keepAlpha` and some pixel is not opaque, else RGB compacted in place. */
   finish(keepAlpha: boolean): Raster;
   /** Bytes this sink holds besides the raster it returns. */
@@ -43,18 +43,21 @@ export function boxRowSink(width: number, height: number, scale: number): BoxRow
   };
 
   return {
-    add(rgba) {
+    add(argb) {
       if (y >= height) return;
       if (!acc) {
-        out.set(rgba.subarray(0, width * 4), y * width * 4);
+        for (let x = 0, o = y * width * 4; x < width; x++, o += 4) {
+          const p = argb[x];
+          out[o] = (p >>> 16) & 0xff; out[o + 1] = (p >>> 8) & 0xff; out[o + 2] = p & 0xff; out[o + 3] = p >>> 24;
+        }
       } else {
-        for (let cx = 0, q = 0; cx < rw; cx++) {
+        for (let cx = 0, x = 0; cx < rw; cx++) {
           let r = 0, g = 0, b = 0, sum = 0;
-          for (const end = Math.min(width, (cx + 1) * scale) * 4; q < end; q += 4) {
-            const a = rgba[q + 3];
-            r += rgba[q] * a;
-            g += rgba[q + 1] * a;
-            b += rgba[q + 2] * a;
+          for (const end = Math.min(width, (cx + 1) * scale); x < end; x++) {
+            const p = argb[x], a = p >>> 24;
+            r += ((p >>> 16) & 0xff) * a;
+            g += ((p >>> 8) & 0xff) * a;
+            b += (p & 0xff) * a;
             sum += a;
           }
           const k = cx * 4;

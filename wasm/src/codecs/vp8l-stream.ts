@@ -82,7 +82,7 @@ function windowRows(width: number, height: number): number {
 export function vp8lStreamWorkBytes(width: number, height: number, scale: number): number {
   const blocks = subsampled(width, 2) * subsampled(height, 2);
   const ring = windowRows(width, height) * width * 4;
-  const rows = 4 * width * 4; // the transform row, one previous row (one predictor transform at most), the RGBA row
+  const rows = 2 * (width + 1) * 4; // the transform row, one previous row (one predictor transform at most)
   const accumulators = scale === 1 ? 0 : Math.ceil(width / scale) * 16;
   return ring + 3 * blocks * 4 + HUFFMAN_TABLES_CAP_BYTES + rows + accumulators + 256 * 4;
 }
@@ -638,7 +638,6 @@ function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepA
   const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure } = readStructure(bitstream, br, tableCapBytes);
   const sink = boxRowSink(width, height, scale);
   const row = new Int32Array(width);
-  const rgba = new Uint8Array(width * 4);
   const predictor = transforms.find((t) => t.kind === "predictor");
   const above = predictor ? new Int32Array(predictor.width + 1) : undefined;
   const ringRows = windowRows(codedWidth, height);
@@ -652,19 +651,12 @@ function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepA
       else if (t.kind === "subtract-green") addGreenRow(row, t.width);
       else unindexRow(row, t);
     }
-    for (let x = 0, q = 0; x < width; x++, q += 4) {
-      const argb = row[x];
-      rgba[q] = (argb >>> 16) & 0xff;
-      rgba[q + 1] = (argb >>> 8) & 0xff;
-      rgba[q + 2] = argb & 0xff;
-      rgba[q + 3] = argb >>> 24;
-    }
-    sink.add(rgba);
+    sink.add(row);
   });
   if (br.overrun) throw corrupt("the bitstream ends before the last pixel");
 
   const transformBytes = transforms.reduce((n, t) => n + ("data" in t ? t.data.byteLength : "table" in t ? t.table.byteLength : 0), 0);
   const workBytes = ringRows * codedWidth * 4 + transformBytes + (map?.groupOf.byteLength ?? 0) + tableBytes +
-    row.byteLength + rgba.byteLength + (above?.byteLength ?? 0) + sink.workBytes;
+    row.byteLength + (above?.byteLength ?? 0) + sink.workBytes;
   return { raster: sink.finish(keepAlpha), workBytes, structure, references };
 }
