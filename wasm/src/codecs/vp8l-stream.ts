@@ -75,17 +75,25 @@ function windowRows(width: number, height: number): number {
 }
 
 /**
- * Working memory besides the input and the returned raster, as planned from the header alone, so its worst
- * case: the window ring; the predictor, colour-transform and entropy images at their finest subsampling (1/4
- * a side, 4 bytes a pixel each); the Huffman table cap; the transform rows and the sink's accumulators.
+ * Working memory besides the input and the returned raster: the window ring, the sub-images, the prefix-code
+ * tables, the transform rows and the sink's accumulators. With the stream's structure (`vp8lNeeds`) exact;
+ * from the header alone its worst case: the predictor, colour-transform and entropy images at their finest
+ * subsampling (1/4 a side, 4 bytes a pixel each) and the table cap.
  */
-export function vp8lStreamWorkBytes(width: number, height: number, scale: number): number {
+export function vp8lStreamWorkBytes(width: number, height: number, scale: number, needs?: Vp8lNeeds): number {
   const blocks = subsampled(width, 2) * subsampled(height, 2);
-  const ring = windowRows(width, height) * width * 4;
+  // Without the structure, one row more than at full width: colour indexing narrows the coded rows, and the
+  // ring rounds up to whole rows.
+  const ring = needs ? windowRows(needs.codedWidth, height) * needs.codedWidth * 4 : Math.min(height, windowRows(width, height) + 1) * width * 4;
+  const subImages = needs ? needs.subImageBytes : 3 * blocks * 4 + 256 * 4;
+  const tables = needs ? needs.tableBytes : HUFFMAN_TABLES_CAP_BYTES;
   const rows = 2 * (width + 1) * 4; // the transform row, one previous row (one predictor transform at most)
   const accumulators = scale === 1 ? 0 : Math.ceil(width / scale) * 16;
-  return ring + 3 * blocks * 4 + HUFFMAN_TABLES_CAP_BYTES + rows + accumulators + 256 * 4;
+  return ring + subImages + tables + rows + accumulators + SCRATCH_BYTES;
 }
+
+/** Colour caches (main image and a sub-image, 8 KiB each), the colour table, the renumbering of up to 65 536 groups. */
+const SCRATCH_BYTES = 320 * 1024;
 
 /** LSB-first bit reader over the bitstream; past its end it reads zeros and remembers that it did. */
 class BitReader {
@@ -399,8 +407,17 @@ function readCacheBits(br: BitReader): number {
   return bits;
 }
 
+/** What reading a stream's structure may allocate: the prefix-code tables, and the sub-images (planning only). */
+interface StructureCaps {
+  tableBytes: number;
+  /** What the sub-images may still take; past it, `limit` (the planner then assumes the worst case). */
+  subImageBytes: number;
+}
+
 /** A transform image, colour table or entropy image: one group, no transforms, decoded whole. */
-function decodeSubImage(br: BitReader, width: number, height: number): Int32Array {
+function decodeSubImage(br: BitReader, width: number, height: number, caps: StructureCaps): Int32Array {
+  if (width * height * 4 > caps.subImageBytes) throw new CodecError("limit", "WebP lossless: its transform images are over the planning read's cap");
+  caps.subImageBytes -= width * height * 4;
   const cacheBits = readCacheBits(br);
   const groups = readPrefixGroups(br, 1, cacheBits);
   return decodePixels(br, width, height, height, groups, undefined, cacheBits, undefined, () => {});
@@ -522,7 +539,7 @@ function unindexRow(row: Int32Array, t: { width: number; bits: number; table: In
   }
 }
 
-function readTransforms(br: BitReader, width: number, height: number): { transforms: Transform[]; codedWidth: number } {
+function readTransforms(br: BitReader, width: number, height: number, caps: StructureCaps): { transforms: Transform[]; codedWidth: number } {
   const transforms: Transform[] = [];
   const seen = new Set<number>();
   let xsize = width;
@@ -532,13 +549,13 @@ function readTransforms(br: BitReader, width: number, height: number): { transfo
     seen.add(type);
     if (type === 0 || type === 1) {
       const bits = br.read(3) + 2;
-      const data = decodeSubImage(br, subsampled(xsize, bits), subsampled(height, bits));
+      const data = decodeSubImage(br, subsampled(xsize, bits), subsampled(height, bits), caps);
       transforms.push(type === 0 ? { kind: "predictor", width: xsize, bits, data } : { kind: "colour", width: xsize, bits, data });
     } else if (type === 2) {
       transforms.push({ kind: "subtract-green", width: xsize });
     } else {
       const size = br.read(8) + 1;
-      const colours = decodeSubImage(br, size, 1);
+      const colours = decodeSubImage(br, size, 1, caps);
       // Entries past the table's size decode as transparent black, as libwebp pads it.
       const table = new Int32Array(256);
       table[0] = colours[0];
@@ -570,9 +587,9 @@ export interface ScaledVp8l {
 }
 
 /** Everything before the main image's pixels: header, transforms, colour cache, entropy image, prefix codes. */
-function readStructure(bitstream: Uint8Array, br: BitReader, tableCapBytes?: number) {
+function readStructure(bitstream: Uint8Array, br: BitReader, caps: StructureCaps) {
   const { width, height } = readVp8lHeader(bitstream);
-  const { transforms, codedWidth } = readTransforms(br, width, height);
+  const { transforms, codedWidth } = readTransforms(br, width, height, caps);
   const cacheBits = readCacheBits(br);
   let map: GroupMap | undefined;
   let groupCount = 1;
@@ -580,7 +597,7 @@ function readStructure(bitstream: Uint8Array, br: BitReader, tableCapBytes?: num
   if (br.read(1) === 1) {
     const bits = br.read(3) + 2;
     const mapWidth = subsampled(codedWidth, bits);
-    const image = decodeSubImage(br, mapWidth, subsampled(height, bits));
+    const image = decodeSubImage(br, mapWidth, subsampled(height, bits), caps);
     // Group numbers are 16 bits of the entropy image's red and green; only the ones used get tables.
     let largest = 0;
     for (let i = 0; i < image.length; i++) largest = Math.max(largest, (image[i] >>> 8) & 0xffff);
@@ -592,7 +609,7 @@ function readStructure(bitstream: Uint8Array, br: BitReader, tableCapBytes?: num
     for (let i = 0; i < image.length; i++) image[i] = keep[(image[i] >>> 8) & 0xffff];
     map = { bits, width: mapWidth, groupOf: image };
   }
-  const groups = readPrefixGroups(br, groupCount, cacheBits, keep, tableCapBytes);
+  const groups = readPrefixGroups(br, groupCount, cacheBits, keep, caps.tableBytes);
   let tableBytes = 0;
   for (const g of groups) for (const c of [g.green, g.red, g.blue, g.alpha, g.distance]) tableBytes += c.table.byteLength;
   const structure: Vp8lStructure = {
@@ -600,13 +617,42 @@ function readStructure(bitstream: Uint8Array, br: BitReader, tableCapBytes?: num
     colourCacheBits: cacheBits,
     prefixGroups: groups.length,
   };
-  return { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure };
+  const subImageBytes = transforms.reduce((n, t) => n + ("data" in t ? t.data.byteLength : "table" in t ? t.table.byteLength : 0), 0) +
+    (map?.groupOf.byteLength ?? 0);
+  return { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, subImageBytes, structure };
+}
+
+/** What a stream's structure needs besides its window, for the planner: known once its structure has been read. */
+export interface Vp8lNeeds {
+  /** Width of the entropy-coded rows (narrower than the image's with colour-indexing bundles). */
+  codedWidth: number;
+  /** Transform images, colour table and entropy image. */
+  subImageBytes: number;
+  tableBytes: number;
+}
+
+/** Sub-images a planning read of the structure may decode; a stream with larger ones is planned at its worst case. */
+const PLANNING_SUBIMAGE_BYTES = 4 * MiB;
+
+/**
+ * Reads the structure of the stream in `bitstream` (at least its first bytes) to plan its decode exactly;
+ * undefined when those bytes do not hold all of it, it is damaged, or its sub-images are over
+ * PLANNING_SUBIMAGE_BYTES: the planner then takes the worst case the header allows.
+ */
+export function vp8lNeeds(bitstream: Uint8Array): Vp8lNeeds | undefined {
+  const br = new BitReader(bitstream.subarray(5));
+  try {
+    const s = readStructure(bitstream, br, { tableBytes: HUFFMAN_TABLES_CAP_BYTES, subImageBytes: PLANNING_SUBIMAGE_BYTES });
+    return br.overrun ? undefined : { codedWidth: s.codedWidth, subImageBytes: s.subImageBytes, tableBytes: s.tableBytes };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The stream's structure, read without decoding the main image. */
 export function describeVp8l(bitstream: Uint8Array): Vp8lStructure {
   const br = new BitReader(bitstream.subarray(5));
-  return truncationNamed(br, () => readStructure(bitstream, br).structure);
+  return truncationNamed(br, () => readStructure(bitstream, br, { tableBytes: HUFFMAN_TABLES_CAP_BYTES, subImageBytes: Infinity }).structure);
 }
 
 /**
@@ -635,7 +681,8 @@ export function decodeVp8lScaled(bitstream: Uint8Array, scale: number, keepAlpha
 }
 
 function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepAlpha: boolean, tableCapBytes: number): ScaledVp8l {
-  const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, structure } = readStructure(bitstream, br, tableCapBytes);
+  const { width, height, transforms, codedWidth, cacheBits, map, groups, tableBytes, subImageBytes, structure } =
+    readStructure(bitstream, br, { tableBytes: tableCapBytes, subImageBytes: Infinity });
   const sink = boxRowSink(width, height, scale);
   const row = new Int32Array(width);
   const predictor = transforms.find((t) => t.kind === "predictor");
@@ -655,8 +702,6 @@ function decodeStream(bitstream: Uint8Array, br: BitReader, scale: number, keepA
   });
   if (br.overrun) throw corrupt("the bitstream ends before the last pixel");
 
-  const transformBytes = transforms.reduce((n, t) => n + ("data" in t ? t.data.byteLength : "table" in t ? t.table.byteLength : 0), 0);
-  const workBytes = ringRows * codedWidth * 4 + transformBytes + (map?.groupOf.byteLength ?? 0) + tableBytes +
-    row.byteLength + (above?.byteLength ?? 0) + sink.workBytes;
+  const workBytes = ringRows * codedWidth * 4 + subImageBytes + tableBytes + row.byteLength + (above?.byteLength ?? 0) + sink.workBytes;
   return { raster: sink.finish(keepAlpha), workBytes, structure, references };
 }

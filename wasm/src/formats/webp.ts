@@ -10,7 +10,7 @@ import { exifOrientation, exifTiff } from "../exif.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import type { CodecImage } from "../codecs/instances.ts";
 import { placeOnCanvas, webpFirstFrame, VP8X_ANIMATION } from "../codecs/webp-animation.ts";
-import { decodeVp8lScaled, readVp8lHeader, vp8lStreamWorkBytes } from "../codecs/vp8l-stream.ts";
+import { decodeVp8lScaled, readVp8lHeader, vp8lNeeds, vp8lStreamWorkBytes } from "../codecs/vp8l-stream.ts";
 import { chooseDecodeScale } from "../plan.ts";
 import type { SourceInfo } from "../targets.ts";
 import { Reader, ascii, readU32LE } from "./reader.ts";
@@ -43,7 +43,8 @@ export const webp: ImageFormatModule = {
 /**
  * Our VP8L decoder at the plan's scale, for a lossless still (a VP8L chunk at the top level, not an
  * animation): no full-size raster, so a 50 MP lossless WebP fits the budget when its targets are small. Its
- * memory: the reduced raster (RGBA, compacted to RGB in place) and its worst-case work (`vp8lStreamWorkBytes`).
+ * memory: the reduced raster (RGBA, compacted to RGB in place) and its work (`vp8lStreamWorkBytes`), exact when
+ * the bytes at hand hold the stream's structure (transform images and prefix codes), else the worst case.
  */
 function losslessStreamingDecoder(bytes: Uint8Array, source: SourceInfo): SourceDecoder[] {
   const chunks = riffChunks(bytes);
@@ -51,12 +52,13 @@ function losslessStreamingDecoder(bytes: Uint8Array, source: SourceInfo): Source
   if (vp8x && vp8x.body.length > 0 && (vp8x.body[0] & VP8X_ANIMATION) !== 0) return [];
   const bitstream = chunks.find((c) => c.type === "VP8L")?.body;
   if (!bitstream) return [];
+  const needs = vp8lNeeds(bitstream);
   return [{
     name: "vp8l-stream",
     chooseScale: chooseDecodeScale,
     memory: ({ inputBytes, width, height, scale }) => {
       const rasterBytes = width * height * 4;
-      return { rasterBytes, decodeBytes: inputBytes + rasterBytes + vp8lStreamWorkBytes(source.width, source.height, scale) };
+      return { rasterBytes, decodeBytes: inputBytes + rasterBytes + vp8lStreamWorkBytes(source.width, source.height, scale, needs) };
     },
     async decode(scale, { keepAlpha }) {
       const header = readVp8lHeader(bitstream);
