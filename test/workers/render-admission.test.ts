@@ -4,7 +4,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ingestIncoming } from "../../workers/processor/direct-uploads.ts";
 import { imageStorageId, incomingKey } from "../../workers/shared/storage.ts";
-import { api, coordinator, fixture, json, jsonBody, waitForStatus } from "./helpers.ts";
+import { api, coordinator, deliver, fixture, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
 
 /**
  * A 100 MP AVIF (the small AVIF fixture with its `ispe` box saying 12000×8333): AVIF decodes at full size only,
@@ -43,6 +43,13 @@ describe("admission by the memory budget", () => {
     expect((await coordinator("huge-put").snapshot()).error).toMatch(refusal);
     expect(await env.BUCKET.head(key)).toBeNull();
   });
+
+  it("accepts the 24 MP panorama as a lossless WebP: it renders ready through our streaming decoder, and is delivered", async () => {
+    await json(await upload("panoramaLosslessWebp", { id: "panorama-lossless" }));
+    expect(await waitForStatus("panorama-lossless", ["ready", "failed"], 90_000)).toMatchObject({ status: "ready" });
+    const webp = await deliver("panorama-lossless/public", { accept: "image/webp,*/*" });
+    expect(webp.header).toMatchObject({ format: "webp", width: 1366, height: 264 });
+  }, 120_000);
 
   it("accepts what fits, and it renders ready", async () => {
     const form = new FormData();
