@@ -134,6 +134,9 @@ describe("VP8L decode matches libwebp (sharp) pixel for pixel", () => {
     expect([...kinds].sort()).toEqual(["colour", "colour-indexing", "predictor", "subtract-green"]);
     const bundles = new Set(structures.flatMap((s) => s.transforms.filter((t) => t.kind === "colour-indexing").map((t) => t.bits)));
     expect([...bundles].sort()).toEqual([0, 1, 2, 3]);
+    // Modes 0, 4 and 8 libwebp seldom writes: hand-made streams cover them below.
+    const modes = new Set(structures.flatMap((s) => s.predictorModes));
+    for (const mode of [1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13]) expect(modes.has(mode), `predictor mode ${mode}`).toBe(true);
     expect(structures.some((s) => s.colourCacheBits > 0)).toBe(true);
     expect(structures.some((s) => s.prefixGroups > 1)).toBe(true);
   });
@@ -268,6 +271,11 @@ class Vp8lWriter {
     return this.bits(1, 1).bits(0, 1).bits(1, 1).bits(symbol, 8);
   }
 
+  /** A simple prefix code of two 8-bit symbols, one bit each (the smaller one is bit 0). */
+  twoSymbols(a: number, b: number): this {
+    return this.bits(1, 1).bits(1, 1).bits(1, 1).bits(a, 8).bits(b, 8);
+  }
+
   /**
    * A normal prefix code for the 280-symbol green alphabet with two 1-bit codes, literal 0 (bit 0) and length
    * prefix 0, a copy of one pixel (bit 1): code-length code {1, 18} (repeat zeros), then 0 → 1, 138 + 117 zeros,
@@ -298,6 +306,34 @@ describe("hand-made VP8L streams that break the format's rules are refused by na
     const { raster, references } = decodeVp8lScaled(w.bits(0, 1).bits(1, 1).bits(1, 1).done(), 1, true);
     expect([raster.width, raster.height, raster.channels, references]).toEqual([3, 1, 3, { count: 2, farthest: 1 }]);
     expect([...raster.data]).toEqual([200, 0, 0, 200, 0, 0, 200, 0, 0]);
+  });
+
+  it("the predictor modes libwebp seldom writes (0 black, 3 top-right at the right edge, 4 top-left, 8, 14) undo as the spec says", () => {
+    type Rgb = number[];
+    const add = (p: Rgb, q: Rgb) => p.map((v, i) => (v + q[i]) & 255);
+    const avg = (p: Rgb, q: Rgb) => p.map((v, i) => (v + q[i]) >> 1);
+    const black: Rgb = [0, 0, 0];
+    const greens = [5, 100, 100, 5, 100, 5];
+    const residual = greens.map((g) => [10, g, 20]);
+    for (const [mode, predict] of [
+      [0, () => black], [3, (_l: Rgb, _t: Rgb, _tl: Rgb, tr: Rgb) => tr], [4, (_l: Rgb, _t: Rgb, tl: Rgb) => tl],
+      [8, (_l: Rgb, t: Rgb, tl: Rgb) => avg(tl, t)], [14, () => black],
+    ] as Array<[number, (l: Rgb, t: Rgb, tl: Rgb, tr: Rgb) => Rgb]>) {
+      // 3×2; a predictor transform of 4×4 blocks whose one block has `mode`; literals with those residuals.
+      const w = new Vp8lWriter(3, 2).bits(1, 1).bits(0, 2).bits(0, 3)
+        .bits(0, 1).oneSymbol(mode).oneSymbol(0).oneSymbol(0).oneSymbol(0).oneSymbol(0)
+        .bits(0, 1).bits(0, 1).bits(0, 1)
+        .twoSymbols(5, 100).oneSymbol(10).oneSymbol(20).oneSymbol(0).oneSymbol(0);
+      for (const g of greens) w.bits(g === 100 ? 1 : 0, 1);
+      // Row 0 predicts from the left (black for the first pixel), the first column from the top; the rightmost
+      // pixel's top-right is the first pixel of its own row.
+      const p00 = add(black, residual[0]), p10 = add(p00, residual[1]), p20 = add(p10, residual[2]);
+      const p01 = add(p00, residual[3]);
+      const p11 = add(predict(p01, p10, p00, p20), residual[4]);
+      const p21 = add(predict(p11, p20, p10, p01), residual[5]);
+      const { raster } = decodeVp8lScaled(w.done(), 1, true);
+      expect([...raster.data], `mode ${mode}`).toEqual([...p00, ...p10, ...p20, ...p01, ...p11, ...p21]);
+    }
   });
 
   it("a copy from before the first pixel", () => {

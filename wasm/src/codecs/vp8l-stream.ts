@@ -572,6 +572,8 @@ function readTransforms(br: BitReader, width: number, height: number, caps: Stru
 /** What the bitstream uses, for tests and logs: the transforms in stream order, the colour cache, the prefix-code groups. */
 export interface Vp8lStructure {
   transforms: Array<{ kind: Transform["kind"]; bits?: number }>;
+  /** The predictor modes its predictor image uses (empty without one). */
+  predictorModes: number[];
   colourCacheBits: number;
   /** Prefix-code groups in use (1 without an entropy image). */
   prefixGroups: number;
@@ -584,6 +586,14 @@ export interface ScaledVp8l {
   structure: Vp8lStructure;
   /** The main image's backward references: how many, and the farthest distance in pixels. */
   references: { count: number; farthest: number };
+}
+
+function predictorModes(transforms: Transform[]): number[] {
+  const predictor = transforms.find((t) => t.kind === "predictor");
+  if (!predictor) return [];
+  const modes = new Set<number>();
+  for (const m of predictor.data) modes.add((m >>> 8) & 0xf);
+  return [...modes].sort((a, b) => a - b);
 }
 
 /** Everything before the main image's pixels: header, transforms, colour cache, entropy image, prefix codes. */
@@ -614,6 +624,7 @@ function readStructure(bitstream: Uint8Array, br: BitReader, caps: StructureCaps
   for (const g of groups) for (const c of [g.green, g.red, g.blue, g.alpha, g.distance]) tableBytes += c.table.byteLength;
   const structure: Vp8lStructure = {
     transforms: transforms.map((t) => ("bits" in t ? { kind: t.kind, bits: t.bits } : { kind: t.kind })),
+    predictorModes: predictorModes(transforms),
     colourCacheBits: cacheBits,
     prefixGroups: groups.length,
   };
