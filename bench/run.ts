@@ -125,10 +125,10 @@ const t0 = performance.now();
 for (const input of inputs) {
   const bytes = readInput(input);
   const meta = await sharp(bytes).metadata();
-  const format = meta.format === "png" || meta.format === "gif" ? meta.format : "jpeg";
+  const format = meta.format === "png" || meta.format === "gif" || meta.format === "webp" ? meta.format : "jpeg";
   const source: SourceInfo = { format, width: meta.width!, height: meta.height!, orientation: (meta.orientation ?? 1) as Orientation, hasAlpha: !!meta.hasAlpha };
   const n = iterations(input);
-  // No naive contender for GIF (it decodes PNG and JPEG only); sharp's time there is of the first frame.
+  // No naive contender for GIF or WebP (it decodes PNG and JPEG only); sharp's time for GIF is of the first frame.
   const huge = input.width * input.height > 40e6 || format === "gif";
   for (const [setName, variants] of Object.entries(variantSets(input.width, input.height))) {
     const targets = variants.map(toTarget);
@@ -148,7 +148,7 @@ for (const input of inputs) {
     }
     const sharpRun = await timed(n, () => sharpRender(bytes, variants));
     let naive: { ms: number; result: { outputs: Uint8Array[]; jsPeakBytes: number } } | undefined;
-    if (!huge) naive = await timed(n, () => renderNaive(bytes, format, variants.map((v) => ({ ...v, quality: QUALITY }))));
+    if (!huge && format !== "webp") naive = await timed(n, () => renderNaive(bytes, format, variants.map((v) => ({ ...v, quality: QUALITY }))));
     const naivePeak = naive ? naiveHeapBytes() + naive.result.jsPeakBytes : undefined;
 
     const quality: string[] = [];
