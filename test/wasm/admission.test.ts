@@ -60,7 +60,7 @@ const eager = (w: number, h: number, fallback: "jpeg" | "png"): RenderTarget[] =
 ];
 
 describe("admission from the header", () => {
-  it("refuses the 24 MP panorama WebP (11158×2156): WebP decodes at full size only", () => {
+  it("refuses the 24 MP panorama WebP (11158×2156) when lossless: VP8L decodes at full size only (a lossy one fits: webp-scaled.test.ts)", () => {
     const header = webpHeader(11158, 2156);
     const probed = probeImage(header);
     expect([probed.width, probed.height]).toEqual([11158, 2156]);

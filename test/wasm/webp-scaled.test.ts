@@ -8,6 +8,7 @@ import { DEFAULT_MEMORY_BUDGET_BYTES, renderTargets, type EngineModules, type Re
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { instantiateWebpScaled } from "../../wasm/src/codecs/webp-scaled.ts";
+import { alphaCoding } from "../../wasm/src/formats/webp-scaled.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { psnr } from "./measure.ts";
 
@@ -43,12 +44,12 @@ function texture(width: number, height: number, alpha = false): Buffer {
 
 const generated = new Map<string, Promise<Uint8Array>>();
 
-/** A lossy WebP (quality 80, sharp's lowest effort) of the texture, generated once per size in this file. */
-function lossyWebp(width: number, height: number, alpha = false): Promise<Uint8Array> {
-  const key = `${width}x${height}${alpha ? "a" : ""}`;
+/** A lossy WebP (quality 80, by default sharp's lowest effort) of the texture, generated once per size in this file. */
+function lossyWebp(width: number, height: number, alpha = false, effort = 0): Promise<Uint8Array> {
+  const key = `${width}x${height}${alpha ? "a" : ""}e${effort}`;
   const raw = { width, height, channels: (alpha ? 4 : 3) as 3 | 4 };
   if (!generated.has(key)) {
-    generated.set(key, sharp(texture(width, height, alpha), { raw, limitInputPixels: false }).webp({ quality: 80, effort: 0 }).toBuffer().then((b) => new Uint8Array(b)));
+    generated.set(key, sharp(texture(width, height, alpha), { raw, limitInputPixels: false }).webp({ quality: 80, effort }).toBuffer().then((b) => new Uint8Array(b)));
   }
   return generated.get(key)!;
 }
@@ -117,15 +118,30 @@ describe("large lossy WebP renders every eager variant within the 96 MiB budget,
 });
 
 describe("the scaled decoder", () => {
-  it("keeps alpha (VP8X + ALPH): a lossy RGBA still comes out RGBA, close to sharp on white", async () => {
-    const bytes = await lossyWebp(2400, 1600, true);
+  // libwebp's encoder (sharp's) codes this alpha ramp behind a colour-indexing transform at effort 0 (decoded at
+  // 1 B/px), and without one from effort 2 (decoded through 32-bit ARGB): the model plans each, the measured peak holds.
+  it.each([["palette", 0], ["lossless", 4]] as const)("keeps alpha (VP8X + ALPH, %s-coded): RGBA out, close to sharp on white, within its plan", async (coding, effort) => {
+    const bytes = await lossyWebp(2400, 1600, true, effort);
     expect(probeImage(bytes).hasAlpha).toBe(true);
+    const alph = Buffer.from(bytes).indexOf("ALPH");
+    expect(alphaCoding(bytes.subarray(alph + 8))).toBe(coding);
     const targets = eager(2400, 1600, "png");
     const { outputs, report } = await render(bytes, targets);
     expect(report.plan).toMatchObject({ decoder: "webp-scaled", scale: 2, decodedWidth: 1200, decodedHeight: 800 });
+    expect(report.measuredPeakBytes).toBeLessThanOrEqual(report.plan.peakBytes);
     expect((await sharp(outputs[1].bytes).metadata()).channels).toBe(4);
     await expectLikeSharp(bytes, targets, outputs, MIN_PSNR_DB);
   }, 60_000);
+
+  it("stops with a limit error, not an isolate out of memory, where libwebp would outgrow the planned heap", async () => {
+    const bytes = await lossyWebp(2400, 1600, true, 4);
+    const decoder = instantiateWebpScaled(modules.webpScaled);
+    expect(() => decoder.decode({ input: bytes, width: 1200, height: 800, channels: 4, heapLimitBytes: 16 * MiB }))
+      .toThrow(expect.objectContaining({ kind: "limit", message: expect.stringMatching(/more than the 16 MB of memory planned/) }));
+    // The same decode with room for its 32-bit alpha path succeeds.
+    const roomy = instantiateWebpScaled(modules.webpScaled).decode({ input: bytes, width: 1200, height: 800, channels: 4, heapLimitBytes: 40 * MiB });
+    expect(roomy.length).toBe(1200 * 800 * 4);
+  });
 
   it("at full size matches libwebp's own decode (sharp's)", async () => {
     const bytes = await lossyWebp(640, 480);
@@ -133,19 +149,10 @@ describe("the scaled decoder", () => {
     expect(psnr(decoded, await onWhite(bytes))).toBeGreaterThan(45);
   });
 
-  it("a damaged stream is a corrupt CodecError, never a trap", async () => {
-    const bytes = Uint8Array.from(await lossyWebp(640, 480));
-    bytes.fill(0x5a, 200, 4000);
-    let caught: unknown;
-    try {
-      await render(bytes, eager(640, 480));
-    } catch (e) {
-      caught = e;
-    }
-    // libwebp may decode garbage macroblocks without noticing; when it does notice, it says so as a CodecError.
-    if (caught !== undefined) expect(caught).toBeInstanceOf(CodecError);
+  it("a truncated stream is a corrupt CodecError from libwebp, never a trap", async () => {
     const truncated = (await lossyWebp(640, 480)).subarray(0, 3000);
-    await expect(render(truncated, eager(640, 480))).rejects.toMatchObject({ kind: "corrupt" });
+    await expect(render(truncated, eager(640, 480))).rejects.toThrow(CodecError);
+    await expect(render(truncated, eager(640, 480))).rejects.toMatchObject({ kind: "corrupt", message: expect.stringMatching(/libwebp.*not enough data/) });
   });
 
   it("lossless WebP still goes to jSquash's decoder, and renders", async () => {
@@ -156,6 +163,29 @@ describe("the scaled decoder", () => {
     expect(outputs).toHaveLength(3);
   });
 });
+
+/** A lossy still's first bytes: RIFF, VP8X (alpha flag) with its canvas, an ALPH chunk whose payload starts `alph`, then VP8's frame header. */
+function lossyHeader(width: number, height: number, alph: number[]): Uint8Array {
+  const out = new Uint8Array(30 + 8 + alph.length + 8 + 10);
+  const v = new DataView(out.buffer);
+  out.set(Buffer.from("RIFF"), 0);
+  v.setUint32(4, 10_000_000, true);
+  out.set(Buffer.from("WEBPVP8X"), 8);
+  v.setUint32(16, 10, true);
+  out[20] = 0x10;
+  const w = width - 1, h = height - 1;
+  out.set([w & 255, (w >> 8) & 255, w >> 16, h & 255, (h >> 8) & 255, h >> 16], 24);
+  out.set(Buffer.from("ALPH"), 30);
+  v.setUint32(34, alph.length, true);
+  out.set(alph, 38);
+  const vp8 = 38 + alph.length;
+  out.set(Buffer.from("VP8 "), vp8);
+  v.setUint32(vp8 + 4, 5_000_000, true);
+  out.set([0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a], vp8 + 8);
+  v.setUint16(vp8 + 14, width, true);
+  v.setUint16(vp8 + 16, height, true);
+  return out;
+}
 
 describe("admission of large WebP from the header", () => {
   const admit = (bytes: Uint8Array, fallback: "jpeg" | "png" = "jpeg") => {
@@ -173,4 +203,22 @@ describe("admission of large WebP from the header", () => {
       expect(admitted.plan.peakBytes).toBe(report.plan.peakBytes);
     }
   }, 240_000);
+
+  it("refuses what still cannot fit: a 50 MP lossy still whose alpha decodes through 32-bit ARGB", () => {
+    const header = lossyHeader(10000, 5000, [0x01, 0x46]);
+    const probed = probeImage(header);
+    expect([probed.width, probed.height, probed.hasAlpha]).toEqual([10000, 5000, true]);
+    const admission = admitRender(header, probed, 12 * MiB, eager(10000, 5000, "png"), DEFAULT_MEMORY_BUDGET_BYTES);
+    expect(admission.fits).toBe(false);
+    expect(admission.plan.decoder).toBe("webp-scaled");
+    expect(admission.peak.phase).toMatch(/^decode \(webp-scaled at 1\/4/);
+  });
+
+  it("accepts the 24 MP panorama with a palette-coded alpha (1 B/px), which the 32-bit path would not fit", () => {
+    const palette = lossyHeader(11158, 2156, [0x01, 0xf7]);
+    const lossless = lossyHeader(11158, 2156, [0x01, 0x46]);
+    const plan = (h: Uint8Array) => admitRender(h, probeImage(h), 6 * MiB, eager(11158, 2156, "png"), DEFAULT_MEMORY_BUDGET_BYTES);
+    expect(plan(palette).fits).toBe(true);
+    expect(plan(lossless).fits).toBe(false);
+  });
 });

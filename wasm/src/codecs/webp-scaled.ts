@@ -27,14 +27,26 @@ export interface WebpScaledInstance {
    * the first `decode` (which grows the memory and detaches the view).
    */
   allocateInput(byteLength: number): Uint8Array;
-  /** Decodes the file (allocated above, or copied in from `input`) to `width × height` × `channels`, copied out. */
-  decode(request: { input?: Uint8Array; width: number; height: number; channels: 3 | 4 }): Uint8Array;
+  /**
+   * Decodes the file (allocated above, or copied in from `input`) to `width × height` × `channels`, copied out.
+   * `heapLimitBytes`: the instance's memory may not grow past it (the plan's estimate): the decode stops there
+   * with a `limit` CodecError instead of taking memory the plan gave to no one.
+   */
+  decode(request: { input?: Uint8Array; width: number; height: number; channels: 3 | 4; heapLimitBytes?: number }): Uint8Array;
 }
+
+/** Thrown from the memory-growth callback, through libwebp's frames, when a decode outgrows its limit. */
+class HeapLimitExceeded extends Error {}
 
 /** A fresh instance of `module` (wasm/native/webp-scaled/webp_scaled.wasm). */
 export function instantiateWebpScaled(module: WebAssembly.Module): WebpScaledInstance {
-  // Memory growth is announced to the embedder; our views are re-made from `memory.buffer` on every use.
-  const instance = new WebAssembly.Instance(module, { env: { emscripten_notify_memory_growth: () => {} } });
+  // Memory growth is announced to the embedder (our views are re-made from `memory.buffer` on every use): past
+  // the limit, the throw unwinds libwebp's frames, and the instance, its state now undefined, is dropped.
+  let heapLimit = Infinity;
+  const onGrowth = () => {
+    if (wasm.memory.buffer.byteLength > heapLimit) throw new HeapLimitExceeded();
+  };
+  const instance = new WebAssembly.Instance(module, { env: { emscripten_notify_memory_growth: onGrowth } });
   const wasm = instance.exports as unknown as WebpScaledExports;
   wasm._initialize();
   let file: { ptr: number; length: number } | undefined;
@@ -50,17 +62,24 @@ export function instantiateWebpScaled(module: WebAssembly.Module): WebpScaledIns
       file = { ptr: allocate(Math.max(1, byteLength), "input"), length: byteLength };
       return new Uint8Array(wasm.memory.buffer, file.ptr, byteLength);
     },
-    decode({ input, width, height, channels }) {
+    decode({ input, width, height, channels, heapLimitBytes = Infinity }) {
+      heapLimit = heapLimitBytes;
       if (input) this.allocateInput(input.length).set(input);
       if (!file) throw new Error("webp-scaled: no input");
       const size = width * height * channels;
-      const out = allocate(size, `${width}×${height} output`);
-      const status = wasm.ws_decode(file.ptr, file.length, 0, 0, 0, 0, width, height, channels, out);
-      if (status !== 0) {
-        const kind = status === 1 ? "limit" : status === 4 ? "unsupported" : "corrupt";
-        throw new CodecError(kind, `WebP decode (libwebp, scaled to ${width}×${height}) failed: ${STATUS[status] ?? `status ${status}`}`);
+      let status: number;
+      try {
+        const out = allocate(size, `${width}×${height} output`);
+        status = wasm.ws_decode(file.ptr, file.length, 0, 0, 0, 0, width, height, channels, out);
+        if (status === 0) return new Uint8Array(wasm.memory.buffer, out, size).slice();
+      } catch (e) {
+        if (!(e instanceof HeapLimitExceeded)) throw e;
+        throw new CodecError("limit", `WebP decode (libwebp, scaled to ${width}×${height}) needed more than the ${Math.ceil(heapLimit / 2 ** 20)} MB of memory planned for it`);
+      } finally {
+        heapLimit = Infinity;
       }
-      return new Uint8Array(wasm.memory.buffer, out, size).slice();
+      const kind = status === 1 ? "limit" : status === 4 ? "unsupported" : "corrupt";
+      throw new CodecError(kind, `WebP decode (libwebp, scaled to ${width}×${height}) failed: ${STATUS[status] ?? `status ${status}`}`);
     },
   };
 }

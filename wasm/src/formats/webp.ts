@@ -12,7 +12,7 @@ import { VP8X_ANIMATION, placeOnCanvas, webpFirstFrame } from "../codecs/webp-an
 import type { SourceInfo } from "../targets.ts";
 import { Reader, ascii, readU32LE } from "./reader.ts";
 import type { DecodeContext, DecodeResult, ImageFormatModule, ImageHeader, SourceDecoder } from "./types.ts";
-import { allocateStreamedInput, webpScaledDecoder, type AlphaCoding } from "./webp-scaled.ts";
+import { allocateStreamedInput, alphaCoding, webpScaledDecoder, type AlphaCoding } from "./webp-scaled.ts";
 
 const MiB = 1024 * 1024;
 
@@ -51,7 +51,7 @@ function lossyStillAlpha(bytes: Uint8Array): AlphaCoding | undefined {
   let alpha: AlphaCoding = "none";
   for (const { type, body } of riffChunks(bytes)) {
     if (type === "VP8X" && body.length > 0 && (body[0] & VP8X_ANIMATION) !== 0) return undefined;
-    if (type === "ALPH" && body.length > 0) alpha = (body[0] & 3) === 0 ? "raw" : "lossless";
+    if (type === "ALPH" && body.length > 0) alpha = alphaCoding(body);
     if (type === "VP8L" || type === "ANMF") return undefined;
     if (type === "VP8 ") return alpha;
   }
