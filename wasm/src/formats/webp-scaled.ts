@@ -76,10 +76,7 @@ export function webpScaledDecoder(bytes: Uint8Array, source: SourceInfo, alpha: 
     name: "webp-scaled",
     chooseScale: chooseDecodeScale,
     holdsInput,
-    memory: (m) => {
-      const { rasterBytes, decodeBytes } = webpScaledMemory(source, alpha, m);
-      return { rasterBytes, decodeBytes };
-    },
+    memory: (m) => webpScaledMemory(source, alpha, m),
     async decode(scale, { modules, keepAlpha }) {
       const instance = streamedInto.get(bytes) ?? instantiateWebpScaled(modules.webpScaled);
       streamedInto.delete(bytes);
