@@ -143,6 +143,20 @@ describe("the scaled decoder", () => {
     expect(roomy.length).toBe(1200 * 800 * 4);
   });
 
+  it("carries the EXIF of a file streamed into its memory (read before the decode grows it) and applies its orientation", async () => {
+    const raw = { width: 1600, height: 1200, channels: 3 as const };
+    const bytes = new Uint8Array(await sharp(texture(1600, 1200), { raw }).withMetadata({ orientation: 6 }).webp({ quality: 80, effort: 0 }).toBuffer());
+    expect(probeImage(bytes).orientation).toBe(6);
+    const targets: RenderTarget[] = [{ width: 600, height: 800, format: "jpeg", quality: 85, metadata: "keep" }];
+    const { outputs, report } = await render(bytes, targets);
+    expect(report.plan).toMatchObject({ decoder: "webp-scaled", scale: 2, decodedWidth: 800, decodedHeight: 600 });
+    const meta = await sharp(outputs[0].bytes).metadata();
+    expect([meta.width, meta.height]).toEqual([600, 800]);
+    expect(meta.exif?.length).toBeGreaterThan(0);
+    const upright = await sharp(bytes).rotate().resize(600, 800, { fit: "fill", kernel: "lanczos3" }).removeAlpha().raw().toBuffer();
+    expect(psnr(await onWhite(outputs[0].bytes), upright)).toBeGreaterThan(MIN_PSNR_DB);
+  });
+
   it("at full size matches libwebp's own decode (sharp's)", async () => {
     const bytes = await lossyWebp(640, 480);
     const decoded = instantiateWebpScaled(modules.webpScaled).decode({ input: bytes, width: 640, height: 480, channels: 3 });
