@@ -98,7 +98,7 @@ const inputs = await benchInputs((name) => !only || name.includes(only));
   await sharpRender(small, sets.eager);
   await renderNaive(small, "jpeg", sets.eager.map((v) => ({ ...v, quality: QUALITY })));
   // A lossy WebP too, so our WebP decoder's hot loops are past V8's baseline tier before its rows.
-  const smallWebp = await sharp({ create: { width: 800, height: 600, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } }).webp().toBuffer();
+  const smallWebp = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#000000", noise: { type: "gaussian", mean: 128, sigma: 40 } } }).webp().toBuffer();
   await renderTargets(smallWebp, { ...info, format: "webp" }, sets.eager.map(toTarget), { modules, maxPixels: 1e9 });
 }
 
