@@ -12,6 +12,11 @@ export interface EngineModules {
   pngCodec: WebAssembly.Module;
   /** @jsquash/webp libwebp decoder. */
   webpDec: WebAssembly.Module;
+  /**
+   * Our libwebp 1.2.4 decoder build with scaling (wasm/native/webp-scaled, committed): large lossy WebP stills
+   * decoded straight to the plan's size.
+   */
+  webpScaled: WebAssembly.Module;
   /** @jsquash/webp libwebp encoder, SIMD build. */
   webpEnc: WebAssembly.Module;
   /** @jsquash/avif libavif+dav1d decoder. */

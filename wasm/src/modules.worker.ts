@@ -13,6 +13,7 @@ import mozjpegEnc from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import pngCodec from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
 import webpDec from "@jsquash/webp/codec/dec/webp_dec.wasm";
 import webpEnc from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
+import webpScaled from "../native/webp-scaled/webp_scaled.wasm";
 import avifDec from "@jsquash/avif/codec/dec/avif_dec.wasm";
 import avifEnc from "@jsquash/avif/codec/enc/avif_enc.wasm";
 import jpeg from "../build/jpeg.wasm";
@@ -24,6 +25,7 @@ export const engineModules: EngineModules = {
   mozjpegEnc,
   pngCodec,
   webpDec,
+  webpScaled,
   webpEnc,
   avifDec,
   avifEnc,
