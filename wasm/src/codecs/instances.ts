@@ -148,7 +148,25 @@ export interface HeifDecoder {
 }
 
 /** A fresh libheif (with libde265) instance, for one HEIC decode. */
-export const instantiateHeifDecoder = (m: WebAssembly.Module) => instantiateEmscripten<HeifDecoder>(heifDecFactory, m);
+export const instantiateHeifDecoder = (m: WebAssembly.Module) =>
+  instantiateEmscripten<HeifDecoder>((options: object) => withCommonJsDirname(() => (heifDecFactory as unknown as EmscriptenFactory)(options)), m);
+
+/**
+ * libheif-js's glue is CommonJS and takes any runtime with `process.versions.node` for Node, workerd included,
+ * where it then reads `__dirname` (which only Node's CommonJS wrapper defines) as the factory starts. It only
+ * builds a file path from it that we never use (the module comes through `instantiateWasm`), so it gets one for
+ * that synchronous moment, and the global is gone again before anything else runs.
+ */
+function withCommonJsDirname<T>(start: () => T): T {
+  const global = globalThis as { __dirname?: string };
+  if (global.__dirname !== undefined) return start();
+  global.__dirname = "/";
+  try {
+    return start();
+  } finally {
+    delete global.__dirname;
+  }
+}
 
 export interface PngCodec {
   /**
