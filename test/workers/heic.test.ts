@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ispe, muxHeif } from "../fixtures/heic/heif-mux.ts";
 import { api, deliver, fixture, json, upload, waitForStatus } from "./helpers.ts";
 
 // The fixture is an iPhone-style portrait: HEVC tiles in a grid stored 100×64, irot 270 and EXIF orientation 6
@@ -34,5 +35,16 @@ describe("HEIC through upload, queue, engine and delivery", () => {
     const jpeg = await deliver("heic-flexible/w=32,f=auto", { accept: "*/*" });
     expect(jpeg.response.headers.get("content-type")).toBe("image/jpeg");
     expect([jpeg.header!.width, jpeg.header!.height]).toEqual([32, 50]);
+  });
+
+  it("refuses at upload, with 413 naming the budget, a 12 MP single-image HEIC (libheif decodes it whole)", async () => {
+    // The header is what admission reads: one HEVC item of 4032×3024, not a grid.
+    const single = muxHeif({ primary: 1, items: [{ id: 1, type: "hvc1", data: new Uint8Array(64), properties: [ispe(4032, 3024)] }], refs: [] });
+    const form = new FormData();
+    form.append("file", new File([single], "single.heic"));
+    form.append("id", "heic-single-12mp");
+    const body = await json(await api("/v1", { method: "POST", body: form }), 413);
+    expect(body.errors[0].message).toMatch(/this 4032×3024 heic cannot be rendered within the 96 MB memory budget \(MEMORY_BUDGET_MB\): its variants need \d+ MB, peak at decode \(libheif/);
+    await json(await api("/v1/heic-single-12mp"), 404);
   });
 });
