@@ -9,7 +9,7 @@
  * its process-wide codec heaps after the row plus its live JS pixel buffers.
  */
 import sharp from "sharp";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { renderTargets, CodecError, DEFAULT_MEMORY_BUDGET_BYTES, type RenderTarget, type RenderReport, type SourceInfo } from "../wasm/src/engine.ts";
 import { kernels } from "../wasm/src/kernels.ts";
 import { loadEngineModules } from "../wasm/src/modules.node.ts";
@@ -19,6 +19,7 @@ import { initNaive, naiveHeapBytes, renderNaive } from "./naive.ts";
 import { NO_FILTERS } from "../wasm/src/vocabulary.ts";
 import { blurSigma } from "../wasm/src/steps/blur.ts";
 import { sharpenParameters } from "../wasm/src/steps/sharpen.ts";
+import { irot, readCodedTile, tiledHeif } from "../test/fixtures/heic/heif-mux.ts";
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -203,6 +204,26 @@ if (!only || "chained".includes(only)) {
     psnr: `chained ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
   });
   process.stderr.write(`  ${input.name} chained done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
+// HEIC: sharp's prebuilt libheif has no HEVC decoder, so ours alone. The grids repeat one committed 512×512
+// tile (test/fixtures/heic), as an iPhone tiles a 12 MP (8×6) or 48 MP (16×12) photo, irot 270 (portrait); a
+// smooth tile decodes faster than a photo's, so the times are a lower bound.
+for (const [name, columns, rows_, width, height] of [["12 MP HEIC grid", 8, 6, 4032, 3024], ["48 MP HEIC grid", 16, 12, 8064, 6048]] as const) {
+  if (only && !name.includes(only)) continue;
+  const tile = readCodedTile(new Uint8Array(readFileSync(new URL("../test/fixtures/heic/tile-512x512.heic", import.meta.url))));
+  const bytes = tiledHeif(tile, columns, rows_, width, height, [irot(3)]);
+  const source: SourceInfo = { format: "heic", width, height, orientation: 6, hasAlpha: false };
+  for (const [setName, variants] of Object.entries(variantSets(height, width))) {
+    let report: RenderReport | undefined;
+    const ours = await timed(width * height > 20e6 ? 1 : 3, () =>
+      renderTargets(bytes, source, variants.map(toTarget), { modules, maxPixels: 100_000_000 }, (r) => (report = r)));
+    rows.push({
+      input: name, set: setName, ours: fmtMs(ours.ms), sharp: "no HEVC", naive: "not run", ratio: "–",
+      oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`, naivePeak: "–", psnr: `decoded at 1/${report!.plan.scale}`,
+    });
+    process.stderr.write(`  ${name} ${setName} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+  }
 }
 
 const header: Row = { input: "input", set: "set", ours: "ours", sharp: "sharp", naive: "naive jSq", ratio: "ours/sharp", oursPeak: "ours peak MB (meas/est)", naivePeak: "naive peak MB", psnr: "PSNR ours vs sharp (dB)" };

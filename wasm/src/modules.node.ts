@@ -18,6 +18,7 @@ const required = {
   webpEnc: `${jsquash}webp/codec/enc/webp_enc_simd.wasm`,
   avifDec: `${jsquash}avif/codec/dec/avif_dec.wasm`,
   avifEnc: `${jsquash}avif/codec/enc/avif_enc.wasm`,
+  heifDec: `${root}node_modules/libheif-js/libheif-wasm/libheif.wasm`,
 } as const;
 
 const optional = {

@@ -16,6 +16,7 @@ import webpEnc from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
 import webpScaled from "../native/webp-scaled/webp_scaled.wasm";
 import avifDec from "@jsquash/avif/codec/dec/avif_dec.wasm";
 import avifEnc from "@jsquash/avif/codec/enc/avif_enc.wasm";
+import heifDec from "libheif-js/libheif-wasm/libheif.wasm";
 import jpeg from "../build/jpeg.wasm";
 import resize from "../build/resize.wasm";
 import type { EngineModules } from "./modules.ts";
@@ -29,6 +30,7 @@ export const engineModules: EngineModules = {
   webpEnc,
   avifDec,
   avifEnc,
+  heifDec,
   jpeg,
   resize,
 };
