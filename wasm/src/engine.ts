@@ -22,6 +22,7 @@ import { AVIF_MAX_DIMENSION, FLIPS, ROTATIONS } from "./vocabulary.ts";
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
+import { outputSize } from "./steps/step.ts";
 import { exifForOutput } from "./metadata.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
@@ -91,7 +92,8 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
   if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
   if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
   if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
-  const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
+  if (t.border && ![t.border.top, t.border.right, t.border.bottom, t.border.left].every((n) => Number.isInteger(n) && n >= 0)) throw bad("border widths must be non-negative integers");
+  const { width: outW, height: outH } = outputSize(t);
   if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {
     throw bad(`AVIF output ${outW}×${outH} is over the ${AVIF_MAX_DIMENSION} px AVIF_MAX_DIMENSION limit`);
   }
@@ -272,7 +274,7 @@ export async function renderTargets(
       out = next;
     }
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
-    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder });
+    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder, fast: target.compression === "fast" });
     lap("encodeMs");
     account.heap(encoded.workBytes);
     account.set("codec", encoded.workBytes + encoded.bytes.length);

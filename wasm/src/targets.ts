@@ -23,6 +23,10 @@ export interface RenderTarget {
   metadata: MetadataMode;
   /** Background for flattening alpha into JPEG; default white. */
   background?: [number, number, number];
+  /** Drawn around the output (after fit=pad's canvas), widths in output pixels; RGBA colour. */
+  border?: { top: number; right: number; bottom: number; left: number; color: [number, number, number, number] };
+  /** fast: the quickest encoder settings (encode.ts), for bigger files. */
+  compression?: "fast";
   /**
    * Keep the animation of an animated source, frame by frame, where the format carries one (WebP); else (and by
    * default) the first frame is rendered.

@@ -48,6 +48,8 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
       metadata: transform.metadata,
       background: transform.background,
       animate: transform.anim,
+      border: transform.border,
+      compression: transform.compression,
     };
   });
 }

@@ -43,6 +43,8 @@ export interface ImageEdgeState {
   height: number;
   orientation: Orientation;
   hasAlpha: boolean;
+  /** The original's size in bytes (format=json's original.file_size); 0 when not recorded. */
+  bytes: number;
 }
 
 export interface VariantEdgeState {
@@ -158,6 +160,7 @@ function toEdgeState(row: ImageRow, storageId: string): ImageEdgeState {
     height: row.height ?? 1,
     orientation: (row.orientation ?? 1) as Orientation,
     hasAlpha: row.hasAlpha ?? false,
+    bytes: row.bytes ?? 0,
   };
 }
 
