@@ -106,6 +106,61 @@ describe("trim by pixels", () => {
   });
 });
 
+/** A photo-like picture inside a solid frame: `frame` px of `color` on every side (made for trim=border). */
+async function framedPicture(frame: { top: number; right: number; bottom: number; left: number }, color: string) {
+  const inner = await sharp(picture(), { raw: { width: 480, height: 320, channels: 4 } }).removeAlpha().resize(200, 120).png().toBuffer();
+  return sharp(inner).extend({ ...frame, background: color }).png().toBuffer();
+}
+
+describe("trim=border", () => {
+  it("cuts off exactly the frame of the top-left pixel's colour (hand-made: 200×120 inside 7/11/13/17 px), as sharp's trim does", async () => {
+    const input = await framedPicture({ top: 7, right: 11, bottom: 13, left: 17 }, "#ffffff");
+    const a = await ours(input, "trim=border");
+    expect([a.width, a.height]).toEqual([200, 120]);
+    const expected = await sharpSteps(input, (s) => s.extract({ left: 17, top: 7, width: 200, height: 120 }));
+    expect(a.data.equals(expected.data)).toBe(true);
+    const { info } = await sharp(input).trim({ threshold: 10 }).toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, -info.trimOffsetLeft!, -info.trimOffsetTop!]).toEqual([200, 120, 17, 7]);
+  });
+
+  it("keeps trim.border.keep px of the frame, takes a given colour, and is planned again on the region (w=100 of the trimmed image)", async () => {
+    const input = await framedPicture({ top: 10, right: 10, bottom: 10, left: 10 }, "#102030");
+    expect(await ours(input, "trim=border,trim.border.keep=4")).toMatchObject({ width: 208, height: 128 });
+    expect(await ours(input, "trim.border.color=%23102030")).toMatchObject({ width: 200, height: 120 });
+    // A colour that is not the frame's trims nothing.
+    expect(await ours(input, "trim.border.color=%23ff0000")).toMatchObject({ width: 220, height: 140 });
+    expect(await ours(input, "trim=border,w=100")).toMatchObject({ width: 100, height: 60 });
+  });
+
+  it("tolerance is Cloudflare's scale (255 must match exactly): a frame 20 levels off is border at 230, not at 240", async () => {
+    const input = await framedPicture({ top: 10, right: 10, bottom: 10, left: 10 }, "#ececec");
+    expect(await ours(input, "trim.border.color=%23ffffff,trim.border.tolerance=230")).toMatchObject({ width: 200, height: 120 });
+    expect(await ours(input, "trim.border.color=%23ffffff,trim.border.tolerance=240")).toMatchObject({ width: 220, height: 140 });
+  });
+
+  it("decodes the source whole: a small region inside a wide frame is not upscaled from a shrunk JPEG decode (PSNR > 35 dB)", async () => {
+    const inner = await sharp(picture(), { raw: { width: 480, height: 320, channels: 4 } }).removeAlpha().resize(400, 300).png().toBuffer();
+    const input = await sharp(inner).extend({ top: 600, right: 600, bottom: 600, left: 600, background: "#ffffff" }).jpeg({ quality: 95 }).toBuffer();
+    const a = await ours(input, "trim=border,trim.border.tolerance=200,w=400");
+    expect([a.width, a.height]).toEqual([400, 300]);
+    const expected = await sharpSteps(input, (s) => s.extract({ left: 600, top: 600, width: 400, height: 300 }));
+    expect(psnr(a.data, expected.data)).toBeGreaterThan(35);
+  });
+
+  it("an image that is all border is kept whole", async () => {
+    const blank = await sharp({ create: { width: 50, height: 40, channels: 3, background: "#808080" } }).png().toBuffer();
+    expect(await ours(blank, "trim=border")).toMatchObject({ width: 50, height: 40 });
+  });
+
+  it("never shares a raster with an untrimmed target of the same call", async () => {
+    const input = await framedPicture({ top: 30, right: 30, bottom: 30, left: 30 }, "#ffffff");
+    const [whole, trimmed] = await oursAll(input, ["w=260", "trim=border,w=100"]);
+    expect([whole.width, whole.height, trimmed.width, trimmed.height]).toEqual([260, 180, 100, 60]);
+    const expected = await sharpSteps(input, (s) => s.extract({ left: 30, top: 30, width: 200, height: 120 }), (s) => s.resize(100));
+    expect(psnr(trimmed.data, expected.data)).toBeGreaterThan(35);
+  });
+});
+
 describe("border", () => {
   it("adds a frame of the colour outside the resized image: exactly the hand-made frame, the image inside it untouched", async () => {
     const inner = await ours(inputPng, "w=240");

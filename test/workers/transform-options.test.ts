@@ -84,10 +84,14 @@ describe("the rest of Cloudflare's option set, validated once into the transform
     expect(refused("trim.depth=3")).toBe('unknown flexible variant option "trim.depth"');
   });
 
-  it("trim=border and its trim.border.* options are refused by name until they are built", () => {
-    for (const segment of ["trim=border", "trim.border.color=%23fff", "trim.border.tolerance=5"]) {
-      expect(refused(segment), segment).toMatch(/^trim=border \(trim.border.color, trim.border.tolerance, trim.border.keep\) is not supported yet/);
-    }
+  it("trim=border takes trim.border.color, trim.border.tolerance (0–255) and trim.border.keep; no pixel trims beside it", () => {
+    expect(parseFlexibleOptions("trim=border").trimBorder).toEqual({ tolerance: 245, keep: 0 });
+    expect(parseFlexibleOptions("trim.border.color=%23ffffff,trim.border.tolerance=200,trim.border.keep=3,dpr=2").trimBorder)
+      .toEqual({ color: [255, 255, 255, 255], tolerance: 200, keep: 6 });
+    expect(refused("trim.border.tolerance=256")).toBe('trim.border.tolerance must be an integer from 0 (any colour matches) to 255 (only the exact colour), got "256"');
+    expect(refused("trim=border,trim.left=3")).toMatch(/^trim=border finds the sides to cut itself/);
+    expect(refused("trim=border,format=json")).toMatch(/^format=json cannot answer for trim=border/);
+    expect(refused("trim.border.size=3")).toBe('unknown flexible variant option "trim.border.size"');
   });
 
   it("border takes color;width or border.color with border.width or per-side widths, scaled by dpr", () => {
@@ -124,6 +128,7 @@ describe("the fingerprint covers the new options", () => {
       "w=100,trim=1;0;0;0", "w=100,trim=0;1;0;0", "w=100,trim=0;0;1;0", "w=100,trim=0;0;0;1", "w=100,trim.width=50", "w=100,trim.height=50",
       "w=100,border=%23000;1", "w=100,border=%23001;1", "w=100,border.top=1", "w=100,border.left=1", "w=100,border=rgba(0%2C0%2C0%2C0.5);1",
       "w=100,compression=fast", "w=100,q=low", "w=100,q=high",
+      "w=100,trim=border", "w=100,trim.border.color=%23fff", "w=100,trim.border.tolerance=100", "w=100,trim.border.keep=2",
     ];
     const prints = await Promise.all(segments.map(fingerprint));
     expect(new Set(prints).size).toBe(segments.length);

@@ -13,7 +13,8 @@ import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
-import { planRender, type PlanInput, type RenderPlan } from "./plan.ts";
+import { planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { findBorderRegion } from "./trim-border.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
@@ -242,7 +243,14 @@ export async function renderTargets(
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
   for (const step of plan.steps) {
-    const { target, region } = step;
+    let { target, region } = step;
+    if (target.trimBorder) {
+      // The border is found in the full-size decode (chooseDecodeScale), so its region is in source pixels.
+      region = findBorderRegion(sourceRaster!, source.orientation, target.trimBorder);
+      target = target.trimBorder.refit(region);
+      checkTarget(target, step.index, oriented);
+      region = targetRegion(target, source);
+    }
     // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
     // content as it is. The rest run for this target alone (steps/index.ts).
     let image: Raster, first: number, context: StepContext;

@@ -6,7 +6,7 @@ import { orientedRectToStored } from "../../wasm/src/orient.ts";
 import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
 import { planGeometry } from "./geometry.ts";
 import type { OutputRequest, RenderSource } from "./render.ts";
-import { transformFingerprint, transformOfVariant, type OutputFormat, type VariantOptions } from "./transform.ts";
+import { transformFingerprint, transformOfVariant, type OutputFormat, type Transform, type VariantOptions } from "./transform.ts";
 
 /**
  * Formats produced eagerly for every named variant: WebP for browsers that take it, JPEG (PNG with alpha) for the
@@ -30,7 +30,11 @@ export async function eagerRequests(named: (VariantOptions & { id: string })[], 
 /** The engine's targets for `requests` of an original. */
 export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | "orientation">, requests: OutputRequest[]): RenderTarget[] {
   const oriented = orientedSize(source.width, source.height, source.orientation);
-  return requests.map(({ transform, format }) => {
+  return requests.map(({ transform, format }) => targetOf(oriented, transform, format));
+}
+
+function targetOf(oriented: { width: number; height: number }, transform: Transform, format: OutputFormat): RenderTarget {
+  {
     const g = planGeometry(oriented, transform);
     const background: [number, number, number, number] = [...transform.background, format === "jpeg" ? 255 : 0];
     // The geometry is in the axes after flip and rotate; the engine resizes before them, in the oriented source's axes.
@@ -50,6 +54,11 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
       animate: transform.anim,
       border: transform.border,
       compression: transform.compression,
+      // trim=border: planned here on the whole image (for the memory plan), again on the region the engine finds.
+      trimBorder: transform.trimBorder && {
+        ...transform.trimBorder,
+        refit: (region) => targetOf(oriented, { ...transform, trimBorder: undefined, trim: { ...region, right: 0, bottom: 0 } }, format),
+      },
     };
-  });
+  }
 }

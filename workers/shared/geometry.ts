@@ -1,5 +1,5 @@
-import type { Orientation, Rect } from "../../wasm/src/raster.ts";
-import { orientedRectToStored } from "../../wasm/src/orient.ts";
+import type { Rect } from "../../wasm/src/raster.ts";
+import { storedRectToOriented } from "../../wasm/src/orient.ts";
 import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
 import { badRequest } from "./errors.ts";
 import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
@@ -31,10 +31,7 @@ export function planGeometry(oriented: { width: number; height: number }, t: Tra
   if (trimmed) {
     // Trim comes before resize and rotation: the fit was planned on the trimmed region, so its crop is
     // relative to that region; both are moved into the view axes of the whole image.
-    const view = viewOrientation(t.rotate, t.flip);
-    const swap = viewSwapsAxes(t.rotate, t.flip);
-    const viewW = swap ? oriented.height : oriented.width, viewH = swap ? oriented.width : oriented.height;
-    const region = orientedRectToStored(trimmed, inverse(view), viewW, viewH);
+    const region = storedRectToOriented(trimmed, viewOrientation(t.rotate, t.flip), oriented.width, oriented.height);
     const crop = g.crop ?? { left: 0, top: 0, width: region.width, height: region.height };
     g.crop = { ...crop, left: crop.left + region.left, top: crop.top + region.top };
   }
@@ -51,11 +48,6 @@ function trimRect(oriented: { width: number; height: number }, trim: PixelTrim):
     throw badRequest(`trim ${trim.top};${trim.right};${trim.bottom};${trim.left}${trim.width ? ` (width ${trim.width})` : ""}${trim.height ? ` (height ${trim.height})` : ""} leaves no pixels of the ${oriented.width}×${oriented.height} image`);
   }
   return { left: trim.left, top: trim.top, width, height };
-}
-
-/** The orientation that undoes `o` (6 and 8 undo each other; the rest undo themselves). */
-function inverse(o: Orientation): Orientation {
-  return o === 6 ? 8 : o === 8 ? 6 : o;
 }
 
 type Fitted = Omit<Geometry, "output">;

@@ -35,6 +35,20 @@ export interface Border {
   left: number;
 }
 
+/**
+ * trim=border: the sides of one colour (given, or the top-left pixel's) are cut off, found in the pixels. Cloudflare's
+ * tolerance runs from 0 ("doesn't need to match") to 255 ("must match exactly"): a pixel is border when no channel
+ * differs from the colour by more than 255 − tolerance. `keep` pixels of the border stay on each side.
+ */
+export interface BorderTrim {
+  color?: [number, number, number, number];
+  tolerance: number;
+  keep: number;
+}
+
+/** Allowed difference 10, sharp's default trim threshold. */
+export const DEFAULT_TRIM_TOLERANCE = 245;
+
 export type Compression = "fast";
 
 /** The largest trim or border side we take: a border is added to an output of at most MAX_OUTPUT_SIDE. */
@@ -72,7 +86,7 @@ const TRIM_SIDES = ["top", "right", "bottom", "left"] as const;
 /** The trim options of one request, gathered before they are combined (they come as up to seven options). */
 export interface TrimParts {
   sides?: Partial<Record<(typeof TRIM_SIDES)[number] | "width" | "height", number>>;
-  border?: boolean;
+  border?: { color?: [number, number, number, number]; tolerance?: number; keep?: number };
 }
 
 function trimPixels(value: string, name: string): number {
@@ -85,7 +99,12 @@ function trimPixels(value: string, name: string): number {
  * Takes one of `trim` (`top;right;bottom;left` or `border`), `trim.top|right|bottom|left|width|height`, or a
  * `trim.border.*` option into `parts`; false when `name` is not a trim option.
  */
-export function takeTrimOption(parts: TrimParts, name: string, value: string): boolean {
+export function takeTrimOption(
+  parts: TrimParts,
+  name: string,
+  value: string,
+  parseColor: (value: string, name: string) => [number, number, number, number],
+): boolean {
   const sides = (parts.sides ??= {});
   const set = (side: keyof NonNullable<TrimParts["sides"]>, n: number, from: string) => {
     if (sides[side] !== undefined) throw badRequest(`${from} sets the ${side} trim, which another trim option already set`);
@@ -93,7 +112,7 @@ export function takeTrimOption(parts: TrimParts, name: string, value: string): b
   };
   if (name === "trim") {
     if (value === "border") {
-      parts.border = true;
+      parts.border ??= {};
       return true;
     }
     const values = value.split(";");
@@ -102,7 +121,15 @@ export function takeTrimOption(parts: TrimParts, name: string, value: string): b
     return true;
   }
   if (name.startsWith("trim.border.")) {
-    parts.border = true;
+    const border = (parts.border ??= {});
+    const field = name.slice("trim.border.".length);
+    if (field === "color") border.color = parseColor(value, name);
+    else if (field === "tolerance") {
+      const t = parseDecimalInteger(value);
+      if (t === undefined || t > 255) throw badRequest(`${name} must be an integer from 0 (any colour matches) to 255 (only the exact colour), got ${quote(value)}`);
+      border.tolerance = t;
+    } else if (field === "keep") border.keep = trimPixels(value, name);
+    else return false;
     return true;
   }
   const side = name.slice("trim.".length);
@@ -113,14 +140,22 @@ export function takeTrimOption(parts: TrimParts, name: string, value: string): b
   return true;
 }
 
+/** The border trim the parts describe (its `keep` scaled by `dpr`), or undefined; it takes no pixel trims beside it. */
+export function finishBorderTrim(parts: TrimParts, dpr: number): BorderTrim | undefined {
+  const b = parts.border;
+  if (!b) return undefined;
+  if (parts.sides && Object.keys(parts.sides).length) throw badRequest("trim=border finds the sides to cut itself: it takes no pixel trims (trim=top;right;bottom;left, trim.top, ...) beside it");
+  const trim: BorderTrim = { tolerance: b.tolerance ?? DEFAULT_TRIM_TOLERANCE, keep: Math.round((b.keep ?? 0) * dpr) };
+  if (b.color) trim.color = b.color;
+  return trim;
+}
+
 /**
  * The trim the parts describe, scaled by `dpr` (Cloudflare: "trim takes into account the dpr parameter"), or
- * undefined when they trim nothing. trim=border (a trim found from the pixels) is refused until it is built.
+ * undefined when they trim nothing (or trim by border: finishBorderTrim).
  */
 export function finishTrim(parts: TrimParts, dpr: number): PixelTrim | undefined {
-  if (parts.border) {
-    throw badRequest("trim=border (trim.border.color, trim.border.tolerance, trim.border.keep) is not supported yet; trim by pixels with trim=top;right;bottom;left or trim.top, trim.left, trim.width, trim.height");
-  }
+  if (parts.border) return undefined;
   const s = parts.sides;
   if (!s || Object.values(s).every((v) => !v)) return undefined;
   const px = (n: number | undefined) => Math.round((n ?? 0) * dpr);

@@ -3,8 +3,8 @@ import { badRequest, quote } from "./errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
 import { parseColor as parseCssColor } from "./colors.ts";
 import {
-  checkZoom, finishBorder, finishTrim, parseCompression, parseQuality, takeBorderOption, takeTrimOption,
-  type Border, type BorderParts, type Compression, type PixelTrim, type TrimParts,
+  checkZoom, finishBorder, finishBorderTrim, finishTrim, parseCompression, parseQuality, takeBorderOption, takeTrimOption,
+  type Border, type BorderParts, type BorderTrim, type Compression, type PixelTrim, type TrimParts,
 } from "./transform-options.ts";
 import {
   AVIF_MAX_DIMENSION, FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation,
@@ -50,6 +50,8 @@ export interface Transform {
   anim: boolean;
   /** Pixels cut off the oriented original before resize and rotation; none by default. */
   trim?: PixelTrim;
+  /** trim=border: the sides of one colour cut off the oriented original, found in its pixels by the engine. */
+  trimBorder?: BorderTrim;
   /** Drawn around the output, outside the resized image; none by default. */
   border?: Border;
   /** fast: the quickest encoder settings (encode.ts), and JPEG (PNG with alpha) for format=auto; default none. */
@@ -293,12 +295,17 @@ function applyOptions(start: Transform, options: Array<{ rawName: string; name: 
         transform.compression = parseCompression(value);
         break;
       default:
-        if (takeTrimOption(trim, name, value) || takeBorderOption(border, name, value, parseCssColor)) break;
+        if (takeTrimOption(trim, name, value, parseCssColor) || takeBorderOption(border, name, value, parseCssColor)) break;
         throw badRequest(`unknown flexible variant option ${quote(rawName)}`);
     }
   }
   const trimmed = finishTrim(trim, dpr);
   if (trimmed) transform.trim = trimmed;
+  const borderTrim = finishBorderTrim(trim, dpr);
+  if (borderTrim) {
+    if (transform.format === "json") throw badRequest("format=json cannot answer for trim=border: the size it trims to is found in the pixels");
+    transform.trimBorder = borderTrim;
+  }
   const bordered = finishBorder(border, dpr);
   if (bordered) transform.border = bordered;
   if (dpr !== 1) {
@@ -344,6 +351,7 @@ export function canonicalTransform(t: Transform): string {
     t.rotate !== 0 ? `rot=${t.rotate}` : "",
     // --- options: trim, border, compression ---
     t.trim ? `trim=${[t.trim.top, t.trim.right, t.trim.bottom, t.trim.left, t.trim.width ?? "", t.trim.height ?? ""].join(".")}` : "",
+    t.trimBorder ? `tb=${t.trimBorder.color?.join(".") ?? "auto"}/${t.trimBorder.tolerance}/${t.trimBorder.keep}` : "",
     t.border ? `border=${t.border.color.join(".")}/${[t.border.top, t.border.right, t.border.bottom, t.border.left].join(".")}` : "",
     t.compression ? `cmp=${t.compression}` : "",
   ].filter(Boolean);
