@@ -73,6 +73,17 @@ describe("named variants with the flexible options beside Cloudflare's four fiel
     expect((await deliver("framed-image/framed", { accept: "image/webp" })).header).toMatchObject({ format: "webp", width: 143, height: 188 });
   });
 
+  it("an image the variant's trim would leave nothing of is still processed; that variant answers a 400 naming the trim", async () => {
+    await createVariant("narrow-trim", { fit: "scale-down", width: 100, height: 100, metadata: "none", trim: "0;400;0;400" });
+    await json(await upload("landscapeJpeg", { id: "too-narrow" }));
+    await waitForStatus("too-narrow", ["ready"]);
+    expect((await deliver("too-narrow/public")).header).toMatchObject({ width: 640, height: 480 });
+    const { response, bytes } = await deliver("too-narrow/narrow-trim");
+    expect(response.status).toBe(400);
+    expect(JSON.parse(new TextDecoder().decode(bytes)).errors[0].message).toBe("trim 0;400;0;400 leaves no pixels of the 640×480 image");
+    await json(await api("/v1/variants/narrow-trim", { method: "DELETE" }));
+  });
+
   it("validates each extra option with the flexible options' own parser, naming it", async () => {
     const base = { fit: "cover", width: 10, height: 10, metadata: "none" };
     expect((await createVariant("bad-rotate", { ...base, rotate: 45 }, 400)).errors[0].message).toBe("rotate must be one of 0, 90, 180, 270 (degrees clockwise), got \"45\"");

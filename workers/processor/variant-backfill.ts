@@ -151,7 +151,7 @@ export async function backfillImage(
   const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
     const { header, source: original } = await readStoredOriginal(object);
-    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats), trace);
+    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace);
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {
       await reportRender(env, db, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });

@@ -4,6 +4,7 @@ import type { RenderTarget } from "../../wasm/src/targets.ts";
 import { orientedSize } from "../../wasm/src/pixels.ts";
 import { orientedRectToStored } from "../../wasm/src/orient.ts";
 import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
+import { ApiError } from "./errors.ts";
 import { planGeometry } from "./geometry.ts";
 import type { OutputRequest, RenderSource } from "./render.ts";
 import { transformFingerprint, transformOfVariant, type OutputFormat, type Transform, type VariantOptions } from "./transform.ts";
@@ -16,15 +17,35 @@ export function eagerFormats(hasAlpha: boolean): OutputFormat[] {
   return ["webp", hasAlpha ? "png" : "jpeg"];
 }
 
-/** The eager outputs of named variants for one original, in the given formats (by default all eager ones). */
-export async function eagerRequests(named: (VariantOptions & { id: string })[], hasAlpha: boolean, formats = eagerFormats(hasAlpha)): Promise<OutputRequest[]> {
+/**
+ * The eager outputs of named variants for one original, in the given formats (by default all eager ones). A
+ * variant whose trim leaves nothing of this image is not rendered eagerly: its delivery answers the 400 naming it,
+ * and the image is not failed for it.
+ */
+export async function eagerRequests(
+  named: (VariantOptions & { id: string })[],
+  source: Pick<RenderSource, "width" | "height" | "orientation" | "hasAlpha">,
+  formats = eagerFormats(source.hasAlpha),
+): Promise<OutputRequest[]> {
   const requests: OutputRequest[] = [];
+  const oriented = orientedSize(source.width, source.height, source.orientation);
   for (const variant of named) {
     const transform = transformOfVariant(variant);
+    if (!appliesTo(oriented, transform)) continue;
     const fingerprint = await transformFingerprint(transform);
     for (const format of formats) requests.push({ transform, format, fingerprint, variant: variant.id });
   }
   return requests;
+}
+
+function appliesTo(oriented: { width: number; height: number }, transform: Transform): boolean {
+  try {
+    planGeometry(oriented, transform);
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 400) return false;
+    throw e;
+  }
 }
 
 /** The engine's targets for `requests` of an original. */
