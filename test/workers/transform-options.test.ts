@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalTransform, parseFlexibleOptions, transformFingerprint, transformOfVariant } from "../../workers/shared/transform.ts";
+import { planGeometry } from "../../workers/shared/geometry.ts";
 import { refusal } from "./helpers.ts";
 
 /** The 400 a flexible-options segment is refused with. */
@@ -147,5 +148,18 @@ describe("the fingerprint covers the new options", () => {
     expect(canonicalTransform(transformOfVariant({ ...variant, extra: {} }))).toBe("w=300,h=200,fit=cover,q=85,g=auto,m=none,bg=255.255.255");
     expect(await transformFingerprint(transformOfVariant({ ...variant, extra: { rotate: 90 } })))
       .toBe(await transformFingerprint(parseFlexibleOptions("w=300,h=200,fit=cover,rotate=90,q=85,metadata=none")));
+  });
+});
+
+describe("gravity XxY places the crop as Cloudflare does", () => {
+  it("puts the point at the same fractions of the crop and of the image (900×900 to 300×900 at 0.33x0.5: left 198)", () => {
+    const g = planGeometry({ width: 900, height: 900 }, parseFlexibleOptions("w=300,h=900,fit=cover,g=0.33x0.5"));
+    expect(g.crop).toEqual({ left: 198, top: 0, width: 300, height: 900 });
+    expect(planGeometry({ width: 900, height: 900 }, parseFlexibleOptions("w=300,h=900,fit=cover,g=1x0")).crop).toMatchObject({ left: 600 });
+    expect(planGeometry({ width: 900, height: 900 }, parseFlexibleOptions("w=300,h=900,fit=cover,g=left")).crop).toMatchObject({ left: 0 });
+  });
+
+  it("takes a text of its own in the fingerprint, since its placement changed", () => {
+    expect(canonicalTransform(parseFlexibleOptions("w=300,h=900,fit=cover,g=0.33x0.5"))).toContain("g=at:0.33x0.5");
   });
 });
