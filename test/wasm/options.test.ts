@@ -206,7 +206,7 @@ describe("compression=fast and baseline-jpeg", () => {
   it.each([
     ["jpeg", "standard Huffman tables instead of optimised ones: larger"],
     ["webp", "libwebp method 0 instead of 2: other bytes"],
-  ] as const)("compression=fast encodes %s with its quickest settings (%s), the same size and nearly the same pixels", async (format) => {
+  ] as const)("compression=fast encodes %s with its quickest settings (%s), the same size and nearly the same pixels", async (format, _what) => {
     const source = await probe(inputPng);
     const render = async (segment: string) => {
       const requests = [{ transform: parseFlexibleOptions(segment), format, fingerprint: "", variant: null }];
