@@ -10,6 +10,7 @@ import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { renderTargetsOf } from "../../workers/shared/eager-set.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
 import { jpegWithOrientation, picture, probe, psnr } from "./fixtures.ts";
+import { AH, AW, animatedGif } from "./animation-fixtures.ts";
 
 let modules: EngineModules;
 let inputPng: Buffer;
@@ -145,6 +146,15 @@ describe("trim=border", () => {
     expect([a.width, a.height]).toEqual([400, 300]);
     const expected = await sharpSteps(input, (s) => s.extract({ left: 600, top: 600, width: 400, height: 300 }));
     expect(psnr(a.data, expected.data)).toBeGreaterThan(35);
+  });
+
+  it("of an animation is the first frame trimmed, not the animation untrimmed (the border is found in one raster)", async () => {
+    const gif = await sharp(await animatedGif(), { animated: true }).extend({ top: 5, right: 5, bottom: 5, left: 5, background: "#ffffff" }).gif().toBuffer();
+    const source = await probe(gif);
+    const requests = [{ transform: parseFlexibleOptions("trim.border.color=%23ffffff"), format: "webp" as const, fingerprint: "", variant: null }];
+    const [out] = await renderTargets(gif, source, renderTargetsOf(source, requests), { modules, maxPixels: 1e8 });
+    const meta = await sharp(out.bytes, { animated: true }).metadata();
+    expect([meta.pages ?? 1, meta.width, meta.pageHeight ?? meta.height]).toEqual([1, AW, AH]);
   });
 
   it("an image that is all border is kept whole", async () => {

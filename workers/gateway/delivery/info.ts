@@ -21,6 +21,6 @@ export function imageInfo(image: Pick<ImageEdgeState, "width" | "height" | "orie
   return {
     width: output.width,
     height: output.height,
-    original: { file_size: image.bytes, width: oriented.width, height: oriented.height, format: CONTENT_TYPES[image.format] },
+    original: { file_size: image.bytes ?? 0, width: oriented.width, height: oriented.height, format: CONTENT_TYPES[image.format] },
   };
 }
