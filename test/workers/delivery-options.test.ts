@@ -66,6 +66,10 @@ describe("named variants with the flexible options beside Cloudflare's four fiel
     expect((await json(await api("/v1/variants/framed"))).result.variant.options).toEqual(options);
     const patched = await json(await api("/v1/variants/framed", { method: "PATCH", ...jsonBody({ options: { width: 180, height: 180 } }) }));
     expect(patched.result.variant.options).toEqual({ ...options, width: 180, height: 180 });
+    const changed = await json(await api("/v1/variants/framed", { method: "PATCH", ...jsonBody({ options: { quality: null, flip: "h" } }) }));
+    const { quality: _removed, ...kept } = { ...options, width: 180, height: 180, flip: "h" };
+    expect(changed.result.variant.options).toEqual(kept);
+    await json(await api("/v1/variants/framed", { method: "PATCH", ...jsonBody({ options: { quality: "low", flip: null } }) }));
 
     await json(await upload("landscapeJpeg", { id: "framed-image" }));
     await waitForStatus("framed-image", ["ready"]);
@@ -88,6 +92,8 @@ describe("named variants with the flexible options beside Cloudflare's four fiel
     const base = { fit: "cover", width: 10, height: 10, metadata: "none" };
     expect((await createVariant("bad-rotate", { ...base, rotate: 45 }, 400)).errors[0].message).toBe("rotate must be one of 0, 90, 180, 270 (degrees clockwise), got \"45\"");
     expect((await createVariant("bad-name", { ...base, sepia: 1 }, 400)).errors[0].message).toContain('"sepia"');
+    const proto = await api("/v1/variants", { method: "POST", headers: { "content-type": "application/json" }, body: `{"id":"bad-proto","options":{"fit":"cover","width":10,"height":10,"metadata":"none","__proto__":"x"}}` });
+    expect((await json(proto, 400)).errors[0].message).toContain('"__proto__"');
     expect((await createVariant("bad-json", { ...base, format: "json" }, 400)).errors[0].message).toContain("options.format=json");
     expect((await createVariant("bad-value", { ...base, trim: { top: 1 } }, 400)).errors[0].message).toContain("options.trim must be a string, number or boolean");
   });

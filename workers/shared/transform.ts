@@ -134,19 +134,26 @@ export function parseVariantOptions(raw: unknown, previous?: VariantOptions): Re
   return parsed;
 }
 
-/** The extras of a variant body: every key beside the four, kept as given (a PATCH without any keeps the old ones). */
+/**
+ * The extras of a variant body: every key beside the four, kept as given. A PATCH changes the extras it names (like
+ * the four fields) and keeps the others; `null` removes one.
+ */
 function parseVariantExtras(o: Record<string, unknown>, previous?: VariantOptions): VariantExtraOptions {
-  const given = Object.entries(o).filter(([key]) => !VARIANT_FIELDS.includes(key));
-  if (given.length === 0) return previous?.extra ?? {};
-  const extra: VariantExtraOptions = {};
-  for (const [key, value] of given) {
+  // A Map, so that a key like __proto__ is an option name like any other (and refused as unknown), never a prototype.
+  const extra = new Map(Object.entries(previous?.extra ?? {}));
+  for (const [key, value] of Object.entries(o)) {
+    if (VARIANT_FIELDS.includes(key)) continue;
+    if (value === null) {
+      extra.delete(key);
+      continue;
+    }
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       throw badRequest(`options.${key} must be a string, number or boolean as in a flexible variant (${key}=...), got ${quote(value)}`);
     }
     if (key === "format" && value === "json") throw badRequest("options.format=json is for flexible variants: a named variant renders an image");
-    extra[key] = value;
+    extra.set(key, value);
   }
-  return extra;
+  return Object.fromEntries(extra);
 }
 
 function dimension(value: unknown, name: string, required: true): number;
