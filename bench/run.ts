@@ -1,6 +1,7 @@
 /**
  * Benchmark (not a test): our engine vs sharp vs naive jSquash, one thread, same outputs.
  *   npm run bench        (= node bench/run.ts under Node 22, after build:wasm); `npm run bench -- --only "100 MP PNG"`
+ *   `npm run bench -- --chain [--only "12 MP"]`: only the "chain" rows (Cloudflare options chained, see below).
  * Sets:  (a) "thumb"  — 320 px wide WebP q85;
  *        (b) "eager"  — 1366×768 scale-down WebP q85 ("public"), 320 px wide WebP q85 (thumbnail),
  *                       1366×768 scale-down JPEG q85 (fallback).
@@ -15,6 +16,8 @@ import { kernels } from "../wasm/src/kernels.ts";
 import { loadEngineModules } from "../wasm/src/modules.node.ts";
 import type { Orientation } from "../wasm/src/raster.ts";
 import { benchInputs, readInput, type BenchInput } from "./inputs.ts";
+import { renderTargetsOf } from "../workers/shared/eager-set.ts";
+import { parseFlexibleOptions } from "../workers/shared/transform.ts";
 import { initNaive, naiveHeapBytes, renderNaive } from "./naive.ts";
 import { NO_FILTERS } from "../wasm/src/vocabulary.ts";
 import { blurSigma } from "../wasm/src/steps/blur.ts";
@@ -126,7 +129,40 @@ const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${m
 const fmtMB = (b: number) => `${(b / MB).toFixed(0)}`;
 const t0 = performance.now();
 
-for (const input of inputs) {
+// --chain: rotate + trim + border + resize, through the option parser and eager-set targets as delivery renders
+// them, against sharp's same chain (trim and rotate commute here: the trim is the same 5% on every side).
+const CHAIN = "rotate=90,trim=T;T;T;T,w=800,border=%23000000;8,f=webp";
+const chainOnly = process.argv.includes("--chain");
+for (const input of chainOnly ? inputs.filter((i) => i.width * i.height <= 30e6 && !/PNG|GIF/.test(i.name)) : []) {
+  const bytes = readInput(input);
+  const meta = await sharp(bytes).metadata();
+  const source: SourceInfo = { format: "jpeg", width: meta.width!, height: meta.height!, orientation: 1, hasAlpha: false };
+  const t = Math.round(Math.min(source.width, source.height) * 0.05);
+  const segment = CHAIN.replaceAll("T", String(t));
+  const targets = renderTargetsOf(source, [{ transform: parseFlexibleOptions(segment), format: "webp", fingerprint: "", variant: null }]);
+  const n = iterations(input);
+  let report: RenderReport | undefined;
+  const ours = await timed(n, async () => (await renderTargets(bytes, source, targets, { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
+  const [rw, rh] = [source.height - 2 * t, source.width - 2 * t]; // after the quarter turn
+  const sharpRun = await timed(n, async () => {
+    const resized = await sharp(bytes).rotate(90).extract({ left: t, top: t, width: rw, height: rh }).resize(800).png().toBuffer();
+    return sharp(resized).extend({ top: 8, right: 8, bottom: 8, left: 8, background: "#000000" }).webp({ quality: QUALITY }).toBuffer();
+  });
+  rows.push({
+    input: input.name,
+    set: "chain",
+    ours: fmtMs(ours.ms),
+    sharp: fmtMs(sharpRun.ms),
+    naive: "not run",
+    ratio: `${(ours.ms / sharpRun.ms).toFixed(2)}×`,
+    oursPeak: report ? `${fmtMB(report.measuredPeakBytes)} / est ${fmtMB(report.plan.peakBytes)}` : "–",
+    naivePeak: "–",
+    psnr: `chain ${psnr(await rgb(ours.result), await rgb(sharpRun.result)).toFixed(1)}`,
+  });
+  process.stderr.write(`  ${input.name} chain done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
+for (const input of chainOnly ? [] : inputs) {
   const bytes = readInput(input);
   const meta = await sharp(bytes).metadata();
   const format = meta.format === "png" || meta.format === "gif" || meta.format === "webp" ? meta.format : "jpeg";

@@ -13,7 +13,8 @@ import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
-import { planRender, type PlanInput, type RenderPlan } from "./plan.ts";
+import { planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { findBorderRegion } from "./trim-border.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
@@ -22,6 +23,7 @@ import { AVIF_MAX_DIMENSION, FILTER_NAMES, FLIPS, ROTATIONS, filterInRange } fro
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
+import { outputSize } from "./steps/step.ts";
 import { exifForOutput } from "./metadata.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
@@ -96,7 +98,8 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
     if (!filterInRange(name, t.filters![name])) throw bad(`${name} ${t.filters![name]} is out of its range (vocabulary.ts FILTERS)`);
   }
   if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
-  const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
+  if (t.border && ![t.border.top, t.border.right, t.border.bottom, t.border.left].every((n) => Number.isInteger(n) && n >= 0)) throw bad("border widths must be non-negative integers");
+  const { width: outW, height: outH } = outputSize(t);
   if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {
     throw bad(`AVIF output ${outW}×${outH} is over the ${AVIF_MAX_DIMENSION} px AVIF_MAX_DIMENSION limit`);
   }
@@ -259,7 +262,14 @@ export async function renderTargets(
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
   for (const step of plan.steps) {
-    const { target, region } = step;
+    let { target, region } = step;
+    if (target.trimBorder) {
+      // The border is found in the full-size decode (chooseDecodeScale), so its region is in source pixels.
+      region = findBorderRegion(sourceRaster!, source.orientation, target.trimBorder);
+      target = target.trimBorder.refit(region);
+      checkTarget(target, step.index, oriented);
+      region = targetRegion(target, source);
+    }
     // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
     // content as it is. The rest run for this target alone (steps/index.ts).
     let image: Raster, first: number, context: StepContext;
@@ -294,7 +304,7 @@ export async function renderTargets(
       out = next;
     }
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
-    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder });
+    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder, fast: target.compression === "fast" });
     lap("encodeMs");
     account.heap(encoded.workBytes);
     account.set("codec", encoded.workBytes + encoded.bytes.length);

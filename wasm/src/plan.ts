@@ -74,6 +74,8 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
   const steps: TargetStep[] = order.map((o) => ({ ...o, from: "source", keepForNext: false, sourceNeededAfter: false }));
   for (let i = 1; i < steps.length; i++) {
     const prev = steps[i - 1], cur = steps[i];
+    // A border trim's region is found after the decode: such a target neither feeds nor is fed by another.
+    if (prev.target.trimBorder || cur.target.trimBorder) continue;
     const p = prev.region, r = cur.region;
     if (r.left === p.left && r.top === p.top && r.width === p.width && r.height === p.height &&
       cur.target.width === prev.target.width && cur.target.height === prev.target.height) {
@@ -174,6 +176,8 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
 
 /** The largest scale denominator (smallest decode: JPEG DCT scaling, PNG row averaging) that still gives every target enough pixels. */
 export function chooseDecodeScale(p: PlanInput): JpegScale {
+  // A border trim may keep any part of the image, at any size: its source is decoded whole.
+  if (p.targets.some((t) => t.trimBorder)) return 1;
   const steps = planCascade(p.targets, p.source);
   for (const scale of [8, 4, 2] as const) if (neededScale(steps, p.source, scale)) return scale;
   return 1;

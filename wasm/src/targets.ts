@@ -23,6 +23,16 @@ export interface RenderTarget {
   metadata: MetadataMode;
   /** Background for flattening alpha into JPEG; default white. */
   background?: [number, number, number];
+  /** Drawn around the output (after fit=pad's canvas), widths in output pixels; RGBA colour. */
+  border?: { top: number; right: number; bottom: number; left: number; color: [number, number, number, number] };
+  /**
+   * trim=border: the engine finds the region inside the border of one colour (trim-border.ts) in the decoded
+   * source, then `refit` plans the target again on that region (oriented full-resolution pixels). Such a target is
+   * rendered from a full-size decode, and never shares a raster with another (plan.ts).
+   */
+  trimBorder?: { color?: [number, number, number, number]; tolerance: number; keep: number; refit(region: Rect): RenderTarget };
+  /** fast: the quickest encoder settings (encode.ts), for bigger files. */
+  compression?: "fast";
   /**
    * Keep the animation of an animated source, frame by frame, where the format carries one (WebP); else (and by
    * default) the first frame is rendered.

@@ -14,7 +14,8 @@ import { encoderBytes, targetRegion } from "../plan.ts";
 import { CONTENT_TYPES } from "../formats/index.ts";
 import { kernels } from "../kernels.ts";
 import { encodeRaster } from "../encode.ts";
-import { padTo } from "../canvas.ts";
+import { borderAround, padTo } from "../canvas.ts";
+import { outputSize } from "../steps/step.ts";
 import { asCodecError } from "../decode.ts";
 import { instantiateWebpDecoder } from "../codecs/instances.ts";
 import { DEFAULT_MEMORY_BUDGET_BYTES, renderTargets, type RenderReport } from "../engine.ts";
@@ -33,7 +34,8 @@ export const ANIMATED_OUTPUT_FORMATS = ["webp"] as const;
 
 /** Whether `target` is rendered as an animation (when the source has one). */
 export function wantsAnimation(target: RenderTarget): boolean {
-  return target.animate === true && (ANIMATED_OUTPUT_FORMATS as readonly string[]).includes(target.format);
+  // A border trim is found in one decoded raster: such a target is rendered from the first frame.
+  return target.animate === true && !target.trimBorder && (ANIMATED_OUTPUT_FORMATS as readonly string[]).includes(target.format);
 }
 
 /**
@@ -48,7 +50,7 @@ export function planAnimation(inputBytes: number, animation: AnimationHeader, so
   let perFrame = 0, gathered = 0, encoder = 0;
   const phases: RenderPlan["phases"] = [];
   for (const t of targets) {
-    const n = (t.canvas?.width ?? t.width) * (t.canvas?.height ?? t.height);
+    const n = outputSize(t).width * outputSize(t).height;
     const resize = kernels.resize ? kernels.resize.estimateResizeBytes(animation.width, animation.height, 4, t.width, t.height) + 4 * n : 12 * n;
     perFrame += 8 * n;
     const filters = FILTER_STEPS.reduce((bytes, step) => bytes + step.workBytes(t, 4), 0);
@@ -108,13 +110,14 @@ export async function renderAnimation(
       const context = { modules, orientation: 1 as const, crop: { left: 0, top: 0, width: out.width, height: out.height } };
       for (const step of FILTER_STEPS) out = await step.run(out, target, context);
       if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
+      if (target.border) out = borderAround(out, target.border);
       const still = await encodeRaster(out, "webp", target.quality, modules, undefined, { reuseEncoder: true });
       track.webpFrames!.push(frameOfStill(still.bytes, frame.delayMs));
     }
   }
 
   const outputs = tracks.map(({ target, webpFrames }): RenderedOutput => {
-    const width = target.canvas?.width ?? target.width, height = target.canvas?.height ?? target.height;
+    const { width, height } = outputSize(target);
     const bytes = muxAnimatedWebp(webpFrames!, width, height, animation.loop);
     return { bytes, width, height, format: target.format, contentType: CONTENT_TYPES[target.format] };
   });
