@@ -17,6 +17,7 @@ const required = {
   webpEnc: `${jsquash}webp/codec/enc/webp_enc_simd.wasm`,
   avifDec: `${jsquash}avif/codec/dec/avif_dec.wasm`,
   avifEnc: `${jsquash}avif/codec/enc/avif_enc.wasm`,
+  resvg: `${root}node_modules/@resvg/resvg-wasm/index_bg.wasm`,
 } as const;
 
 const optional = {

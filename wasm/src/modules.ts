@@ -18,6 +18,8 @@ export interface EngineModules {
   avifDec: WebAssembly.Module;
   /** @jsquash/avif libavif+aom encoder, single-threaded build (Workers have no wasm threads). */
   avifEnc: WebAssembly.Module;
+  /** @resvg/resvg-wasm (SVG rasteriser, wasm-bindgen; driven by codecs/resvg.ts). */
+  resvg?: WebAssembly.Module;
   /** Our AssemblyScript JPEG decoder with DCT-domain downscaling (wasm/build/jpeg.wasm), when built. */
   jpeg?: WebAssembly.Module;
   /** Our AssemblyScript SIMD resize kernels (wasm/build/resize.wasm), when built. */

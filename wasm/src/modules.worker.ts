@@ -15,6 +15,7 @@ import webpDec from "@jsquash/webp/codec/dec/webp_dec.wasm";
 import webpEnc from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
 import avifDec from "@jsquash/avif/codec/dec/avif_dec.wasm";
 import avifEnc from "@jsquash/avif/codec/enc/avif_enc.wasm";
+import resvg from "@resvg/resvg-wasm/index_bg.wasm";
 import jpeg from "../build/jpeg.wasm";
 import resize from "../build/resize.wasm";
 import type { EngineModules } from "./modules.ts";
@@ -27,6 +28,7 @@ export const engineModules: EngineModules = {
   webpEnc,
   avifDec,
   avifEnc,
+  resvg,
   jpeg,
   resize,
 };

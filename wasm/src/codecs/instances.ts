@@ -19,6 +19,8 @@ import webpEncFactory from "@jsquash/webp/codec/enc/webp_enc_simd.js";
 import avifDecFactory from "@jsquash/avif/codec/dec/avif_dec.js";
 import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 
+export { instantiateResvg } from "./resvg.ts";
+
 /** Pixels as the jSquash codecs hand them over: RGBA, 8 bits per sample. */
 export interface CodecImage {
   data: Uint8Array | Uint8ClampedArray;
