@@ -20,6 +20,9 @@ import { XmlTokenizer, type XmlToken } from "./xml-tokens.ts";
 export const SVG_NAMESPACE = "http://www.w3.org/2000/svg";
 const XLINK_NAMESPACE = "http://www.w3.org/1999/xlink";
 
+/** MAX_SVG_BYTES's default: 1 MiB is far above icons and illustrations (tens of KB) and bounds the rasteriser's parse (~20× the file). */
+export const DEFAULT_MAX_SVG_BYTES = 1024 * 1024;
+
 export interface SvgLimits {
   /** Largest SVG accepted, in bytes (MAX_SVG_BYTES). */
   maxBytes: number;

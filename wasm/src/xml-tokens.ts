@@ -34,9 +34,12 @@ export class XmlTokenizer {
   private rootSeen = false;
 
   private readonly text: string;
+  /** Sniffing: entity declarations we refuse are skipped (and their entities left undefined) instead of thrown. */
+  private readonly lenient: boolean;
 
-  constructor(text: string) {
+  constructor(text: string, options: { lenientDoctype?: boolean } = {}) {
     this.text = text;
+    this.lenient = options.lenientDoctype ?? false;
   }
 
   /** The depth of open elements (after the last token). */
@@ -173,34 +176,49 @@ export class XmlTokenizer {
         if (end < 0) this.fail("a comment in the DOCTYPE is never closed");
         this.pos = end + 3;
       } else if (text.startsWith("<!ENTITY", this.pos)) {
-        this.pos += 8;
-        if (!this.space()) this.fail("malformed <!ENTITY> declaration");
-        if (text[this.pos] === "%") this.refuseEntities("a parameter entity");
-        const name = this.name("an entity declaration");
-        this.space();
-        const quote = text[this.pos];
-        if (quote !== '"' && quote !== "'") this.refuseEntities(`entity &${name}; is external (SYSTEM or PUBLIC)`);
-        const end = text.indexOf(quote, this.pos + 1);
-        if (end < 0) this.fail(`the value of entity &${name}; is never closed`);
-        const value = text.slice(this.pos + 1, end);
-        if (/[&%<]/.test(value)) this.refuseEntities(`entity &${name}; contains markup or refers to other entities`);
-        if (value.length > MAX_ENTITY_CHARS) this.refuseEntities(`entity &${name}; is over ${MAX_ENTITY_CHARS} characters`);
-        if (this.entities.size >= MAX_ENTITIES) this.refuseEntities(`more than ${MAX_ENTITIES} entities are declared`);
-        if (!this.entities.has(name)) this.entities.set(name, value);
-        this.pos = end + 1;
-        this.space();
-        if (text[this.pos] !== ">") this.fail(`the declaration of entity &${name}; is not closed by >`);
-        this.pos++;
+        const start = this.pos;
+        try {
+          this.entityDeclaration();
+        } catch (error) {
+          if (!(this.lenient && error instanceof CodecError && error.kind === "unsupported")) throw error;
+          this.pos = this.declarationEnd(start) + 1;
+        }
       } else if (text.startsWith("<!", this.pos) || text.startsWith("<?", this.pos)) {
         // ELEMENT, ATTLIST, NOTATION declarations and PIs: skipped (attribute defaults from an ATTLIST are not applied).
         const end = this.declarationEnd(this.pos);
         this.pos = end + 1;
       } else if (text[this.pos] === "%") {
-        this.refuseEntities("a parameter entity reference");
+        if (!this.lenient) this.refuseEntities("a parameter entity reference");
+        const end = text.indexOf(";", this.pos);
+        if (end < 0) this.fail("a parameter entity reference is never closed");
+        this.pos = end + 1;
       } else {
         this.fail("malformed DOCTYPE internal subset");
       }
     }
+  }
+
+  /** `<!ENTITY name "plain text">`: recorded; anything else refused. */
+  private entityDeclaration(): void {
+    const { text } = this;
+    this.pos += 8;
+    if (!this.space()) this.fail("malformed <!ENTITY> declaration");
+    if (text[this.pos] === "%") this.refuseEntities("a parameter entity");
+    const name = this.name("an entity declaration");
+    this.space();
+    const quote = text[this.pos];
+    if (quote !== '"' && quote !== "'") this.refuseEntities(`entity &${name}; is external (SYSTEM or PUBLIC)`);
+    const end = text.indexOf(quote, this.pos + 1);
+    if (end < 0) this.fail(`the value of entity &${name}; is never closed`);
+    const value = text.slice(this.pos + 1, end);
+    if (/[&%<]/.test(value)) this.refuseEntities(`entity &${name}; contains markup or refers to other entities`);
+    if (value.length > MAX_ENTITY_CHARS) this.refuseEntities(`entity &${name}; is over ${MAX_ENTITY_CHARS} characters`);
+    if (this.entities.size >= MAX_ENTITIES) this.refuseEntities(`more than ${MAX_ENTITIES} entities are declared`);
+    if (!this.entities.has(name)) this.entities.set(name, value);
+    this.pos = end + 1;
+    this.space();
+    if (text[this.pos] !== ">") this.fail(`the declaration of entity &${name}; is not closed by >`);
+    this.pos++;
   }
 
   /** The `>` that ends a markup declaration starting at `from`, past quoted literals. */

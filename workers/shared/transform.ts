@@ -13,7 +13,9 @@ export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
 export const GRAVITIES = ["center", "left", "right", "top", "bottom"] as const;
 
 export type Fit = (typeof FITS)[number];
-export type RequestedFormat = OutputFormat | "auto";
+/** `svg`: an SVG image's sanitised original, as stored (other images are negotiated as for `auto`). */
+export type RequestedFormat = OutputFormat | "auto" | "svg";
+const REQUESTED_FORMATS: readonly RequestedFormat[] = ["auto", "svg", ...OUTPUT_FORMATS];
 
 /** Where a crop keeps its focus: a named edge or a point given as fractions of width and height. */
 export type Gravity = (typeof GRAVITIES)[number] | { x: number; y: number };
@@ -172,8 +174,8 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
       }
       case "format": {
         const f = value === "jpg" ? "jpeg" : value;
-        if (f !== "auto" && !OUTPUT_FORMATS.includes(f as OutputFormat)) {
-          throw badRequest(`format must be one of auto, ${OUTPUT_FORMATS.join(", ")}, got ${quote(value)}`);
+        if (!REQUESTED_FORMATS.includes(f as RequestedFormat)) {
+          throw badRequest(`format must be one of ${REQUESTED_FORMATS.join(", ")}, got ${quote(value)}`);
         }
         transform.format = f as RequestedFormat;
         break;

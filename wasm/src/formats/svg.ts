@@ -112,7 +112,7 @@ function rootElement(bytes: Uint8Array): Extract<XmlToken, { kind: "start" }> | 
   while (at < bytes.length && (bytes[at] === 0x20 || bytes[at] === 0x09 || bytes[at] === 0x0a || bytes[at] === 0x0d)) at++;
   if (bytes[at] !== 0x3c) return undefined;
   // A prefix may end mid-character or mid-document: only the tokens up to the root's start tag matter.
-  const tokens = new XmlTokenizer(new TextDecoder().decode(bytes.subarray(at, at + 256 * 1024)));
+  const tokens = new XmlTokenizer(new TextDecoder().decode(bytes.subarray(at, at + 256 * 1024)), { lenientDoctype: true });
   try {
     for (let token = tokens.next(); token; token = tokens.next()) {
       if (token.kind === "start") {
