@@ -1,8 +1,9 @@
 import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { originalKey, imageStorageId } from "../../workers/shared/storage.ts";
+import { ingestIncoming } from "../../workers/processor/direct-uploads.ts";
+import { imageStorageId, incomingKey, originalKey } from "../../workers/shared/storage.ts";
 import type { SourceStats } from "../fixtures/source-server-context.ts";
-import { API, AUTH, api, deliver, gatewayWith, json, upload, waitForStatus } from "./helpers.ts";
+import { API, AUTH, api, coordinator, deliver, fixture, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
 
 const { origin } = inject("sourceServer");
 const realFetch = globalThis.fetch;
@@ -90,5 +91,21 @@ describe("SVG through upload, queue and delivery", () => {
     const { response } = await deliver("not-a-drawing/w=100,f=svg", { accept: "image/webp" });
     expect(response.headers.get("content-type")).toBe("image/webp");
     expect(response.headers.get("content-security-policy")).toBeNull();
+  });
+
+  it("a direct-to-R2 SVG is sanitised on its way to originals/, and its record gives the stored size", async () => {
+    await json(await api("/v2/direct_upload", { method: "POST", ...jsonBody({ id: "direct-drawing" }) }));
+    const image = { storageId: await imageStorageId("direct-drawing"), life: (await coordinator("direct-drawing").snapshot()).life };
+    const put = await env.BUCKET.put(incomingKey(image), fixture("scriptedSvg"));
+    const notification = {
+      account: "test-account", action: "PutObject", bucket: "images-test",
+      object: { key: incomingKey(image), size: put!.size, eTag: put!.etag }, eventTime: new Date().toISOString(),
+    };
+    expect(await ingestIncoming(env, notification)).toBe("accepted");
+    const stored = await storedOriginal("direct-drawing");
+    expect(stored).not.toMatch(/script|onload|127\.0\.0\.1/);
+    const row = await env.DB.prepare("SELECT format, width, height, bytes FROM images WHERE id = ?").bind("direct-drawing").first();
+    expect(row).toEqual({ format: "svg", width: 400, height: 300, bytes: new TextEncoder().encode(stored).length });
+    expect(await waitForStatus("direct-drawing", ["ready", "failed"])).toMatchObject({ status: "ready" });
   });
 });
