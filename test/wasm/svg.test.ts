@@ -7,6 +7,7 @@ import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { MAX_SVG_DEPTH, sanitiseSvg } from "../../wasm/src/svg-sanitise.ts";
 import { instantiateResvg } from "../../wasm/src/codecs/resvg.ts";
+import { CodecError } from "../../wasm/src/errors.ts";
 import { expectCodecError, psnr } from "./measure.ts";
 import { rgbOnWhite } from "./fixtures.ts";
 
@@ -45,6 +46,7 @@ describe("sanitising an SVG", () => {
     ["a CSS escape hiding url()", svgOf('<rect style="fill:u\\72l(https://evil.example/)" width="1" height="1"/>'), /evil/i],
     ["@import in <style>", svgOf("<style>@import url(https://evil.example/x.css); rect { fill: red }</style>"), /import|evil/i],
     ["a url() in <style>", svgOf("<style>rect { fill: url(https://evil.example/#g) }</style>"), /evil/i],
+    ["an image-set() of a bare URL string in <style>", svgOf('<style>rect { cursor: image-set("https://evil.example/c.png" 1x) }</style>'), /evil/i],
     ["an xml-stylesheet processing instruction", `<?xml-stylesheet href="https://evil.example/x.css"?>${svgOf("")}`, /stylesheet|evil/i],
     ["an HTML namespace redeclared inside", svgOf('<g xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></g>'), /xhtml|script|alert/i],
     ["editor namespaces", svgOf('<sodipodi:namedview xmlns:sodipodi="http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd"/><rect inkscape:label="x" width="1" height="1"/>'), /sodipodi|inkscape/i],
@@ -103,6 +105,38 @@ describe("sanitising an SVG", () => {
     expectCodecError(() => sanitiseSvg(bytes(svgOf("<g></rect>")), LIMITS), "corrupt", /<\/rect> closes <g>/);
     expectCodecError(() => sanitiseSvg(bytes(`<svg ${NS} width=1/>`), LIMITS), "corrupt", /not quoted/);
     expectCodecError(() => sanitiseSvg(new Uint8Array([0xff, 0xfe, 0x3c, 0x00]), LIMITS), "corrupt", /UTF-8/);
+  });
+
+  it("under random damage to the hostile corpus, either refuses with a CodecError or writes a clean document that sanitises to itself", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const characters = '<>&;"\' =/:#()x\n';
+    let written = 0;
+    for (const [, input] of hostile) {
+      for (let round = 0; round < 60; round++) {
+        const chars = [...input];
+        for (let k = 0; k < 1 + Math.floor(random() * 4); k++) {
+          const at = Math.floor(random() * chars.length);
+          if (random() < 0.5) chars[at] = characters[Math.floor(random() * characters.length)];
+          else chars.splice(at, 1);
+        }
+        let output: string;
+        try {
+          output = sanitised(chars.join(""));
+        } catch (error) {
+          expect(error).toBeInstanceOf(CodecError);
+          continue;
+        }
+        written++;
+        expect(sanitised(output)).toBe(output);
+        // Text may say anything (it is escaped); the markup and the stylesheets may not.
+        const tags = (output.match(/<[^>]*>/g) ?? []).join("").replace(/ xmlns(:xlink)?="[^"]*"/g, "");
+        expect(tags).not.toMatch(/<script|<foreignObject|\son\w+=|javascript:|https?:|file:/i);
+        const stylesheets = [...output.matchAll(/<style[^>]*>([^<]*)<\/style>/g)].map((m) => m[1]).join("");
+        expect(stylesheets).not.toMatch(/@import|url\(\s*['"]?(?!#)|image-set\(/i);
+      }
+    }
+    expect(written).toBeGreaterThan(100);
   });
 
   it("bounds the input: MAX_SVG_BYTES, and the nesting depth", () => {

@@ -88,6 +88,8 @@ const ATTRIBUTES = new Set([
 const FRAGMENT = /^#[A-Za-z_][-A-Za-z0-9_.:]*$/;
 const RASTER_DATA_URI = /^data:image\/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]*={0,2}$/;
 const URL_FUNCTION = /url\s*\(/gi;
+/** CSS functions that take a URL as a bare string (`image-set("x.png" 1x)`), which no `url(` check sees. */
+const STRING_URL_FUNCTION = /(?:^|[^-\w])(?:-webkit-)?(?:image-set|image|cross-fade|element|src)\s*\(/i;
 const FRAGMENT_URL = /url\s*\(\s*(["']?)#[A-Za-z_][-A-Za-z0-9_.:]*\1\s*\)/gi;
 
 /**
@@ -202,6 +204,7 @@ function keptAttribute(element: string, name: string, value: string): string | u
 function safeCssValue(value: string): boolean {
   const lower = value.toLowerCase();
   if (value.includes("\\") || lower.includes("expression") || lower.includes("javascript:") || lower.includes("@import")) return false;
+  if (STRING_URL_FUNCTION.test(value)) return false;
   const urls = value.match(URL_FUNCTION)?.length ?? 0;
   const fragments = value.match(FRAGMENT_URL)?.length ?? 0;
   return urls === fragments;
