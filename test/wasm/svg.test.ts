@@ -10,6 +10,7 @@ import { instantiateResvg } from "../../wasm/src/codecs/resvg.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { expectCodecError, psnr } from "./measure.ts";
 import { rgbOnWhite } from "./fixtures.ts";
+import { pngHeaderOnly } from "../fixtures/images.ts";
 
 const LIMITS = { maxBytes: 1024 * 1024 };
 const NS = 'xmlns="http://www.w3.org/2000/svg"';
@@ -59,17 +60,18 @@ describe("sanitising an SVG", () => {
     });
   }
 
-  it("keeps what a drawing is made of: shapes, gradients, local references, styles without external references", () => {
+  it("keeps what a drawing is made of: shapes, gradients, local references, embedded rasters, styles without external references", async () => {
+    const dot = (await sharp({ create: { width: 2, height: 2, channels: 3, background: "#f00" } }).png().toBuffer()).toString("base64");
     const input = svgOf(
       '<defs><linearGradient id="g"><stop offset="0" stop-color="#f00"/></linearGradient><path id="p" d="M0 0L10 10"/></defs>' +
       '<style>rect { fill: url(#g) } @media (min-width: 1px) { circle { stroke: blue } }</style>' +
       '<rect width="10" height="10" style="fill:url(#g);stroke-width:2"/><use xlink:href="#p"/><use href="#p"/>' +
-      '<image href="data:image/png;base64,iVBORw0KGgo=" width="1" height="1"/><a href="#x"><circle r="3"/></a>',
+      `<image href="data:image/png;base64,${dot}" width="1" height="1"/><a href="#x"><circle r="3"/></a>`,
       'width="100" height="100" xmlns:xlink="http://www.w3.org/1999/xlink"',
     );
     const output = sanitised(input);
     for (const kept of ['<linearGradient id="g">', 'd="M0 0L10 10"', "rect { fill: url(#g) }", 'style="fill:url(#g);stroke-width:2"',
-      'xlink:href="#p"', '<use href="#p"/>', 'href="data:image/png;base64,iVBORw0KGgo="', '<circle r="3"/>', 'xmlns:xlink="http://www.w3.org/1999/xlink"']) {
+      'xlink:href="#p"', '<use href="#p"/>', `href="data:image/png;base64,${dot}"`, '<circle r="3"/>', 'xmlns:xlink="http://www.w3.org/1999/xlink"']) {
       expect(output).toContain(kept);
     }
     expect(output).not.toContain("<a"); // a link is unwrapped, its content kept
@@ -137,6 +139,12 @@ describe("sanitising an SVG", () => {
       }
     }
     expect(written).toBeGreaterThan(100);
+  });
+
+  it("refuses an embedded raster bomb by its header, and drops an embedded image it cannot read", () => {
+    const bomb = pngHeaderOnly(20_000, 20_000).toString("base64");
+    expectCodecError(() => sanitised(svgOf(`<image href="data:image/png;base64,${bomb}" width="10" height="10"/>`)), "limit", /more than 4 MP in all \(MAX_SVG_EMBEDDED_PIXELS\)/);
+    expect(sanitised(svgOf('<image href="data:image/png;base64,AAAA" width="10" height="10"/>'))).toBe(svgOf('<image width="10" height="10"/>'));
   });
 
   it("bounds the input: MAX_SVG_BYTES, and the nesting depth", () => {

@@ -15,6 +15,10 @@
  * rasteriser has anything to fetch.
  */
 import { CodecError } from "./errors.ts";
+import { gif } from "./formats/gif.ts";
+import { jpeg } from "./formats/jpeg.ts";
+import { png } from "./formats/png.ts";
+import { webp } from "./formats/webp.ts";
 import { XmlTokenizer, type XmlToken } from "./xml-tokens.ts";
 
 export const SVG_NAMESPACE = "http://www.w3.org/2000/svg";
@@ -30,6 +34,14 @@ export interface SvgLimits {
 
 /** Elements are nested at most this deep (a deeper tree is a stack bomb for any renderer, not a drawing). */
 export const MAX_SVG_DEPTH = 256;
+/**
+ * Pixels of all embedded raster images together, at most: resvg decodes each at full size (4 bytes a pixel) while it
+ * renders, outside the raster the planner sizes, so a 1 MB SVG embedding a 20000×20000 PNG would be a decompression
+ * bomb. Within this, the planner's allowance for the SVG itself (~20× its bytes) covers them.
+ */
+export const MAX_SVG_EMBEDDED_PIXELS = 4_000_000;
+const EMBEDDED_FORMATS = [png, jpeg, gif, webp];
+
 /** Elements in one SVG at most (resvg and browsers slow down long before this; real icons have hundreds). */
 export const MAX_SVG_ELEMENTS = 200_000;
 
@@ -107,6 +119,7 @@ export function sanitiseSvg(bytes: Uint8Array, limits: SvgLimits): Uint8Array {
   let dropDepth = 0;
   let elements = 0;
   let usesXlink = false;
+  const embedded = { pixels: 0 };
   let rootAt = -1;
   /** The text of the `<style>` element being read. */
   let stylesheet: string[] | undefined;
@@ -128,7 +141,7 @@ export function sanitiseSvg(bytes: Uint8Array, limits: SvgLimits): Uint8Array {
       if (!token.selfClosing) written.push(keep);
       if (!keep) continue;
       const attributes = token.attributes.flatMap(({ name, value }) => {
-        const kept = keptAttribute(token.name, name, value);
+        const kept = keptAttribute(token.name, name, value, embedded);
         if (kept === undefined) return [];
         if (name === "xlink:href") usesXlink = true;
         return [` ${name}="${escapeXml(kept, true)}"`];
@@ -186,18 +199,43 @@ function keptElement(token: Extract<XmlToken, { kind: "start" }>): boolean {
 }
 
 /** The attribute's value to write out, or undefined when it is dropped. */
-function keptAttribute(element: string, name: string, value: string): string | undefined {
+function keptAttribute(element: string, name: string, value: string, embedded: { pixels: number }): string | undefined {
   if (!ATTRIBUTES.has(name)) return undefined;
   if (name === "href" || name === "xlink:href") {
     // Browsers strip ASCII white space and controls out of URLs: so do we, before deciding.
     const url = value.replace(/[\u0000-\u0020\u007f]/g, "");
     if (FRAGMENT.test(url)) return url;
-    if ((element === "image" || element === "feImage") && RASTER_DATA_URI.test(url)) return url;
+    if ((element === "image" || element === "feImage") && RASTER_DATA_URI.test(url)) {
+      const pixels = embeddedImagePixels(url);
+      if (pixels === undefined) return undefined;
+      embedded.pixels += pixels;
+      if (embedded.pixels > MAX_SVG_EMBEDDED_PIXELS) {
+        throw new CodecError("limit", `SVG embeds raster images of more than ${MAX_SVG_EMBEDDED_PIXELS / 1e6} MP in all (MAX_SVG_EMBEDDED_PIXELS)`);
+      }
+      return url;
+    }
     return undefined;
   }
   if (name === "style") return safeDeclarations(value);
   if (!safeCssValue(value)) return undefined;
   return value;
+}
+
+/** The pixels of a raster data URI by its header (as our upload probe reads it); undefined when it is none we can read. */
+function embeddedImagePixels(uri: string): number | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(uri.slice(uri.indexOf(",") + 1)), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+  const format = EMBEDDED_FORMATS.find((f) => f.sniff(bytes));
+  try {
+    const header = format?.probe(bytes);
+    return header && header.width > 0 && header.height > 0 ? header.width * header.height : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A CSS value that references nothing outside the document: every `url(` is `url(#id)`, no escapes, no expressions. */
