@@ -240,6 +240,8 @@ function embeddedImagePixels(uri: string): number | undefined {
 
 /** A CSS value that references nothing outside the document: every `url(` is `url(#id)`, no escapes, no expressions. */
 function safeCssValue(value: string): boolean {
+  // Every refusal below needs one of these characters; most geometry and colours have none.
+  if (!/[(\\:@]/.test(value)) return true;
   const lower = value.toLowerCase();
   if (value.includes("\\") || lower.includes("expression") || lower.includes("javascript:") || lower.includes("@import")) return false;
   if (STRING_URL_FUNCTION.test(value)) return false;
