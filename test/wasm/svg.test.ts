@@ -7,6 +7,7 @@ import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { MAX_SVG_DEPTH, sanitiseSvg } from "../../wasm/src/svg-sanitise.ts";
 import { instantiateResvg } from "../../wasm/src/codecs/resvg.ts";
+import { rasterSvg } from "../../wasm/src/svg-raster.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { expectCodecError, psnr } from "./measure.ts";
 import { rgbOnWhite } from "./fixtures.ts";
@@ -220,6 +221,33 @@ describe("rasterising an SVG", () => {
     expect(decoded).toBeLessThanOrEqual(SVG_MAX_RASTER_PIXELS);
     expect(peak).toBeLessThan(96 * 1024 * 1024);
     expect([out.width, out.height]).toEqual([1000, 1000]);
+  });
+
+  it("leaves filters out of what resvg is given (a full-canvas blur was 200 MiB and 38 s), the served SVG keeps them", async () => {
+    const filtered = sanitiseSvg(bytes(svgOf(
+      '<filter id="f"><feGaussianBlur stdDeviation="30"/></filter><style>.b { filter: url(#f); fill: blue }</style>' +
+      '<rect width="100" height="100" fill="red" filter="url(#f)"/><circle class="b" cx="50" cy="50" r="20" style="filter:url(#f);stroke:black"/>')), LIMITS);
+    expect(new TextDecoder().decode(filtered)).toContain("<feGaussianBlur");
+    const prepared = new TextDecoder().decode(rasterSvg(filtered).svg);
+    expect(prepared).not.toMatch(/filter|feGaussianBlur/);
+    expect(prepared).toContain('style="stroke:black"');
+    const plain = sanitiseSvg(bytes(svgOf('<style>.b { fill: blue }</style><rect width="100" height="100" fill="red"/><circle class="b" cx="50" cy="50" r="20" style="stroke:black"/>')), LIMITS);
+    const source = { format: "svg" as const, width: 100, height: 100, orientation: 1 as const, hasAlpha: true };
+    const target = [{ width: 800, height: 800, format: "png" as const, quality: 80, metadata: "none" as const }];
+    const [a] = await renderTargets(filtered, source, target, { modules, maxPixels: 100e6 });
+    const [b] = await renderTargets(plain, source, target, { modules, maxPixels: 100e6 });
+    expect(psnr((await rgbOnWhite(a.bytes)).data, (await rgbOnWhite(b.bytes)).data)).toBe(Infinity);
+  });
+
+  it("budgets resvg's compositing layers: 12 nested translucent groups render at 300 px and are refused by name at 2000 px", async () => {
+    const nested = sanitiseSvg(bytes(svgOf(`${'<g opacity="0.9">'.repeat(12)}<rect width="100" height="100" fill="red"/>${"</g>".repeat(12)}`, 'viewBox="0 0 100 100"')), LIMITS);
+    expect(rasterSvg(nested).layerDepth).toBe(12);
+    expect(rasterSvg(sanitiseSvg(bytes(svgOf('<g mask="url(#m)"><g opacity="1"><rect width="1" height="1"/></g></g>')), LIMITS)).layerDepth).toBe(2);
+    const source = { ...probeImage(nested), format: "svg" as const };
+    const small = await renderTargets(nested, source, [{ width: 300, height: 300, format: "png", quality: 80, metadata: "none" }], { modules, maxPixels: 100e6 });
+    expect([small[0].width, small[0].height]).toEqual([300, 300]);
+    await expect(renderTargets(nested, source, [{ width: 2000, height: 2000, format: "png", quality: 80, metadata: "none" }], { modules, maxPixels: 100e6 }))
+      .rejects.toMatchObject({ kind: "limit", message: expect.stringMatching(/needs \d+ MB, over the 96 MB memory budget/) });
   });
 
   it("never fetches: an <image> pointing at a server renders without a request to it", async () => {
