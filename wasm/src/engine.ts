@@ -151,6 +151,9 @@ export async function renderTargets(
   if (source.width * source.height > maxPixels) {
     throw new CodecError("limit", `source is ${source.width}×${source.height} = ${(source.width * source.height / 1e6).toFixed(1)} MP, over the maxPixels limit of ${(maxPixels / 1e6).toFixed(1)} MP`);
   }
+  // A vector original is rendered from the raster its targets need (formats/svg.ts): from here on, that raster.
+  const raster = FORMATS[source.format].rasterFor?.(source, targets, maxPixels);
+  if (raster) ({ source, targets } = raster);
   const oriented = orientedSize(source.width, source.height, source.orientation);
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];

@@ -3,7 +3,7 @@ import type * as Codecs from "../codecs/instances.ts";
 import type { EngineModules } from "../modules.ts";
 import type { Orientation, Raster } from "../raster.ts";
 import type { JpegScale } from "../kernels.ts";
-import type { SourceInfo } from "../targets.ts";
+import type { RenderTarget, SourceInfo } from "../targets.ts";
 import type { PlanInput } from "../plan.ts";
 import type { ImageFormat } from "./index.ts";
 
@@ -52,6 +52,12 @@ export interface ImageFormatModule {
    * an ordinary buffer.
    */
   inputMemory?(byteLength: number, modules: EngineModules): Uint8Array | undefined;
+  /**
+   * A vector format: the raster to render these targets from (its size, and the targets' crops mapped into it),
+   * chosen for the targets rather than decoded at a stored size. The planner and engine then treat it as a
+   * raster of that size, and `read` is given that `source`.
+   */
+  rasterFor?(source: SourceInfo, targets: RenderTarget[], maxPixels: number): { source: SourceInfo; targets: RenderTarget[] };
 }
 
 export interface SourceReading {
