@@ -2,6 +2,7 @@
  * A target's pipeline, in order: the engine runs these steps for every target, from the decoded source or from a
  * larger target's content (the cascade), then encodes. Order of operations follows Cloudflare Images.
  */
+import { colourToSrgb } from "./colour.ts";
 import { flatten } from "./flatten.ts";
 import { pad } from "./pad.ts";
 import { resize } from "./resize.ts";
@@ -10,7 +11,7 @@ import type { Step } from "./step.ts";
 
 export type { Step, StepContext } from "./step.ts";
 
-export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, pad, flatten];
+export const TARGET_STEPS: readonly Step[] = [resize, colourToSrgb, rotateAndFlip, pad, flatten];
 
 /** How many steps, from the start, are reusable: the cascade shares the raster after them. */
 export const REUSABLE_STEPS = TARGET_STEPS.findIndex((s) => !s.reusable);
