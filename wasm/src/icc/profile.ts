@@ -54,7 +54,7 @@ export interface IccProfile {
   trc?: [Curve, Curve, Curve];
   /** GRAY: kTRC. */
   grayTrc?: Curve;
-  /** A2B1 (relative colorimetric, what sharp/libvips use by default), else A2B0. */
+  /** A2B0 (perceptual, the intent sharp converts with), else A2B1. */
   a2b?: LutTransform;
 }
 
@@ -100,7 +100,7 @@ export function parseIccProfile(bytes: Uint8Array): IccProfile {
   }
   const kTrc = tags.get("kTRC");
   if (profile.colourSpace === "GRAY" && kTrc) profile.grayTrc = readCurve(kTrc).curve;
-  const a2b = tags.get("A2B1") ?? tags.get("A2B0");
+  const a2b = tags.get("A2B0") ?? tags.get("A2B1");
   if (a2b && !profile.matrix) profile.a2b = readLut(a2b, profile.pcs);
   return profile;
 }

@@ -1,6 +1,8 @@
 /**
- * Conversion of an ICC-tagged raster to sRGB (relative colorimetric, clipped — what sharp/libvips/lcms do by
- * default), built once per source and applied per pixel with tables only:
+ * Conversion of an ICC-tagged raster to sRGB as sharp does it (lcms, perceptual intent, which for matrix/TRC
+ * profiles is relative colorimetric, clipped; with black point compensation for LUT profiles, which lcms forces
+ * when the other side is a v4 profile such as sharp's sRGB), built once per source and applied per pixel with
+ * tables only:
  * - matrix/TRC profiles (Display P3, Adobe RGB, ProPhoto): each 8-bit channel linearised by a 256-entry table of
  *   its TRC, one 3×3 matrix (the profile's D50 colorants, then the inverse of sRGB's Bradford-adapted D50
  *   matrix), and a 64 K-entry table of the sRGB curve. Exact to the table resolution, ~0.3 KB + 64 KB, and no
@@ -153,14 +155,28 @@ export function compositeLut(lut: LutTransform): CompositeLut {
   const count = g ** n;
   const nodes = new Float32Array(count * 3);
   const input = new Array<number>(n);
+  const black = blackPoint(lut);
   for (let node = 0; node < count; node++) {
     for (let k = n - 1, rest = node; k >= 0; k--, rest = Math.floor(rest / g)) input[k] = (rest % g) / (g - 1);
     const pcs = evalLut(lut, input);
-    const xyz = pcsToXyz(lut.pcsEncoding, pcs);
+    // Black point compensation (lcms's formula, sRGB's black being 0): the profile's black maps to sRGB black.
+    const xyz = pcsToXyz(lut.pcsEncoding, pcs).map((v, c) => (D50[c] * (v - black[c])) / (D50[c] - black[c])) as Xyz;
     const rgb = apply(XYZ_D50_TO_SRGB, xyz);
     for (let c = 0; c < 3; c++) nodes[node * 3 + c] = 255 * srgbEncode(Math.min(1, Math.max(0, rgb[c])));
   }
   return { inputs: n, grid: g, nodes };
+}
+
+/**
+ * The profile's black as lcms detects it for a v2 input profile: the darkest colorant combination (full ink for
+ * CMYK, 0 for RGB) through the A2B, made neutral (a = b = 0) with L at most 50.
+ */
+function blackPoint(lut: LutTransform): Xyz {
+  const darkest = new Array<number>(lut.inputs).fill(lut.inputs === 4 ? 1 : 0);
+  const [, Y] = pcsToXyz(lut.pcsEncoding, evalLut(lut, darkest));
+  const f = (t: number) => (t > (6 / 29) ** 3 ? Math.cbrt(t) : t / (3 * (6 / 29) ** 2) + 4 / 29);
+  const L = Math.min(50, Math.max(0, 116 * f(Y / D50[1]) - 16));
+  return labToXyz(L, 0, 0);
 }
 
 function pcsToXyz(encoding: LutTransform["pcsEncoding"], [a, b, c]: number[]): Xyz {
