@@ -306,3 +306,81 @@ describe("CMYK profiles", () => {
     expect(deltaE(naive, await srgbPixels(cmykJpeg)).mean, "the naive conversion is far worse").toBeGreaterThan(2 * d.mean);
   });
 });
+
+/** A v4-style RGB profile whose only transform is an A2B0 `lut` tag (mft1 or mAB), PCS XYZ. */
+function lutProfile(a2b0: Uint8Array): Uint8Array {
+  const size = 128 + 4 + 12 + a2b0.length;
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  const ascii = (s: string, at: number) => { for (let i = 0; i < 4; i++) out[at + i] = s.charCodeAt(i); };
+  v.setUint32(0, size);
+  out[8] = 4;
+  ascii("mntr", 12); ascii("RGB ", 16); ascii("XYZ ", 20); ascii("acsp", 36);
+  v.setUint32(128, 1);
+  ascii("A2B0", 132);
+  v.setUint32(136, 144);
+  v.setUint32(140, a2b0.length);
+  out.set(a2b0, 144);
+  return out;
+}
+
+/** XYZ (u1Fixed15 in [0, 1]) of linear sRGB, for CLUT nodes that make a LUT profile equivalent to sRGB. */
+function srgbNodeXyz(r: number, g: number, b: number): number[] {
+  const lin = (v: number) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const [R, G, B] = [lin(r), lin(g), lin(b)];
+  const m = [0.4360747, 0.3850649, 0.1430804, 0.2225045, 0.7168786, 0.0606169, 0.0139322, 0.0971045, 0.7141733];
+  return [0, 1, 2].map((i) => ((m[i * 3] * R + m[i * 3 + 1] * G + m[i * 3 + 2] * B) * 32768) / 65535);
+}
+
+describe("LUT profiles (lut8 and lutAtoB) are parsed and applied", () => {
+  const grid = 17;
+  const nodes = (encode: (v: number) => number[]) => {
+    const out: number[] = [];
+    for (let r = 0; r < grid; r++) for (let g = 0; g < grid; g++) for (let b = 0; b < grid; b++) out.push(...srgbNodeXyz(r / (grid - 1), g / (grid - 1), b / (grid - 1)).flatMap(encode));
+    return out;
+  };
+
+  it("an mAB (lutAtoB) A2B0 describing sRGB converts to (almost) the same pixels", () => {
+    // Layout: header (32), B curves (3 identity curv, 12 bytes each), CLUT (20 + grid³·3·2).
+    const clut = nodes((v) => { const x = Math.round(v * 65535); return [x >> 8, x & 255]; });
+    const tag = new Uint8Array(32 + 36 + 20 + clut.length);
+    const v = new DataView(tag.buffer);
+    tag.set([0x6d, 0x41, 0x42, 0x20]); // "mAB "
+    [tag[8], tag[9]] = [3, 3];
+    v.setUint32(12, 32); // B curves
+    v.setUint32(24, 68); // CLUT
+    for (let i = 0; i < 3; i++) tag.set([0x63, 0x75, 0x72, 0x76], 32 + 12 * i); // curv, 0 entries: identity
+    tag.fill(grid, 68, 71);
+    tag[68 + 16] = 2; // 16-bit precision
+    tag.set(clut, 88);
+    const profile = parseIccProfile(lutProfile(tag));
+    expect(profile.a2b).toMatchObject({ inputs: 3, outputs: 3, grid: [grid, grid, grid], pcsEncoding: "xyz" });
+    const conversion = rgbToSrgb(profile)!;
+    const raster = { data: Uint8Array.from(chart.data), width: chart.width, height: chart.height, channels: 3 as const };
+    conversion.convertInPlace(raster);
+    expect(deltaE(raster.data, chart.data).mean).toBeLessThan(0.5);
+  });
+
+  it("an mft1 (lut8) A2B0 describing sRGB converts to (almost) the same pixels", () => {
+    const tables = (n: number) => Array.from({ length: n }, () => Array.from({ length: 256 }, (_, i) => i)).flat();
+    const clut = nodes((v) => [Math.round(v * 255)]);
+    const tag = new Uint8Array(48 + 3 * 256 + clut.length + 3 * 256);
+    tag.set([0x6d, 0x66, 0x74, 0x31]); // "mft1"
+    [tag[8], tag[9], tag[10]] = [3, 3, grid];
+    tag.set([...tables(3), ...clut, ...tables(3)], 48);
+    const conversion = rgbToSrgb(parseIccProfile(lutProfile(tag)))!;
+    const raster = { data: Uint8Array.from(chart.data), width: chart.width, height: chart.height, channels: 3 as const };
+    conversion.convertInPlace(raster);
+    // 8-bit XYZ nodes lose the darks: within a few ΔE, not the 16-bit table's fraction of one.
+    expect(deltaE(raster.data, chart.data).mean).toBeLessThan(3);
+  });
+
+  it("refuses a LUT whose CLUT would be huge, before allocating it", () => {
+    const tag = new Uint8Array(52);
+    tag.set([0x6d, 0x66, 0x74, 0x32]); // "mft2"
+    [tag[8], tag[9], tag[10]] = [4, 3, 255]; // 255⁴ × 3 entries
+    new DataView(tag.buffer).setUint16(48, 256);
+    new DataView(tag.buffer).setUint16(50, 256);
+    expect(() => parseIccProfile(lutProfile(tag))).toThrow(/CLUT over/);
+  });
+});
