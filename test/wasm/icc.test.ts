@@ -384,3 +384,24 @@ describe("LUT profiles (lut8 and lutAtoB) are parsed and applied", () => {
     expect(() => parseIccProfile(lutProfile(tag))).toThrow(/CLUT over/);
   });
 });
+
+describe("without our kernels (jSquash and the TypeScript resampler)", () => {
+  it("every target is converted exactly once: from the source, and not again when cascaded from a larger one", async () => {
+    const plain = await loadEngineModules({ kernels: false });
+    // The photo-like picture read as Display P3 (its smooth content resamples alike in either colour space).
+    const photo = await sharp(picture(), { raw: { width: W, height: H, channels: 4 } }).removeAlpha().png().toBuffer();
+    const png = embedIccInPng(photo, await p3Profile());
+    // 400×266 resizes from the source (not 2× smaller than the first); 160×106 cascades from the full-size content.
+    const t = [target({ width: W, height: H, format: "png" }), target({ width: 400, height: 266, format: "png" }), target({ width: 160, height: 106, format: "png" })];
+    let steps: string[] = [];
+    const outs = await renderTargets(png, await probe(png), t, { modules: plain, maxPixels: 1e8 }, (r) => (steps = r.plan.steps.map((s) => s.from)));
+    expect(steps).toEqual(["source", "source", "previous"]);
+    expect(deltaE(await storedPixels(outs[0].bytes), await srgbPixels(png)).mean).toBeLessThan(0.05);
+    for (const i of [1, 2]) {
+      const [alone] = await renderTargets(png, await probe(png), [t[i]], { modules: plain, maxPixels: 1e8 });
+      // Converted twice, P3 would be off by several ΔE; resampled another way, a fraction of one.
+      expect(deltaE(await storedPixels(outs[i].bytes), await storedPixels(alone.bytes)).mean, `target ${i}`).toBeLessThan(0.5);
+
+    }
+  });
+});

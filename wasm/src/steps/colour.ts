@@ -14,7 +14,7 @@ export const colourToSrgb: Step = {
   workBytes: () => 0,
   run(image, target, { colour }) {
     if (!colour || !colour.appliesTo(target)) return image;
-    // A resize that had nothing to do hands back its input: the decoded source, which other targets still read.
+    // Defensive: a resize with nothing to do may hand back its input, the decoded source other targets still read.
     const owned = image.data === colour.source?.data ? { ...image, data: image.data.slice() } : image;
     colour.conversion.convertInPlace(owned);
     return owned;
