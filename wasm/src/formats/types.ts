@@ -68,6 +68,8 @@ export interface SourceReading {
   decoders: SourceDecoder[];
   /** The source's EXIF as TIFF bytes (without the "Exif\0\0" prefix), undefined when it has none. */
   exif(): Uint8Array | undefined;
+  /** The source's embedded ICC profile (JPEG APP2, PNG iCCP, WebP ICCP, AVIF colr), undefined when it has none. */
+  iccProfile?(): Uint8Array | undefined;
 }
 
 /** One decoder for one stream, with its memory model (planned before it runs, see plan.ts). */
