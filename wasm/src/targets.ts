@@ -1,7 +1,8 @@
 /** The engine's public vocabulary: what to render from which source, and what comes back. */
-import type { Orientation, Rect } from "./raster.ts";
+import type { Orientation, Raster, Rect } from "./raster.ts";
 import type { ImageFormat } from "./formats/index.ts";
 import type { Filters, Flip, MetadataMode, OutputFormat, Rotation } from "./vocabulary.ts";
+import type { Placement } from "./draw-over.ts";
 
 export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
@@ -40,6 +41,12 @@ export interface RenderTarget {
   animate?: boolean;
   /** blur, sharpen and the colour adjustments, on the content after flip and rotate; default none (NO_FILTERS). */
   filters?: Filters;
+  /**
+   * Images drawn over the output once every other step ran (before JPEG's flattening), in order: rasters already
+   * rendered at their final size by the caller, placed in output pixels. Such a target renders the first frame of
+   * an animation.
+   */
+  draw?: { raster: Raster; placement: Placement }[];
 }
 
 export interface RenderedOutput {

@@ -6,6 +6,8 @@ import { renditionEtag, storeRendition } from "../shared/renditions.ts";
 import type { StoredImage } from "../shared/storage.ts";
 import { engineProcess, type EngineProcessEnv } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
+import { drawsLayers, loadDrawOriginals, missingLayer } from "./pipeline/draw-layers.ts";
+import { log } from "../shared/log.ts";
 import { withRenderSlot } from "./render-slots.ts";
 import { timed, type RenderTrace } from "./render-trace.ts";
 
@@ -15,6 +17,8 @@ export { eagerFormats, eagerRequests } from "../shared/eager-set.ts";
  * Renders the outputs from one decode of the original, in a render slot, and stores each under the image's life;
  * answers the image's placeholder, made on the way (undefined where the engine made none: no still target).
  * Whether that life is still current is the caller's to check afterwards (and to discard what was stored if not).
+ * A request whose variant draws an image no longer stored is left out (the image is not failed for another
+ * image's absence); its delivery answers the error naming it.
  */
 export async function renderAndStore(
   env: { BUCKET: R2Bucket; DB: D1Database } & EngineProcessEnv,
@@ -26,9 +30,15 @@ export async function renderAndStore(
   trace?: RenderTrace,
 ): Promise<Placeholder | undefined> {
   const observe = trace && ((facts: RenderFacts) => (trace.facts = facts));
+  const drawn = drawsLayers(requests) ? await loadDrawOriginals(env.BUCKET, requests) : undefined;
+  if (drawn) {
+    const missing = requests.filter((r) => missingLayer(r, drawn));
+    for (const r of missing) log({ event: "warning", message: `variant ${r.variant} draws image ${JSON.stringify(missingLayer(r, drawn)!.image)}, which is no longer stored: not rendered eagerly` });
+    requests = requests.filter((r) => !missing.includes(r));
+  }
   let placeholder: Placeholder | undefined;
   const outputs = await timed(trace, "render", () =>
-    withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe, (p) => (placeholder = p))), true);
+    withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe, (p) => (placeholder = p), drawn)), true);
   await timed(trace, "store", () =>
     Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes)))),
   );

@@ -13,6 +13,7 @@ import type { ProcessorEnv } from "./env.ts";
 import { processJob, recordDeadLetter } from "./jobs.ts";
 import { engineProcess } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
+import { drawsLayers, loadDrawOriginals } from "./pipeline/draw-layers.ts";
 import { RENDER_RETRY_AFTER_SECONDS, withRenderSlot } from "./render-slots.ts";
 import { newRenderTrace, reportRender, timed, tracedPhases, type RenderTrace } from "./render-trace.ts";
 import { consumeBackfillBatch } from "./variant-backfill.ts";
@@ -55,7 +56,8 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
           return new Uint8Array(await object.arrayBuffer());
         });
         const observe = (facts: RenderFacts) => (trace.facts = facts);
-        const [output] = await timed(trace, "render", () => renderOutputs(this.config, original, request.source, [request], this.engine, observe), true);
+        const drawn = drawsLayers([request]) ? await loadDrawOriginals(this.env.BUCKET, [request]) : undefined;
+        const [output] = await timed(trace, "render", () => renderOutputs(this.config, original, request.source, [request], this.engine, observe, undefined, drawn), true);
         return output;
       });
       report("ok");

@@ -3,6 +3,7 @@ import { badRequest, quote } from "./errors.ts";
 import { parseDecimalInteger, parseDecimalNumber } from "./numerals.ts";
 import { NO_FILTERS, canonicalFilters, isFilterName, parseFilterOption, type Filters } from "./filter-options.ts";
 import { parseColor as parseCssColor } from "./colors.ts";
+import { canonicalDrawLayers, parseDrawLayers, presentDrawLayers, type DrawLayer, type DrawLayerOptions } from "./draw-options.ts";
 import {
   checkZoom, finishBorder, finishBorderTrim, finishTrim, parseCompression, parseQuality, takeBorderOption, takeTrimOption,
   type Border, type BorderParts, type BorderTrim, type Compression, type PixelTrim, type TrimParts,
@@ -60,6 +61,8 @@ export interface Transform {
   border?: Border;
   /** fast: the quickest encoder settings (encode.ts), and JPEG (PNG with alpha) for format=auto; default none. */
   compression?: Compression;
+  /** Named variants only: stored images drawn over the output, in order (draw-options.ts); none by default. */
+  draw?: DrawLayer[];
 }
 
 export const DEFAULT_QUALITY = 85;
@@ -80,14 +83,18 @@ export interface VariantOptions {
   extra?: VariantExtraOptions;
 }
 
-/** Options beyond Cloudflare's four, by their flexible-variant name; values as the JSON body gave them. */
-export type VariantExtraOptions = Record<string, string | number | boolean>;
+/**
+ * Options beyond Cloudflare's four, by their flexible-variant name; values as the JSON body gave them. `draw` alone
+ * holds layers (draw-options.ts): parsed options from a body, pinned to their images' lives before they are stored.
+ */
+export type VariantExtraOptions = Record<string, string | number | boolean | DrawLayerOptions[]>;
 
 /** A variant's options as the API shows them: the four fields and the extras beside them, as they were given. */
 export type PresentedVariantOptions = Omit<VariantOptions, "extra"> & VariantExtraOptions;
 
 export function presentVariantOptions(o: VariantOptions): PresentedVariantOptions {
-  return { ...o.extra, fit: o.fit, width: o.width, height: o.height, metadata: o.metadata };
+  const draw = o.extra?.draw as DrawLayer[] | undefined;
+  return { ...o.extra, ...(draw ? { draw: presentDrawLayers(draw) } : {}), fit: o.fit, width: o.width, height: o.height, metadata: o.metadata };
 }
 
 /** The four fields of Cloudflare's variant options: the rest are extras. */
@@ -95,8 +102,11 @@ const VARIANT_FIELDS = ["fit", "width", "height", "metadata"];
 
 export function transformOfVariant(options: VariantOptions): Transform {
   const base = baseTransformOfVariant(options);
-  const extra = Object.entries(options.extra ?? {});
-  return extra.length ? applyOptions(base, extra.map(([name, value]) => ({ name, rawName: name, value: String(value) }))) : base;
+  const { draw, ...flexible } = options.extra ?? {};
+  const extra = Object.entries(flexible);
+  const transform = extra.length ? applyOptions(base, extra.map(([name, value]) => ({ name, rawName: name, value: String(value) }))) : base;
+  if (draw) transform.draw = draw as DrawLayer[];
+  return transform;
 }
 
 function baseTransformOfVariant(options: VariantOptions): Transform {
@@ -135,7 +145,9 @@ export function parseVariantOptions(raw: unknown, previous?: VariantOptions): Re
     metadata: metadata as MetadataMode,
     extra: parseVariantExtras(o, previous),
   };
-  transformOfVariant(parsed); // validates the extras with the flexible options' parser
+  const transform = transformOfVariant(parsed); // validates the extras with the flexible options' parser
+  // The layers are sized from the output, which trim=border only knows once the engine found the border.
+  if (transform.draw && transform.trimBorder) throw badRequest("options.draw cannot be combined with trim=border: the output's size is only found in the pixels");
   return parsed;
 }
 
@@ -150,6 +162,10 @@ function parseVariantExtras(o: Record<string, unknown>, previous?: VariantOption
     if (VARIANT_FIELDS.includes(key)) continue;
     if (value === null) {
       extra.delete(key);
+      continue;
+    }
+    if (key === "draw") {
+      extra.set(key, parseDrawLayers(value));
       continue;
     }
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
@@ -372,6 +388,7 @@ export function canonicalTransform(t: Transform): string {
     t.trimBorder ? `tb=${t.trimBorder.color?.join(".") ?? "auto"}/${t.trimBorder.tolerance}/${t.trimBorder.keep}` : "",
     t.border ? `border=${t.border.color.join(".")}/${[t.border.top, t.border.right, t.border.bottom, t.border.left].join(".")}` : "",
     t.compression ? `cmp=${t.compression}` : "",
+    canonicalDrawLayers(t.draw),
   ].filter(Boolean);
   return [
     `w=${t.width ?? ""}`,

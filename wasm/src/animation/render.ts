@@ -34,8 +34,8 @@ export const ANIMATED_OUTPUT_FORMATS = ["webp"] as const;
 
 /** Whether `target` is rendered as an animation (when the source has one). */
 export function wantsAnimation(target: RenderTarget): boolean {
-  // A border trim is found in one decoded raster: such a target is rendered from the first frame.
-  return target.animate === true && !target.trimBorder && (ANIMATED_OUTPUT_FORMATS as readonly string[]).includes(target.format);
+  // A border trim is found in one decoded raster, and drawn layers are placed on one: such a target is rendered from the first frame.
+  return target.animate === true && !target.trimBorder && !target.draw?.length && (ANIMATED_OUTPUT_FORMATS as readonly string[]).includes(target.format);
 }
 
 /**

@@ -6,6 +6,7 @@ import { coordinatorOf } from "../../shared/coordinators.ts";
 import { database, primary } from "../../shared/db.ts";
 import { badRequest, envelope, notFound, quote } from "../../shared/errors.ts";
 import { deleteImageRecords, findImage, updateImageLife } from "../../shared/image-records.ts";
+import { refuseDeletingDrawnImage } from "../variant-overlays.ts";
 import { parseDecimalInteger } from "../../shared/numerals.ts";
 import { images, type ImageRow } from "../../shared/schema.ts";
 import { deletePrefix, imageStorageId, incomingKey, lifePrefixes, originalKey } from "../../shared/storage.ts";
@@ -141,6 +142,7 @@ imageRoutes.patch("/v1/:image_id{.+}", async (c) => {
 imageRoutes.delete("/v1/:image_id{.+}", async (c) => {
   const row = await imageOf(c);
   const db = database(primary(c.env.DB));
+  await refuseDeletingDrawnImage(db, row.id);
   const cached = await cachedRenditions(c, row.id);
   // Coordinator first: no job can start or finish, and renders still being stored land before it answers. Then
   // the record, so delivery misses 404 at once; then this location's cached copies; then the bytes.

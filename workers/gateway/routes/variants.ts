@@ -10,6 +10,7 @@ import { invalidateAccount } from "../invalidate.ts";
 import { presentBackfill, presentVariant } from "../presenters.ts";
 import { announce, createVariant, deleteVariant, updateVariant } from "../variant-changes.ts";
 import { readJsonObject } from "../request-body.ts";
+import { pinDrawLayers } from "../variant-overlays.ts";
 import type { Context } from "hono";
 import type { GatewayContext } from "../app.ts";
 
@@ -31,8 +32,9 @@ variantRoutes.get("/", async (c) => {
 variantRoutes.post("/", async (c) => {
   const body = await readJsonObject(c.req.raw, c.get("config"));
   const id = parseVariantId(body.id);
-  const options = parseVariantOptions(body.options);
   const db = c.get("db");
+  const parsed = parseVariantOptions(body.options);
+  const options = { ...parsed, extra: await pinDrawLayers(db, parsed.extra) };
   const [{ total }] = await db.select({ total: count() }).from(variants);
   if (total >= MAX_VARIANTS) throw badRequest(`an account can have at most ${MAX_VARIANTS} variants`);
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? false;
@@ -59,7 +61,8 @@ variantRoutes.get("/:variant_id/backfill", async (c) => {
 variantRoutes.patch("/:variant_id", async (c) => {
   const existing = await findVariant(c);
   const body = await readJsonObject(c.req.raw, c.get("config"));
-  const options = parseVariantOptions(body.options, existing);
+  const parsed = parseVariantOptions(body.options, existing);
+  const options = { ...parsed, extra: await pinDrawLayers(c.get("db"), parsed.extra) };
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? existing.neverRequireSignedUrls;
   const change = await updateVariant(c.get("db"), existing, { id: existing.id, ...options, neverRequireSignedUrls: never, updatedAt: nowIso() });
   if (!change) throw notFound(`variant ${JSON.stringify(existing.id)} not found`);

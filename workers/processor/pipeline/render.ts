@@ -7,6 +7,7 @@ import { log } from "../../shared/log.ts";
 import { renderTargetsOf } from "../../shared/eager-set.ts";
 import type { OutputRequest, RenderedRendition, RenderFacts, RenderSource } from "../../shared/render.ts";
 import { EngineUnreachable, renderInEngineProcess, type EngineProcess } from "./engine-process.ts";
+import { drawsLayers, renderDrawLayers, type DrawOriginals } from "./draw-layers.ts";
 
 /** What a render needs to know about the original besides its bytes. */
 export type SourceFacts = Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">;
@@ -45,7 +46,7 @@ export function rendersInPlace(original: Uint8Array | SourceStream, source: Sour
  * image's placeholder when `placeholder` asks for it.
  * Storing is the caller's: a job stores at once, an on-demand render is committed by the image's coordinator.
  * With `engine` (local development: see engine-process.ts) the work is done in the render process, unless it
- * is small (rendersInPlace), or here when that process cannot be reached. An original given as a stream (stored-original.ts) is held once, by the
+ * is small (rendersInPlace) or draws layers (the wire carries no rasters), or here when that process cannot be reached. An original given as a stream (stored-original.ts) is held once, by the
  * engine; it can be rendered here after an unreachable render process only if that did not start reading it.
  */
 export async function renderOutputs(
@@ -56,8 +57,9 @@ export async function renderOutputs(
   engine?: EngineProcess,
   observe?: (facts: RenderFacts) => void,
   placeholder?: (placeholder: Placeholder) => void,
+  drawn?: DrawOriginals,
 ): Promise<RenderedRendition[]> {
-  if (engine && !rendersInPlace(original, source, requests)) {
+  if (engine && !drawsLayers(requests) && !rendersInPlace(original, source, requests)) {
     try {
       const settingsForCall = { memoryBudgetBytes: settings.memoryBudgetBytes, limits: animationLimitsOf(settings) ? { maxPixels: settings.limits.maxPixels, ...animationLimitsOf(settings) } : { maxPixels: settings.limits.maxPixels } };
       return await renderInEngineProcess(engine, settingsForCall, original, source, requests, observe, placeholder);
@@ -68,10 +70,10 @@ export async function renderOutputs(
       warnedUnreachable = true;
     }
   }
-  return renderInPlace(settings, original, source, requests, observe, placeholder);
+  return renderInPlace(settings, original, source, requests, observe, placeholder, drawn);
 }
 
-/** Renders in this isolate. */
+/** Renders in this isolate; `drawn` holds the originals of the layers the requests draw (loadDrawOriginals). */
 export async function renderInPlace(
   settings: RenderSettings,
   original: Uint8Array | SourceStream,
@@ -79,8 +81,14 @@ export async function renderInPlace(
   requests: OutputRequest[],
   observe?: (facts: RenderFacts) => void,
   placeholder?: (placeholder: Placeholder) => void,
+  drawn?: DrawOriginals,
 ): Promise<RenderedRendition[]> {
   const targets = renderTargetsOf(source, requests);
+  if (drawsLayers(requests)) {
+    if (!drawn) throw new Error("a render that draws layers needs their originals (loadDrawOriginals)");
+    const layers = await renderDrawLayers(settings, targets, requests, drawn);
+    layers.forEach((draw, i) => draw && (targets[i].draw = draw));
+  }
   const outputs = await renderTargets(
     original,
     { format: source.format, width: source.width, height: source.height, orientation: source.orientation, hasAlpha: source.hasAlpha },
