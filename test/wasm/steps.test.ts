@@ -3,6 +3,7 @@ import sharp from "sharp";
 import { renderTargets, type EngineModules, type RenderReport, type RenderTarget } from "../../wasm/src/engine.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { REUSABLE_STEPS, TARGET_STEPS } from "../../wasm/src/steps/index.ts";
+import type { Raster } from "../../wasm/src/raster.ts";
 import { picture, probe } from "./fixtures.ts";
 
 let modules: EngineModules;
@@ -63,5 +64,35 @@ describe("the cascade shares only what the reusable steps made", () => {
     expect(plan.steps.map((s) => s.from)).toEqual(["source", "same"]);
     expect([padded.width, padded.height]).toEqual([300, 300]);
     expect([plain.width, plain.height]).toEqual([300, 200]);
+  });
+
+  it("draws a layer over the finished output (the border included), and not over the same-size target that reuses its content", async () => {
+    const input = await sharp(picture(480, 320), { raw: { width: 480, height: 320, channels: 4 } }).removeAlpha().png().toBuffer();
+    const red: Raster = { data: new Uint8Array(20 * 10 * 4).fill(255).map((v, i) => (i % 4 === 1 || i % 4 === 2 ? 0 : v)), width: 20, height: 10, channels: 4 };
+    const layer = [{ raster: red, placement: { top: 0, left: 0 } }];
+    const border = { top: 5, right: 5, bottom: 5, left: 5, color: [0, 0, 0, 255] as [number, number, number, number] };
+    const { outputs: [marked, plain, framed], plan } = await render(input, [
+      target({ width: 300, height: 200, format: "png", draw: layer }),
+      target({ width: 300, height: 200, format: "png" }),
+      target({ width: 300, height: 200, format: "png", border, draw: layer }),
+    ]);
+    expect(plan.steps.map((s) => s.from)).toEqual(["source", "same", "same"]);
+    const [m, p, f] = [await rawPixels(marked.bytes), await rawPixels(plain.bytes), await rawPixels(framed.bytes)];
+    const at = (px: Buffer, width: number, x: number, y: number) => Array.from(px.subarray((y * width + x) * 4, (y * width + x) * 4 + 3));
+    expect(at(m, 300, 2, 2)).toEqual([255, 0, 0]);
+    expect(at(m, 300, 19, 9)).toEqual([255, 0, 0]);
+    expect(at(m, 300, 150, 100)).toEqual(at(p, 300, 150, 100));
+    // The plain target shares the drawn one's content: the layer must not reach it.
+    expect(at(p, 300, 2, 2)).not.toEqual([255, 0, 0]);
+    // Drawn over the final image: on the border's corner.
+    expect(at(f, 310, 2, 2)).toEqual([255, 0, 0]);
+  });
+
+  it("counts a drawn layer's raster in the target's memory plan", () => {
+    const draw = TARGET_STEPS.find((s) => s.name === "draw")!;
+    const layer: Raster = { data: new Uint8Array(100 * 50 * 4), width: 100, height: 50, channels: 4 };
+    const t = target({ width: 300, height: 200, format: "png" });
+    expect(draw.workBytes(t, 3)).toBe(0);
+    expect(draw.workBytes({ ...t, draw: [{ raster: layer, placement: {} }] }, 3)).toBe(300 * 200 * 3 + 100 * 50 * 4);
   });
 });
