@@ -24,10 +24,10 @@ async function uploadReady(name: FixtureName, id: string): Promise<void> {
   await waitForStatus(id, ["ready"]);
 }
 
-async function deliveredPixels(path: string): Promise<Raster> {
-  const { response, bytes } = await deliver(path);
+async function deliveredPixels(path: string, headers: Record<string, string> = {}): Promise<Raster & { source: string | null }> {
+  const { response, bytes } = await deliver(path, headers);
   expect(response.status, new TextDecoder().decode(bytes.subarray(0, 300))).toBe(200);
-  return decodeStill(bytes, engineModules, 1e8);
+  return { ...(await decodeStill(bytes, engineModules, 1e8)), source: response.headers.get("x-image-source") };
 }
 
 const pixel = (r: Raster, x: number, y: number) => Array.from(r.data.subarray((y * r.width + x) * r.channels, (y * r.width + x) * r.channels + 3));
@@ -35,14 +35,15 @@ const pixel = (r: Raster, x: number, y: number) => Array.from(r.data.subarray((y
 const blend = (over: number[], under: number[], a: number) => over.map((o, c) => Math.round(o * a + under[c] * (1 - a)));
 
 describe("named variants that draw a stored image over the output (watermarks)", () => {
-  it("draws the watermark at its size and position, blended by its opacity, in the renditions made at upload", async () => {
+  it("draws the watermark at its size and position, blended by its opacity", async () => {
     await uploadReady("alphaPng", "logo");
     const created = await createVariant("marked", variantOptions([{ image: "logo", width: 0.5, bottom: 0, right: 0, opacity: 0.5 }]));
     // Shown as given: the upload it is pinned to is the definition's own business.
     expect(created.result.variant.options.draw).toEqual([{ image: "logo", width: 0.5, bottom: 0, right: 0, gravity: "center", opacity: 0.5, repeat: false }]);
     await uploadReady("solidColourPng", "photo");
+    // PNG is not in the eager set of an opaque image: rendered on demand.
     const out = await deliveredPixels("photo/marked");
-    expect([out.width, out.height]).toEqual([200, 150]);
+    expect([out.width, out.height, out.source]).toEqual([200, 150, "RENDERED"]);
     // Half the output's width: 100×75 in the bottom-right corner; the disc's centre at (150, 112), radius 30.
     expect(pixel(out, 150, 112)).toEqual(blend(RED, BASE, 0.5));
     expect(pixel(out, 102, 77)).toEqual(BASE); // inside the layer's box, outside the disc: transparent
@@ -50,7 +51,20 @@ describe("named variants that draw a stored image over the output (watermarks)",
     await deleteVariant("marked");
   });
 
-  it("places by gravity and tiles with repeat, in a variant defined after the image (its backfill)", async () => {
+  it("draws it in the renditions made at upload too (the eager set)", async () => {
+    await uploadReady("alphaPng", "eager-logo");
+    await createVariant("eager-marked", { ...variantOptions([{ image: "eager-logo", width: 0.5, bottom: 0, right: 0, opacity: 0.5 }]), format: null });
+    await uploadReady("solidColourPng", "eager-photo");
+    const out = await deliveredPixels("eager-photo/eager-marked", { accept: "image/webp" });
+    expect([out.width, out.height, out.source]).toEqual([200, 150, "STORED"]);
+    // Lossy WebP: within a few levels of the exact blend.
+    const near = (got: number[], want: number[]) => got.forEach((v, c) => expect(Math.abs(v - want[c])).toBeLessThanOrEqual(6));
+    near(pixel(out, 150, 112), blend(RED, BASE, 0.5));
+    near(pixel(out, 50, 40), BASE);
+    await deleteVariant("eager-marked");
+  });
+
+  it("places by gravity and tiles with repeat, in a variant defined after the image", async () => {
     await uploadReady("alphaPng", "tile");
     await uploadReady("solidColourPng", "wall");
     await createVariant("tiled", variantOptions([{ image: "tile", width: 0.25, repeat: true }]));
