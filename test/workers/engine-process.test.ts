@@ -5,6 +5,7 @@ import { renderInEngineProcess, serveRenderCall, type EngineProcess } from "../.
 import { renderInPlace, renderOutputs, rendersInPlace } from "../../workers/processor/pipeline/render.ts";
 import type { OutputRequest } from "../../workers/shared/render.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
+import { loadDrawOriginals } from "../../workers/processor/pipeline/draw-layers.ts";
 import { fixture } from "./helpers.ts";
 
 const TOKEN = "engine-test-token";
@@ -111,5 +112,16 @@ describe("the local render process", () => {
     expect(rendersInPlace(original, source, [request("w=200", "webp")])).toBe(true);
     expect(rendersInPlace(original, source, [request("w=1200,h=1000,fit=pad", "webp")])).toBe(false);
     expect(rendersInPlace({ byteLength: 2 * 1024 * 1024, stream: new ReadableStream() }, source, [request("w=200", "webp")])).toBe(false);
+  });
+
+  it("renders a target that draws layers in place, however large: the call carries no layers", async () => {
+    const original = fixture("landscapeJpeg");
+    const remote = engine();
+    const drawing = request("w=1200,h=1000,fit=pad", "png");
+    drawing.transform.draw = [{ image: "logo", life: "0123456789abcdef", width: 0.1, top: 0, left: 0, gravity: "center", opacity: 1, repeat: false }];
+    const bucket = { get: async () => ({ arrayBuffer: async () => fixture("alphaPng").slice().buffer }) } as unknown as R2Bucket;
+    const [output] = await renderOutputs(settings, original, probeImage(original), [drawing], remote, undefined, undefined, await loadDrawOriginals(bucket, [drawing]));
+    expect(remote.calls).toBe(0);
+    expect(probeImage(output.bytes)).toMatchObject({ format: "png", width: 1200, height: 1000 });
   });
 });
