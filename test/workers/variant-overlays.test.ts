@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { decodeStill } from "../../wasm/src/compose.ts";
 import { engineModules } from "../../wasm/src/modules.worker.ts";
 import type { Raster } from "../../wasm/src/raster.ts";
+import { layerSize } from "../../workers/processor/pipeline/draw-layers.ts";
 import { imageStorageId, originalKey } from "../../workers/shared/storage.ts";
 import { transformFingerprint, transformOfVariant, type VariantOptions } from "../../workers/shared/transform.ts";
 import type { FixtureName } from "../fixtures/images.ts";
@@ -142,5 +143,25 @@ describe("the render fingerprint of a variant that draws", () => {
     const all = new Set([plain, drawn, ...(await Promise.all(variations.map(fingerprint)))]);
     expect(all.size).toBe(variations.length + 2);
     expect(await fingerprint([{ ...layer }])).toBe(drawn);
+  });
+});
+
+describe("a layer's size on an output", () => {
+  const out = { width: 200, height: 150 };
+  const own = (width: number, height: number) => ({ width, height, orientation: 1 as const });
+
+  it("is its fraction of the output's width or height, or fitted in both, the aspect kept", () => {
+    expect(layerSize({ width: 0.5 }, own(400, 300), out)).toEqual({ width: 100, height: 75 });
+    expect(layerSize({ height: 0.2 }, own(400, 300), out)).toEqual({ width: 40, height: 30 });
+    expect(layerSize({ width: 0.5, height: 0.5 }, own(400, 100), out)).toEqual({ width: 100, height: 25 });
+  });
+
+  it("is the image's own size without one, and never larger than the output", () => {
+    expect(layerSize({}, own(40, 30), out)).toEqual({ width: 40, height: 30 });
+    expect(layerSize({}, own(800, 300), out)).toEqual({ width: 200, height: 75 });
+    // A tall image at the whole width would be mostly outside the output: shrunk to its height instead.
+    expect(layerSize({ width: 1 }, own(100, 1000), out)).toEqual({ width: 15, height: 150 });
+    // Oriented: stored 300×400 shown 400×300.
+    expect(layerSize({ width: 0.5 }, { width: 300, height: 400, orientation: 6 }, out)).toEqual({ width: 100, height: 75 });
   });
 });

@@ -23,7 +23,7 @@ const SIDES = ["top", "left", "bottom", "right"] as const;
 export interface DrawLayerOptions {
   /** The stored image drawn. */
   image: string;
-  /** Size as a fraction (0–1] of the output's width and/or height; both: fitted inside that box. Neither: the image's own size, shrunk to fit the output. */
+  /** Size as a fraction (0–1] of the output's width and/or height; both: fitted inside that box. Neither: the image's own size. Always shrunk to fit inside the output. */
   width?: number;
   height?: number;
   /** Offsets in output pixels from the output's edges; at most one per axis. */

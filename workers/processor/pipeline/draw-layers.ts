@@ -13,7 +13,6 @@ import { placementOf, type DrawLayer } from "../../shared/draw-options.ts";
 import { ApiError, ErrorCode } from "../../shared/errors.ts";
 import type { OutputRequest } from "../../shared/render.ts";
 import { imageStorageId, originalKey } from "../../shared/storage.ts";
-import { MAX_OUTPUT_SIDE } from "../../shared/transform.ts";
 import type { RenderSettings } from "./render.ts";
 
 /** The originals the layers of some requests draw, by `image\nlife`; null where that life's original is gone. */
@@ -84,13 +83,15 @@ export async function renderDrawLayers(
 
 /**
  * The layer's size on an output: its fraction of the output's width and/or height (both: fitted inside that box),
- * the image's aspect ratio kept; neither: the image's own size, shrunk to fit the output.
+ * the image's aspect ratio kept; neither: the image's own size. Never larger than the output on either side (a
+ * tall image at width=1 would be mostly outside it): so a layer's raster is at most the output's size, and its
+ * render cannot fail a budget the output itself met.
  */
 export function layerSize(layer: Pick<DrawLayer, "width" | "height">, header: Pick<ImageHeader, "width" | "height" | "orientation">, out: { width: number; height: number }) {
   const own = orientedSize(header.width, header.height, header.orientation);
   const scales = [layer.width && (layer.width * out.width) / own.width, layer.height && (layer.height * out.height) / own.height].filter((s): s is number => !!s);
-  const scale = scales.length ? Math.min(...scales) : Math.min(1, out.width / own.width, out.height / own.height);
-  const side = (n: number) => Math.min(MAX_OUTPUT_SIDE, Math.max(1, Math.round(n * scale)));
+  const scale = Math.min(scales.length ? Math.min(...scales) : 1, out.width / own.width, out.height / own.height);
+  const side = (n: number) => Math.max(1, Math.round(n * scale));
   return { width: side(own.width), height: side(own.height) };
 }
 
