@@ -99,10 +99,9 @@ export function presentDrawLayers(layers: DrawLayer[]): DrawLayerOptions[] {
 /** The fingerprint's words for the layers: every option and the pinned life, so another upload is another key. */
 export function canonicalDrawLayers(layers: DrawLayer[] | undefined): string {
   if (!layers?.length) return "";
-  const words = layers.map((l) =>
-    [encodeURIComponent(l.image), l.life, l.width ?? "", l.height ?? "", ...SIDES.map((s) => l[s] ?? ""), l.gravity, l.opacity, String(l.repeat)].join("."),
-  );
-  return `draw=${words.join("+")}`;
+  // JSON: an image id may hold any character, and decimals their dots, so no separator of ours could be unambiguous.
+  const fields = layers.map((l) => [l.image, l.life, l.width ?? null, l.height ?? null, ...SIDES.map((s) => l[s] ?? null), l.gravity, l.opacity, l.repeat]);
+  return `draw=${JSON.stringify(fields)}`;
 }
 
 /** Offsets for the engine's drawOver: the layer's own, or the side its gravity names (0 from it). */
