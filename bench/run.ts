@@ -242,6 +242,43 @@ if (!only || "chained".includes(only)) {
   process.stderr.write(`  ${input.name} chained done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 
+// A named variant with a watermark (draw): one 12 MP photo to a 1366×768 WebP with a 20 %-wide layer drawn 16 px
+// from the bottom-right corner, vs sharp's resize + composite. The layer's raster is made once, as the processor
+// renders it once per size. `--only watermark` runs just this row.
+if (!only || "watermark".includes(only)) {
+  const [input] = await benchInputs((name) => name === "12 MP smooth base");
+  const bytes = readInput(input);
+  const source: SourceInfo = { format: "jpeg", width: input.width, height: input.height, orientation: 1, hasAlpha: false };
+  const [w, h] = [1366, Math.round((1366 * input.height) / input.width)];
+  const [lw, lh] = [Math.round(w * 0.2), Math.round(w * 0.2 * 0.75)];
+  const layer = new Uint8Array(lw * lh * 4);
+  for (let y = 0; y < lh; y++) for (let x = 0; x < lw; x++) {
+    const inside = Math.hypot((x - lw / 2) / (lw / 2), (y - lh / 2) / (lh / 2)) <= 1;
+    layer.set([255, 0, 0, inside ? 255 : 0], (y * lw + x) * 4);
+  }
+  const target: RenderTarget = {
+    width: w, height: h, format: "webp", quality: QUALITY, metadata: "none",
+    draw: [{ raster: { data: layer, width: lw, height: lh, channels: 4 }, placement: { bottom: 16, right: 16 } }],
+  };
+  let report: RenderReport | undefined;
+  const ours = await timed(3, async () => (await renderTargets(bytes, source, [target], { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
+  const theirs = await timed(3, async () => sharp(await sharp(bytes).resize(w, h).toBuffer())
+    .composite([{ input: Buffer.from(layer), raw: { width: lw, height: lh, channels: 4 }, left: w - lw - 16, top: h - lh - 16 }])
+    .webp({ quality: QUALITY }).toBuffer());
+  rows.push({
+    input: input.name,
+    set: "watermark",
+    ours: fmtMs(ours.ms),
+    sharp: fmtMs(theirs.ms),
+    naive: "not run",
+    ratio: `${(ours.ms / theirs.ms).toFixed(2)}×`,
+    oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`,
+    naivePeak: "–",
+    psnr: `watermark ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
+  });
+  process.stderr.write(`  ${input.name} watermark done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
 // HEIC: sharp's prebuilt libheif has no HEVC decoder, so ours alone. The grids repeat one committed 512×512
 // tile (test/fixtures/heic), as an iPhone tiles a 12 MP (8×6) or 48 MP (16×12) photo, irot 270 (portrait); a
 // smooth tile decodes faster than a photo's, so the times are a lower bound.
@@ -268,7 +305,7 @@ const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[header, ...row
 const line = (r: Row) => cols.map((c) => r[c].padEnd(width[c])).join(" | ");
 console.log(`\nengine path: ${kernelsOn ? "our JPEG/resize kernels" : "jSquash fallback (mozjpeg full decode + TS Lanczos3)"}; wasm/build/jpeg.wasm ${existsSync(new URL("../wasm/build/jpeg.wasm", import.meta.url)) ? "present" : "absent"}, resize.wasm ${existsSync(new URL("../wasm/build/resize.wasm", import.meta.url)) ? "present" : "absent"}`);
 console.log(`one thread (sharp.concurrency(1)); median of 3 (≤12 MP), 2 (24 MP), 1 (≥50 MP) after a warm-up; quality ${QUALITY}`);
-console.log("thumb = 320 px wide WebP; eager = 1366×768 scale-down WebP + 320 px WebP + 1366×768 scale-down JPEG; chained = rotate=90,blur=5,sharpen=1 to a 768×1024 WebP\n");
+console.log("thumb = 320 px wide WebP; eager = 1366×768 scale-down WebP + 320 px WebP + 1366×768 scale-down JPEG; chained = rotate=90,blur=5,sharpen=1 to a 768×1024 WebP; watermark = 1366 px WebP with a 20 %-wide layer drawn over it\n");
 console.log(line(header));
 console.log(cols.map((c) => "-".repeat(width[c])).join("-|-"));
 for (const r of rows) console.log(line(r));
