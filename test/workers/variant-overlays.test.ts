@@ -81,6 +81,18 @@ describe("named variants that draw a stored image over the output (watermarks)",
     await deleteVariant("topped");
   });
 
+  it("draws an SVG logo rasterised at the layer's size", async () => {
+    await uploadReady("scriptedSvg", "svg-logo");
+    await uploadReady("solidColourPng", "svg-photo");
+    await createVariant("svg-marked", variantOptions([{ image: "svg-logo", width: 0.5, top: 0, left: 0 }]));
+    const out = await deliveredPixels("svg-photo/svg-marked");
+    // 100×75 at the top-left: the drawing's orange disc at its centre, its blue ground at its corner.
+    expect(pixel(out, 50, 37)).toEqual([0xff, 0x8c, 0x00]);
+    expect(pixel(out, 2, 2)).toEqual([0x1e, 0x90, 0xff]);
+    expect(pixel(out, 150, 112)).toEqual(BASE);
+    await deleteVariant("svg-marked");
+  });
+
   it("refuses a definition that draws an unknown image or gives a bad layer, naming the field", async () => {
     const refused = async (draw: unknown) => (await createVariant("bad-draw", variantOptions(draw), 400)).errors[0].message as string;
     expect(await refused([{ image: "no-such-image" }])).toBe('options.draw[0].image: there is no image "no-such-image"');
