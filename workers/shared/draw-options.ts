@@ -13,7 +13,10 @@ import { badRequest, quote } from "./errors.ts";
 /** At most this many layers per variant: each costs a read and a render of another original. */
 export const MAX_DRAW_LAYERS = 4;
 
-/** Where a layer goes when no offsets are given: centred, or against one side (centred along it). */
+/**
+ * Where a layer goes when no offsets are given: centred, or against one side (centred along it). The same words as
+ * a crop's GRAVITIES (transform.ts) but not the same vocabulary: these place a layer, and may grow corners.
+ */
 export const DRAW_GRAVITIES = ["center", "top", "bottom", "left", "right"] as const;
 export type DrawGravity = (typeof DRAW_GRAVITIES)[number];
 
