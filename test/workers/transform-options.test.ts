@@ -112,7 +112,7 @@ describe("the rest of Cloudflare's option set, validated once into the transform
     expect(refused("compression=slow")).toBe('compression must be fast, got "slow"');
     expect(parseFlexibleOptions("f=baseline-jpeg").format).toBe("jpeg");
     expect(parseFlexibleOptions("format=json").format).toBe("json");
-    expect(refused("f=gif")).toBe('format must be one of auto, avif, webp, jpeg, png, baseline-jpeg, json, got "gif"');
+    expect(refused("f=gif")).toBe('format must be one of auto, svg, avif, webp, jpeg, png, baseline-jpeg, json, got "gif"');
   });
 
   it("zoom is checked against 0–1, then refused unless it is its default: it applies only to gravity=face", () => {
