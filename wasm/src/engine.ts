@@ -13,7 +13,8 @@ import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
-import { planRender, type PlanInput, type RenderPlan } from "./plan.ts";
+import { placedByAttention, planRender, type PlanInput, type RenderPlan, type TargetStep } from "./plan.ts";
+import { analysisBytes, analysisRaster, attentionScores, placeAttentionCrop } from "./saliency.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
@@ -90,6 +91,7 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
       throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
     }
   }
+  if (t.cropPlacement !== undefined && t.cropPlacement !== "attention") throw bad(`cropPlacement must be "attention", got ${JSON.stringify(t.cropPlacement)}`);
   if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
   if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
   for (const name of t.filters ? FILTER_NAMES : []) {
@@ -123,6 +125,26 @@ function lastIndexOf<T>(items: readonly T[], test: (item: T) => boolean): number
 function releaseBuffer(bytes: Uint8Array): void {
   const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
   buffer.transfer?.(0);
+}
+
+/**
+ * gravity=auto: each attention crop's region, placed on the decoded source's most salient part (saliency.ts),
+ * before any target is resized; one analysis serves every such target.
+ */
+async function placeAttentionCrops(
+  steps: TargetStep[], decoded: Raster, source: SourceInfo, oriented: { width: number; height: number },
+  modules: EngineModules, account: ReturnType<typeof memoryAccount>,
+): Promise<TargetStep[]> {
+  const analysis = await analysisRaster(decoded, source.orientation, orientedSize(decoded.width, decoded.height, source.orientation), modules);
+  const scores = attentionScores(analysis);
+  account.set("attention analysis", analysisBytes(analysis.width, analysis.height, analysis.channels));
+  const placed = steps.map((step) => {
+    if (!placedByAttention(step)) return step;
+    const region = placeAttentionCrop(scores, analysis, oriented, step.region);
+    return { ...step, region, target: { ...step.target, crop: region } };
+  });
+  account.drop("attention analysis");
+  return placed;
 }
 
 /** What a format module's decoder needs from the engine: the modules, the codec instantiators, the limits. */
@@ -248,9 +270,10 @@ export async function renderTargets(
   }
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
+  const steps = plan.steps.some(placedByAttention) ? await placeAttentionCrops(plan.steps, sourceRaster, source, oriented, modules, account) : plan.steps;
   // The placeholder comes from the smallest content showing the whole picture (the cascade runs largest first),
   // else from the decoded source, before anything lets it go.
-  const placeholderStep = options.placeholder ? lastIndexOf(plan.steps, (s) => sameRect(s.region, fullFrame)) : -1;
+  const placeholderStep = options.placeholder ? lastIndexOf(steps, (s) => sameRect(s.region, fullFrame)) : -1;
   if (options.placeholder && placeholderStep < 0) {
     const whole = mapRect(fullFrame, fullFrame, decodedOriented.width, decodedOriented.height);
     options.placeholder(await placeholderOf(sourceRaster, source.orientation, whole, oriented, modules));
@@ -258,7 +281,7 @@ export async function renderTargets(
 
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
-  for (const step of plan.steps) {
+  for (const step of steps) {
     const { target, region } = step;
     // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
     // content as it is. The rest run for this target alone (steps/index.ts).
@@ -275,7 +298,7 @@ export async function renderTargets(
     }
     for (let i = first; i < REUSABLE_STEPS; i++) image = await TARGET_STEPS[i].run(image, target, context);
     const content = image;
-    if (options.placeholder && plan.steps[placeholderStep] === step) {
+    if (options.placeholder && steps[placeholderStep] === step) {
       options.placeholder(await placeholderOf(content, 1, { left: 0, top: 0, width: content.width, height: content.height }, oriented, modules));
     }
     lap("resizeMs");

@@ -11,6 +11,7 @@ import { orientedSize } from "./pixels.ts";
 import { orientedRectToStored as rectToStored } from "./orient.ts";
 import { TARGET_STEPS } from "./steps/index.ts";
 import { outputPixels } from "./steps/step.ts";
+import { analysisBytes, analysisSize } from "./saliency.ts";
 
 const MiB = 1024 * 1024;
 
@@ -72,15 +73,21 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
     .map((target, index) => ({ target, index, region: targetRegion(target, source) }))
     .sort((a, b) => b.target.width * b.target.height - a.target.width * a.target.height || a.index - b.index);
   const steps: TargetStep[] = order.map((o) => ({ ...o, from: "source", keepForNext: false, sourceNeededAfter: false }));
+  const whole: Rect = { left: 0, top: 0, ...orientedSize(source.width, source.height, source.orientation) };
   for (let i = 1; i < steps.length; i++) {
     const prev = steps[i - 1], cur = steps[i];
     const p = prev.region, r = cur.region;
+    // An attention crop is placed only after the decode (saliency.ts), the same way for the same size: it shares
+    // the content of an attention crop of its size, and is cut from a previous content of the whole picture, but
+    // nothing else is cut from it (its region here is only the centred stand-in).
     if (r.left === p.left && r.top === p.top && r.width === p.width && r.height === p.height &&
-      cur.target.width === prev.target.width && cur.target.height === prev.target.height) {
+      cur.target.width === prev.target.width && cur.target.height === prev.target.height &&
+      placedByAttention(prev) === placedByAttention(cur)) {
       cur.from = "same";
       prev.keepForNext = true;
       continue;
     }
+    if (placedByAttention(prev) || (placedByAttention(cur) && !sameRect(p, whole))) continue;
     const inside = r.left >= p.left && r.top >= p.top && r.left + r.width <= p.left + p.width && r.top + r.height <= p.top + p.height;
     if (!inside) continue;
     const mappedW = (r.width * prev.target.width) / p.width;
@@ -94,6 +101,13 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
   steps.forEach((s, i) => (s.sourceNeededAfter = i < lastSourceUse));
   return steps;
 }
+
+/** Whether the engine places this step's crop itself, after the decode (gravity=auto). */
+export function placedByAttention(step: { target: RenderTarget }): boolean {
+  return step.target.cropPlacement === "attention" && step.target.crop !== undefined;
+}
+
+const sameRect = (a: Rect, b: Rect) => a.left === b.left && a.top === b.top && a.width === b.width && a.height === b.height;
 
 /** Decoded pixels needed, per stored axis, so that no target is upscaled from the decode. */
 function neededScale(steps: TargetStep[], source: SourceInfo, scale: number): boolean {
@@ -142,6 +156,14 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   const phases: Array<{ phase: string; bytes: number }> = [
     { phase: `decode (${decoder.name}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes - inputBytes + inputWhileDecoding },
   ];
+  if (steps.some(placedByAttention)) {
+    // The saliency analysis runs on a small copy of the decoded source, before any target (saliency.ts).
+    const decodedOriented = orientedSize(dw, dh, source.orientation);
+    const a = analysisSize(decodedOriented.width, decodedOriented.height);
+    const stored = orientedSize(a.width, a.height, source.orientation);
+    const shrink = p.resizeKernel ? p.resizeKernel(dw, dh, c, stored.width, stored.height) + a.width * a.height * c : resizeBytes(dw, dh, stored.width, stored.height, c);
+    phases.push({ phase: `attention analysis (${a.width}×${a.height})`, bytes: inputAfter + rasterBytes + shrink + analysisBytes(a.width, a.height, c) });
+  }
   let sourceAlive = true;
   let previous = 0;
   for (const step of steps) {

@@ -5,12 +5,20 @@ import type { Filters, Flip, MetadataMode, OutputFormat, Rotation } from "./voca
 
 export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
+/** How the engine places a crop whose position is not given: `attention`, a saliency crop (saliency.ts). */
+export type CropPlacement = "attention";
+
 export interface RenderTarget {
   /** Size of the resized image content, in oriented pixels (before `flip` and `rotate`). */
   width: number;
   height: number;
   /** Region of the ORIENTED source to resize (fit=cover/crop); default the whole image. */
   crop?: Rect;
+  /**
+   * "attention" (gravity=auto): only the crop's size is decided; the engine places it on the most salient part
+   * of the decoded pixels (saliency.ts) and the given left/top (the centred crop) are ignored.
+   */
+  cropPlacement?: CropPlacement;
   /** Applied to the resized content, flip first (default none, 0). */
   flip?: Flip;
   rotate?: Rotation;

@@ -40,6 +40,7 @@ export function renderTargetsOf(source: Pick<RenderSource, "width" | "height" | 
       width: swap ? g.height : g.width,
       height: swap ? g.width : g.height,
       crop: g.crop && orientedRectToStored(g.crop, view, oriented.width, oriented.height),
+      cropPlacement: g.cropPlacement,
       flip: transform.flip,
       rotate: transform.rotate,
       canvas: g.canvas ? { ...g.canvas, background } : undefined,

@@ -1,6 +1,7 @@
 import type { Rect } from "../../wasm/src/raster.ts";
 import { viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
-import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
+import type { CropPlacement } from "../../wasm/src/targets.ts";
+import { AUTO_GRAVITY, MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
 
 /**
  * The pixel plan for one output, in the axes the viewer sees after flip and rotate: which part of the image,
@@ -10,6 +11,8 @@ export interface Geometry {
   width: number;
   height: number;
   crop?: Rect;
+  /** gravity=auto: `crop` is the centred stand-in of that size; the engine places it on the decoded pixels. */
+  cropPlacement?: CropPlacement;
   canvas?: { width: number; height: number };
 }
 
@@ -48,7 +51,7 @@ export function planGeometry(oriented: { width: number; height: number }, t: Tra
         const w = Math.min(boxW, sw);
         const h = Math.min(boxH, sh);
         if (w === sw && h === sh) return { width: sw, height: sh };
-        return { width: w, height: h, crop: cropRect(sw, sh, w, h, t.gravity) };
+        return { width: w, height: h, ...placedCrop(sw, sh, w, h, t.gravity) };
       }
       return covered(sw, sh, boxW, boxH, coverScale, t.gravity);
   }
@@ -62,8 +65,13 @@ function covered(sw: number, sh: number, boxW: number, boxH: number, scale: numb
   // The source region that, scaled by `scale`, exactly fills the box.
   const cw = Math.min(sw, Math.max(1, Math.round(boxW / scale)));
   const ch = Math.min(sh, Math.max(1, Math.round(boxH / scale)));
-  const crop = cw === sw && ch === sh ? undefined : cropRect(sw, sh, cw, ch, gravity);
-  return { width: boxW, height: boxH, crop };
+  return { width: boxW, height: boxH, ...(cw === sw && ch === sh ? {} : placedCrop(sw, sh, cw, ch, gravity)) };
+}
+
+/** The crop for a gravity; gravity=auto leaves its place to the engine (the pixels are not known here). */
+function placedCrop(sw: number, sh: number, cw: number, ch: number, gravity: Gravity): Pick<Geometry, "crop" | "cropPlacement"> {
+  if (gravity === AUTO_GRAVITY) return { crop: cropRect(sw, sh, cw, ch, "center"), cropPlacement: "attention" };
+  return { crop: cropRect(sw, sh, cw, ch, gravity) };
 }
 
 function cropRect(sw: number, sh: number, cw: number, ch: number, gravity: Gravity): Rect {

@@ -10,14 +10,16 @@ import {
 export { FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type MetadataMode, type OutputFormat, type Rotation };
 
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad"] as const;
-/** Named gravities we crop by. Cloudflare's `auto` (a saliency crop) is refused until it is built, never taken as centre. */
+/** Named gravities we crop by. */
 export const GRAVITIES = ["center", "left", "right", "top", "bottom"] as const;
+/** Cloudflare's `gravity=auto`: a saliency crop, placed by the engine on the decoded pixels (wasm/src/saliency.ts). */
+export const AUTO_GRAVITY = "auto";
 
 export type Fit = (typeof FITS)[number];
 export type RequestedFormat = OutputFormat | "auto";
 
 /** Where a crop keeps its focus: a named edge or a point given as fractions of width and height. */
-export type Gravity = (typeof GRAVITIES)[number] | { x: number; y: number };
+export type Gravity = (typeof GRAVITIES)[number] | typeof AUTO_GRAVITY | { x: number; y: number };
 
 /** A fully defaulted description of one output, from a named variant or flexible URL options. */
 export interface Transform {
@@ -234,13 +236,11 @@ export function parseFlexibleOptions(rawSegment: string): Transform {
 }
 
 function parseGravity(value: string): Gravity {
-  if (value === "auto") {
-    throw badRequest(`gravity=auto (a saliency crop) is not supported yet; use one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1`);
-  }
+  if (value === AUTO_GRAVITY) return AUTO_GRAVITY;
   if (GRAVITIES.includes(value as (typeof GRAVITIES)[number])) return value as Gravity;
   const m = /^(0(?:\.\d+)?|1(?:\.0+)?)x(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(value);
   if (m) return { x: Number(m[1]), y: Number(m[2]) };
-  throw badRequest(`gravity must be one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1, got ${quote(value)}`);
+  throw badRequest(`gravity must be one of ${AUTO_GRAVITY}, ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1, got ${quote(value)}`);
 }
 
 function parseColor(value: string): [number, number, number] {
@@ -261,8 +261,8 @@ function parseColor(value: string): [number, number, number] {
  */
 export function canonicalTransform(t: Transform): string {
   // The centre was the default under the name "auto" when the first renditions were stored: it keeps that text
-  // so their keys stay valid (a real gravity=auto, when built, takes a text of its own).
-  const gravity = typeof t.gravity === "object" ? `${t.gravity.x}x${t.gravity.y}` : t.gravity === "center" ? "auto" : t.gravity;
+  // so their keys stay valid, and the real gravity=auto (the saliency crop) takes "attention".
+  const gravity = typeof t.gravity === "object" ? `${t.gravity.x}x${t.gravity.y}` : t.gravity === "center" ? "auto" : t.gravity === AUTO_GRAVITY ? "attention" : t.gravity;
   const added = [
     t.flip !== "none" ? `flip=${t.flip}` : "",
     t.rotate !== 0 ? `rot=${t.rotate}` : "",
