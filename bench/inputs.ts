@@ -60,6 +60,12 @@ export function jpeg(width: number, height: number, content: Content, progressiv
     .jpeg({ quality: 90, progressive }).toBuffer();
 }
 
+/** A maker of a synthetic lossy WebP (quality 80, sharp's default effort) of a photo-like picture. */
+function webp(width: number, height: number) {
+  return () => sharp(pixels(width, height, "photo", 3), { raw: { width, height, channels: 3 }, limitInputPixels: false })
+    .webp({ quality: 80 }).toBuffer();
+}
+
 /**
  * Inputs in ascending size, so jSquash's ever-growing heaps measure each row's own high-water mark. `keep` picks inputs by
  * name before any is generated (bench/run.ts --only).
@@ -79,6 +85,12 @@ export async function benchInputs(keep: (name: string) => boolean = () => true):
     // The streaming PNG decoder's case: only a shrink-on-load decode fits a 100 MP PNG in the budget.
     ...await wanted("100 MP PNG", () => ensure("100 MP PNG", "smooth-12000x8333.png", 12000, 8333, () =>
       sharp(pixels(12000, 8333, "smooth", 3), { raw: { width: 12000, height: 8333, channels: 3 }, limitInputPixels: false }).png().toBuffer())),
+    // The streaming VP8L decoder's case: libwebp's full-size decode of a 50 MP lossless WebP needs ~500 MB.
+    ...await wanted("50 MP WebP (lossless)", () => ensure("50 MP WebP (lossless)", "smooth-10000x5000-lossless.webp", 10000, 5000, () =>
+      sharp(pixels(10000, 5000, "smooth", 4), { raw: { width: 10000, height: 5000, channels: 4 }, limitInputPixels: false }).webp({ lossless: true }).toBuffer())),
+    // Lossy WebP, decoded straight to the plan's scale by our libwebp build (wasm/native/webp-scaled).
+    ...await wanted("24 MP panorama WebP", () => ensure("24 MP panorama WebP", "photo-11158x2156.webp", 11158, 2156, webp(11158, 2156))),
+    ...await wanted("50 MP WebP (lossy)", () => ensure("50 MP WebP (lossy)", "photo-10000x5000.webp", 10000, 5000, webp(10000, 5000))),
     // Animation kept: 24 frames of 480×360 (4.1 MP of frames in all), rendered frame by frame to animated WebP.
     ...await wanted("animated GIF", () => ensure("animated GIF", "animated-480x360x24.gif", 480, 360, () => {
       const frame = pixels(480, 360, "photo", 4);

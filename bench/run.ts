@@ -1,6 +1,7 @@
 /**
  * Benchmark (not a test): our engine vs sharp vs naive jSquash, one thread, same outputs.
  *   npm run bench        (= node bench/run.ts under Node 22, after build:wasm); `npm run bench -- --only "100 MP PNG"`
+ *   `npm run bench -- --chain [--only "12 MP"]`: only the "chain" rows (Cloudflare options chained, see below).
  * Sets:  (a) "thumb"  — 320 px wide WebP q85;
  *        (b) "eager"  — 1366×768 scale-down WebP q85 ("public"), 320 px wide WebP q85 (thumbnail),
  *                       1366×768 scale-down JPEG q85 (fallback).
@@ -9,16 +10,19 @@
  * its process-wide codec heaps after the row plus its live JS pixel buffers.
  */
 import sharp from "sharp";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { renderTargets, CodecError, DEFAULT_MEMORY_BUDGET_BYTES, type RenderTarget, type RenderReport, type SourceInfo } from "../wasm/src/engine.ts";
 import { kernels } from "../wasm/src/kernels.ts";
 import { loadEngineModules } from "../wasm/src/modules.node.ts";
 import type { Orientation } from "../wasm/src/raster.ts";
 import { benchInputs, readInput, type BenchInput } from "./inputs.ts";
+import { renderTargetsOf } from "../workers/shared/eager-set.ts";
+import { parseFlexibleOptions } from "../workers/shared/transform.ts";
 import { initNaive, naiveHeapBytes, renderNaive } from "./naive.ts";
 import { NO_FILTERS } from "../wasm/src/vocabulary.ts";
 import { blurSigma } from "../wasm/src/steps/blur.ts";
 import { sharpenParameters } from "../wasm/src/steps/sharpen.ts";
+import { irot, readCodedTile, tiledHeif } from "../test/fixtures/heic/heif-mux.ts";
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -100,6 +104,9 @@ const inputs = await benchInputs((name) => !only || name.includes(only));
   await renderTargets(small, info, sets.eager.map(toTarget), { modules, maxPixels: 1e9 });
   await sharpRender(small, sets.eager);
   await renderNaive(small, "jpeg", sets.eager.map((v) => ({ ...v, quality: QUALITY })));
+  // A lossy WebP too, so our WebP decoder's hot loops are past V8's baseline tier before its rows.
+  const smallWebp = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#000000", noise: { type: "gaussian", mean: 128, sigma: 40 } } }).webp().toBuffer();
+  await renderTargets(smallWebp, { ...info, format: "webp" }, sets.eager.map(toTarget), { modules, maxPixels: 1e9 });
 }
 
 function toTarget(v: Variant): RenderTarget {
@@ -122,14 +129,47 @@ const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${m
 const fmtMB = (b: number) => `${(b / MB).toFixed(0)}`;
 const t0 = performance.now();
 
-for (const input of inputs) {
+// --chain: rotate + trim + border + resize, through the option parser and eager-set targets as delivery renders
+// them, against sharp's same chain (trim and rotate commute here: the trim is the same 5% on every side).
+const CHAIN = "rotate=90,trim=T;T;T;T,w=800,border=%23000000;8,f=webp";
+const chainOnly = process.argv.includes("--chain");
+for (const input of chainOnly ? inputs.filter((i) => i.width * i.height <= 30e6 && !/PNG|GIF/.test(i.name)) : []) {
   const bytes = readInput(input);
   const meta = await sharp(bytes).metadata();
-  const format = meta.format === "png" || meta.format === "gif" ? meta.format : "jpeg";
+  const source: SourceInfo = { format: "jpeg", width: meta.width!, height: meta.height!, orientation: 1, hasAlpha: false };
+  const t = Math.round(Math.min(source.width, source.height) * 0.05);
+  const segment = CHAIN.replaceAll("T", String(t));
+  const targets = renderTargetsOf(source, [{ transform: parseFlexibleOptions(segment), format: "webp", fingerprint: "", variant: null }]);
+  const n = iterations(input);
+  let report: RenderReport | undefined;
+  const ours = await timed(n, async () => (await renderTargets(bytes, source, targets, { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
+  const [rw, rh] = [source.height - 2 * t, source.width - 2 * t]; // after the quarter turn
+  const sharpRun = await timed(n, async () => {
+    const resized = await sharp(bytes).rotate(90).extract({ left: t, top: t, width: rw, height: rh }).resize(800).png().toBuffer();
+    return sharp(resized).extend({ top: 8, right: 8, bottom: 8, left: 8, background: "#000000" }).webp({ quality: QUALITY }).toBuffer();
+  });
+  rows.push({
+    input: input.name,
+    set: "chain",
+    ours: fmtMs(ours.ms),
+    sharp: fmtMs(sharpRun.ms),
+    naive: "not run",
+    ratio: `${(ours.ms / sharpRun.ms).toFixed(2)}×`,
+    oursPeak: report ? `${fmtMB(report.measuredPeakBytes)} / est ${fmtMB(report.plan.peakBytes)}` : "–",
+    naivePeak: "–",
+    psnr: `chain ${psnr(await rgb(ours.result), await rgb(sharpRun.result)).toFixed(1)}`,
+  });
+  process.stderr.write(`  ${input.name} chain done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
+for (const input of chainOnly ? [] : inputs) {
+  const bytes = readInput(input);
+  const meta = await sharp(bytes).metadata();
+  const format = meta.format === "png" || meta.format === "gif" || meta.format === "webp" ? meta.format : "jpeg";
   const source: SourceInfo = { format, width: meta.width!, height: meta.height!, orientation: (meta.orientation ?? 1) as Orientation, hasAlpha: !!meta.hasAlpha };
   const n = iterations(input);
-  // No naive contender for GIF (it decodes PNG and JPEG only); sharp's time there is of the first frame.
-  const huge = input.width * input.height > 40e6 || format === "gif";
+  // No naive contender for GIF or WebP (it decodes PNG and JPEG only); sharp's time for a GIF is of the first frame.
+  const huge = input.width * input.height > 40e6 || format === "gif" || format === "webp";
   for (const [setName, variants] of Object.entries(variantSets(input.width, input.height))) {
     const targets = variants.map(toTarget);
     // Ours, within the default 96 MiB budget; when refused, once more with the budget lifted to show its time.
@@ -200,6 +240,26 @@ if (!only || "chained".includes(only)) {
     psnr: `chained ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
   });
   process.stderr.write(`  ${input.name} chained done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
+// HEIC: sharp's prebuilt libheif has no HEVC decoder, so ours alone. The grids repeat one committed 512×512
+// tile (test/fixtures/heic), as an iPhone tiles a 12 MP (8×6) or 48 MP (16×12) photo, irot 270 (portrait); a
+// smooth tile decodes faster than a photo's, so the times are a lower bound.
+for (const [name, columns, rows_, width, height] of [["12 MP HEIC grid", 8, 6, 4032, 3024], ["48 MP HEIC grid", 16, 12, 8064, 6048]] as const) {
+  if (only && !name.includes(only)) continue;
+  const tile = readCodedTile(new Uint8Array(readFileSync(new URL("../test/fixtures/heic/tile-512x512.heic", import.meta.url))));
+  const bytes = tiledHeif(tile, columns, rows_, width, height, [irot(3)]);
+  const source: SourceInfo = { format: "heic", width, height, orientation: 6, hasAlpha: false };
+  for (const [setName, variants] of Object.entries(variantSets(height, width))) {
+    let report: RenderReport | undefined;
+    const ours = await timed(width * height > 20e6 ? 1 : 3, () =>
+      renderTargets(bytes, source, variants.map(toTarget), { modules, maxPixels: 100_000_000 }, (r) => (report = r)));
+    rows.push({
+      input: name, set: setName, ours: fmtMs(ours.ms), sharp: "no HEVC", naive: "not run", ratio: "–",
+      oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`, naivePeak: "–", psnr: `decoded at 1/${report!.plan.scale}`,
+    });
+    process.stderr.write(`  ${name} ${setName} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+  }
 }
 
 const header: Row = { input: "input", set: "set", ours: "ours", sharp: "sharp", naive: "naive jSq", ratio: "ours/sharp", oursPeak: "ours peak MB (meas/est)", naivePeak: "naive peak MB", psnr: "PSNR ours vs sharp (dB)" };

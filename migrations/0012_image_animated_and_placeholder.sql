@@ -3,8 +3,6 @@
 -- renditions). All nullable, added in place: rows stored before stay null (animated: the delivery falls back to
 -- "a GIF may be animated"; placeholder: absent from the Image object until a variant backfill renders the image
 -- again or it is uploaded again).
-ALTER TABLE `images` ADD `animated` integer;
---> statement-breakpoint
-ALTER TABLE `images` ADD `thumbhash` text;
---> statement-breakpoint
+ALTER TABLE `images` ADD `animated` integer;--> statement-breakpoint
+ALTER TABLE `images` ADD `thumbhash` text;--> statement-breakpoint
 ALTER TABLE `images` ADD `dominant_color` text;

@@ -60,13 +60,20 @@ const eager = (w: number, h: number, fallback: "jpeg" | "png"): RenderTarget[] =
 ];
 
 describe("admission from the header", () => {
-  it("refuses the 24 MP panorama WebP (11158×2156): WebP decodes at full size only", () => {
+  it("accepts the 24 MP panorama as a lossless WebP (11158×2156): libwebp's full-size decode does not fit, ours streams", () => {
     const header = webpHeader(11158, 2156);
     const probed = probeImage(header);
     expect([probed.width, probed.height]).toEqual([11158, 2156]);
     const admission = admitRender(header, probed, 20 * 1024 * 1024, eager(1366, 264, "png"), DEFAULT_MEMORY_BUDGET_BYTES);
+    expect(admission.fits).toBe(true);
+    expect(admission.plan).toMatchObject({ decoder: "vp8l-stream", scale: 8 });
+  });
+
+  it("refuses a 16383×16383 lossless WebP: at their finest, its transform images alone are over the budget", () => {
+    const header = webpHeader(16383, 16383);
+    const admission = admitRender(header, probeImage(header), 20 * 1024 * 1024, eager(768, 768, "png"), DEFAULT_MEMORY_BUDGET_BYTES);
     expect(admission.fits).toBe(false);
-    expect(admission.plan.peakBytes).toBeGreaterThan(DEFAULT_MEMORY_BUDGET_BYTES);
+    expect(admission.plan.decoder).toBe("vp8l-stream");
   });
 
   it("refuses a 100 MP AVIF", () => {

@@ -18,7 +18,7 @@ beforeAll(async () => {
   modules = await loadEngineModules();
 });
 
-const SAMPLES = { jpeg: "landscapeJpeg", png: "alphaPng", gif: "gif", webp: "lossyWebp", avif: "avif" } as const;
+const SAMPLES = { jpeg: "landscapeJpeg", png: "alphaPng", gif: "gif", webp: "lossyWebp", avif: "avif", heic: "heic" } as const;
 
 describe("the FORMATS table", () => {
   it("has one module per input format, each sniffing its own files and no other's", () => {
@@ -33,7 +33,8 @@ describe("the FORMATS table", () => {
   it("gives every input and output format its media type, as sharp names the format", async () => {
     for (const format of IMAGE_FORMATS) {
       const meta = await sharp(fixtures[SAMPLES[format]]).metadata();
-      expect(CONTENT_TYPES[format], format).toBe(`image/${meta.format === "heif" ? "avif" : meta.format}`);
+      const heif = meta.compression === "hevc" ? "heic" : "avif";
+      expect(CONTENT_TYPES[format], format).toBe(`image/${meta.format === "heif" ? heif : meta.format}`);
     }
     for (const format of OUTPUT_FORMATS) expect(CONTENT_TYPES[format]).toMatch(/^image\//);
   });

@@ -16,6 +16,8 @@ import { SALIENCY_BACKGROUND, subjectOnFlat, type Subject } from "../fixtures/sa
 let modules: EngineModules;
 const maxPixels = 100_000_000;
 const BACKGROUND = SALIENCY_BACKGROUND;
+/** An attention crop anywhere in the 600×200 fixtures of the cascade tests. */
+const ATTENTION_IN_WHOLE = { strategy: "attention", within: { left: 0, top: 0, width: 600, height: 200 } } as const;
 
 /** Pixels of a rendered output that are not the background: the part of the subject it shows. */
 async function subjectPixels(output: Uint8Array): Promise<number> {
@@ -93,6 +95,37 @@ describe.each([
     expect(auto.equals(centre)).toBe(true);
   });
 
+  it("keeps the crop inside what a trim keeps, even when the subject is outside it", async () => {
+    const input = await subjectOnFlat(600, 200, { left: 8, top: 60, size: 80 });
+    // trim=top;right;bottom;left: the left 150 px, with the subject, are cut before the crop is placed.
+    expect(await subjectPixels(await renderWith(input, "trim=0;0;0;150,fit=cover,w=200,h=200,g=auto"))).toBe(0);
+    const right = { left: 500, top: 60, size: 80 };
+    const trimmedRight = await subjectOnFlat(600, 200, right);
+    // The subject sits at the right edge of what the trim keeps (x < 590): the crop goes there, not past it.
+    expect(await subjectPixels(await renderWith(trimmedRight, "trim=0;10;0;0,fit=cover,w=200,h=200,g=auto"))).toBeGreaterThan(0.95 * right.size ** 2);
+  });
+
+  it("places an animation's crop on its first frame and keeps it for every frame", async () => {
+    const subject = { left: 6, top: 30, size: 40 };
+    const still = await sharp(await subjectOnFlat(300, 100, subject)).ensureAlpha().raw().toBuffer();
+    // Each frame differs in one corner pixel, or the encoder would merge them into one.
+    const frames3 = [0, 1, 2].map((f) => Buffer.from(still).fill(200 + 2 * f, still.length - 4, still.length - 1));
+    const animated = await sharp(Buffer.concat(frames3), { raw: { width: 300, height: 300, channels: 4, pageHeight: 100 } })
+      .webp({ lossless: true, delay: [100, 100, 100], loop: 0 }).toBuffer();
+    const source = await probe(animated);
+    const transform = parseFlexibleOptions("fit=cover,w=100,h=100,g=auto,f=webp");
+    const [target] = renderTargetsOf(source, [{ transform, format: "webp", fingerprint: "", variant: null }]);
+    const [out] = await renderTargets(animated, source, [target], { modules, maxPixels });
+    const frames = await sharp(out.bytes, { pages: -1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect((await sharp(out.bytes).metadata()).pages).toBe(3);
+    expect(frames.info).toMatchObject({ width: 100, height: 300 });
+    const frameBytes = 100 * 100 * 3;
+    for (let f = 0; f < 3; f++) {
+      const png = await sharp(frames.data.subarray(f * frameBytes, (f + 1) * frameBytes), { raw: { width: 100, height: 100, channels: 3 } }).png().toBuffer();
+      expect(await subjectPixels(png), `frame ${f}`).toBeGreaterThan(0.9 * subject.size ** 2);
+    }
+  });
+
   it("places the crop in the oriented picture of a JPEG with EXIF orientation 6", async () => {
     const subject = { left: 10, top: 70, size: 80 };
     const input = await subjectOnFlat(600, 200, subject, "jpeg", 6);
@@ -106,7 +139,7 @@ describe.each([
     const source = await probe(input);
     const centre: RenderTarget = { width: 200, height: 200, crop: { left: 200, top: 0, width: 200, height: 200 }, format: "png", quality: 85, metadata: "none" };
     let report: RenderReport | undefined;
-    const [auto, centred] = await renderTargets(input, source, [{ ...centre, cropPlacement: "attention" }, centre], { modules, maxPixels }, (r) => (report = r));
+    const [auto, centred] = await renderTargets(input, source, [{ ...centre, cropPlacement: ATTENTION_IN_WHOLE }, centre], { modules, maxPixels }, (r) => (report = r));
     expect(report!.plan.phases.map((p) => p.phase)).toContain("attention analysis (256×85)");
     expect(report!.plan.steps.map((s) => s.from)).toEqual(["source", "source"]);
     expect(await subjectPixels(auto.bytes)).toBeGreaterThan(0.9 * subject.size ** 2);
@@ -119,7 +152,7 @@ describe.each([
     const source = await probe(input);
     const targets: RenderTarget[] = [
       { width: 600, height: 200, format: "png", quality: 85, metadata: "none" },
-      { width: 50, height: 50, crop: { left: 200, top: 0, width: 200, height: 200 }, cropPlacement: "attention", format: "png", quality: 85, metadata: "none" },
+      { width: 50, height: 50, crop: { left: 200, top: 0, width: 200, height: 200 }, cropPlacement: ATTENTION_IN_WHOLE, format: "png", quality: 85, metadata: "none" },
     ];
     let report: RenderReport | undefined;
     const [, small] = await renderTargets(input, source, targets, { modules, maxPixels }, (r) => (report = r));

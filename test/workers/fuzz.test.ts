@@ -69,10 +69,19 @@ function number(r: Rng): string {
   ])();
 }
 
-const OPTION_NAMES = ["w", "h", "width", "height", "q", "quality", "f", "format", "fit", "g", "gravity", "bg", "background", "dpr", "metadata"];
+const OPTION_NAMES = [
+  "w", "h", "width", "height", "q", "quality", "f", "format", "fit", "g", "gravity", "bg", "background", "dpr", "metadata",
+  "trim", "trim.width", "trim.border.color", "trim.border.tolerance", "border", "border.top", "compression", "zoom",
+];
 const OPTION_VALUES: Record<string, readonly string[]> = {
-  fit: ["scale-down", "contain", "cover", "crop", "pad", "stretch", "COVER"],
-  f: ["auto", "avif", "webp", "jpeg", "jpg", "png", "gif", "json"],
+  fit: ["scale-down", "contain", "cover", "crop", "pad", "squeeze", "stretch", "COVER"],
+  f: ["auto", "avif", "webp", "jpeg", "jpg", "png", "gif", "json", "baseline-jpeg"],
+  q: ["high", "medium-low", "low", "medium"],
+  trim: ["1;2;3;4", "0;0;0;0", "border", "1;2;3", "9999;0;0;0", "0;1000;0;1000", "-1;0;0;0"],
+  "trim.border.color": ["%23fff", "rgba(0%2C0%2C0%2C0.5)", "nope"],
+  border: ["%23000;4", "%23ff000080;2", "red;4", "%23000", "%23000;1001"],
+  compression: ["fast", "slow"],
+  zoom: ["0", "0.5", "1.5"],
   g: ["auto", "center", "left", "top", "0.5x0.5", "1x0", "2x2", "0.5"],
   bg: ["%23fff", "%23102030", "rgb(1%2C2%2C3)", "rgb(1,2,3)", "red", "#fff"],
   metadata: ["keep", "copyright", "none", "all"],
@@ -80,7 +89,7 @@ const OPTION_VALUES: Record<string, readonly string[]> = {
 
 /** Options a client means: known names once each, values mostly valid, sizes small enough to render quickly. */
 function plausibleSegment(r: Rng): string {
-  const names = [...new Set(Array.from({ length: r.int(1, 5) }, () => r.pick(["w", "h", "q", "f", "fit", "g", "bg", "dpr", "metadata"])))];
+  const names = [...new Set(Array.from({ length: r.int(1, 5) }, () => r.pick(["w", "h", "q", "f", "fit", "g", "bg", "dpr", "metadata", "trim", "border", "compression"])))];
   const value = (name: string) =>
     name === "w" || name === "h" ? String(r.int(1, 320)) : name === "q" ? String(r.int(1, 100)) : name === "dpr" ? r.pick(["1", "1.5", "2", "3"]) : r.pick(OPTION_VALUES[name]);
   return names.map((name) => `${name}=${value(name)}`).join(",");
@@ -207,6 +216,11 @@ function pathSegment(r: Rng): string {
 async function violation(response: Response, expectImage = false): Promise<string | undefined> {
   if (response.status >= 500) return `answered ${response.status}: ${(await response.text()).slice(0, 200)}`;
   if (response.ok && expectImage) {
+    // format=json answers Cloudflare's JSON about the image instead of its bytes.
+    if (response.headers.get("content-type") === "application/json") {
+      const info: any = await response.json().catch(() => undefined);
+      return Number.isInteger(info?.width) && Number.isInteger(info?.height) && Number.isInteger(info?.original?.width) ? undefined : "format=json without its width, height and original";
+    }
     await response.arrayBuffer();
     return response.headers.get("content-type")?.startsWith("image/") ? undefined : `200 with ${response.headers.get("content-type")}`;
   }

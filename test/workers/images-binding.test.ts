@@ -37,8 +37,8 @@ describe("the Images-binding-style API, from another Worker through a service bi
   });
 
   it("runs transforms in call order, then encodes the output format", async () => {
-    // Cloudflare's own example: rotate, then resize (the width applies to the rotated image).
-    const out = await run({ image: image("landscapeJpeg"), steps: [{ transform: { rotate: 90 } }, { transform: { width: 128 } }], output: { format: "image/webp", quality: 70 } });
+    // Cloudflare's own example: rotate, then resize (the width applies to the rotated image), then blur.
+    const out = await run({ image: image("landscapeJpeg"), steps: [{ transform: { rotate: 90 } }, { transform: { width: 128 } }, { transform: { blur: 20 } }], output: { format: "image/webp", quality: 70 } });
     expect(out.status).toBe(200);
     expect(out.contentType).toBe("image/webp");
     expect(out.header).toMatchObject({ format: "webp", width: 128, height: 171 });

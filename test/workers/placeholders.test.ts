@@ -67,7 +67,7 @@ describe("placeholders", () => {
     const before = await uploadReady("solidColourPng", "placeholder-backfilled");
     await env.DB.prepare("UPDATE images SET thumbhash = NULL, dominant_color = NULL WHERE id = ?").bind("placeholder-backfilled").run();
     const row = (await findImage(database(env.DB), "placeholder-backfilled"))!;
-    const variant = { id: "placeholder-bf", fit: "scale-down" as const, width: 40, height: 40, metadata: "none" as const, neverRequireSignedUrls: false, updatedAt: new Date().toISOString() };
+    const variant = { id: "placeholder-bf", fit: "scale-down" as const, width: 40, height: 40, metadata: "none" as const, extra: {}, neverRequireSignedUrls: false, updatedAt: new Date().toISOString() };
     expect(await backfillImage(env, parseConfig(env, false), variant, row, new Set())).toBe("done");
     expect((await json(await api("/v1/placeholder-backfilled"))).result.placeholder).toEqual(before.placeholder);
   });

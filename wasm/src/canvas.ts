@@ -58,3 +58,33 @@ export function flattenAlpha(src: Raster, background: [number, number, number]):
   }
   return { data: out, width: src.width, height: src.height, channels: 3 };
 }
+
+/**
+ * `src` inside a frame of `color` (RGBA), `top`/`right`/`bottom`/`left` pixels wide. RGBA when the source has alpha
+ * or the colour is not opaque, RGB otherwise (flattening for JPEG comes after).
+ */
+export function borderAround(
+  src: Raster,
+  { top, right, bottom, left, color }: { top: number; right: number; bottom: number; left: number; color: [number, number, number, number] },
+): Raster {
+  const width = src.width + left + right, height = src.height + top + bottom;
+  const ch: 3 | 4 = src.channels === 4 || color[3] < 255 ? 4 : 3;
+  const out = new Uint8Array(width * height * ch);
+  const fill = color.slice(0, ch);
+  for (let i = 0; i < ch; i++) {
+    if (fill[i] !== 0) for (let p = i; p < out.length; p += ch) out[p] = fill[i];
+  }
+  const rowBytes = src.width * src.channels;
+  for (let y = 0; y < src.height; y++) {
+    const from = y * rowBytes;
+    let d = ((top + y) * width + left) * ch;
+    if (ch === src.channels) {
+      out.set(src.data.subarray(from, from + rowBytes), d);
+    } else {
+      for (let s = from; s < from + rowBytes; s += 3) {
+        out[d++] = src.data[s]; out[d++] = src.data[s + 1]; out[d++] = src.data[s + 2]; out[d++] = 255;
+      }
+    }
+  }
+  return { data: out, width, height, channels: ch };
+}

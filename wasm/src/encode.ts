@@ -39,7 +39,7 @@ export async function encodeRaster(
   quality: number,
   modules: EngineModules,
   exif?: Uint8Array,
-  options: { reuseEncoder?: boolean } = {},
+  options: { reuseEncoder?: boolean; fast?: boolean } = {},
 ): Promise<Encoded> {
   const { width, height } = raster;
   switch (format) {
@@ -53,7 +53,7 @@ export async function encodeRaster(
         // 4:2:0 chroma (auto_subsample), like every web JPEG.
         const rgba = toRgba(raster);
         const out = codec.api.encode(rgba, width, height, {
-          quality, baseline: false, arithmetic: false, progressive: false, optimize_coding: true, smoothing: 0,
+          quality, baseline: false, arithmetic: false, progressive: false, optimize_coding: !options.fast, smoothing: 0,
           color_space: 3, quant_table: 3, trellis_multipass: false, trellis_opt_zero: false, trellis_opt_table: false,
           trellis_loops: 1, auto_subsample: true, chroma_subsample: 2, separate_chroma_quality: false, chroma_quality: quality,
         });
@@ -72,7 +72,8 @@ export async function encodeRaster(
         // measured on 320 px thumbnails of the bench photos, 2.4× faster (7.7 → 3.2 ms smooth, 12.9 → 5.1 ms
         // noise) for +1–2.5% bytes and −0.1 to −0.7 dB PSNR (method 3 is no faster than 4). Method 2 is what
         // sharp writes at effort 2, byte for byte. No sharp-YUV (slower; sharp's default too).
-        const method = width * height <= WEBP_FAST_METHOD_MAX_PIXELS ? 2 : 4;
+        // compression=fast: method 0, libwebp's quickest.
+        const method = options.fast ? 0 : width * height <= WEBP_FAST_METHOD_MAX_PIXELS ? 2 : 4;
         const rgba = toRgba(raster);
         const out = codec.api.encode(rgba, width, height, {
           quality, target_size: 0, target_PSNR: 0, method, sns_strength: 50, filter_strength: 60, filter_sharpness: 0,
@@ -102,7 +103,7 @@ export async function encodeRaster(
         // a 1200 px AVIF at speed 6 takes seconds; at 8 it stays well under one. 4:2:0, 8-bit.
         const rgba = toRgba(raster);
         const out = codec.api.encode(rgba, width, height, {
-          quality, qualityAlpha: -1, denoiseLevel: 0, tileColsLog2: 0, tileRowsLog2: 0, speed: 8, subsample: 1,
+          quality, qualityAlpha: -1, denoiseLevel: 0, tileColsLog2: 0, tileRowsLog2: 0, speed: options.fast ? 10 : 8, subsample: 1,
           chromaDeltaQ: false, sharpness: 0, tune: 0, enableSharpYUV: false, bitDepth: 8, lossless: false,
         });
         if (!out) throw new Error("libavif returned no data");

@@ -13,8 +13,9 @@ import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
-import { placedByAttention, planRender, type PlanInput, type RenderPlan, type TargetStep } from "./plan.ts";
-import { analysisBytes, analysisRaster, attentionScores, placeAttentionCrop } from "./saliency.ts";
+import { placedByAttention, planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { analysisBytes, analysisSize, attentionPlacer, type AttentionPlacer } from "./saliency.ts";
+import { findBorderRegion } from "./trim-border.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
 import { encodeRaster } from "./encode.ts";
@@ -23,6 +24,7 @@ import { AVIF_MAX_DIMENSION, FILTER_NAMES, FLIPS, ROTATIONS, filterInRange } fro
 import { REUSABLE_ENCODER_HEAP_BYTES, dropIdleWebpEncoder } from "./codecs/instances.ts";
 import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
+import { outputSize } from "./steps/step.ts";
 import { exifForOutput } from "./metadata.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
@@ -91,14 +93,22 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
       throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
     }
   }
-  if (t.cropPlacement !== undefined && t.cropPlacement !== "attention") throw bad(`cropPlacement must be "attention", got ${JSON.stringify(t.cropPlacement)}`);
+  if (t.cropPlacement) {
+    const { strategy, within: w } = t.cropPlacement;
+    if (strategy !== "attention") throw bad(`cropPlacement.strategy must be "attention", got ${JSON.stringify(strategy)}`);
+    const fits = t.crop && t.crop.width <= w.width && t.crop.height <= w.height;
+    if (!(fits && w.left >= 0 && w.top >= 0 && w.left + w.width <= oriented.width && w.top + w.height <= oriented.height)) {
+      throw bad(`cropPlacement.within ${JSON.stringify(w)} must be inside the ${oriented.width}×${oriented.height} oriented source and hold the crop`);
+    }
+  }
   if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
   if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
   for (const name of t.filters ? FILTER_NAMES : []) {
     if (!filterInRange(name, t.filters![name])) throw bad(`${name} ${t.filters![name]} is out of its range (vocabulary.ts FILTERS)`);
   }
   if (t.canvas && !(positiveInt(t.canvas.width) && positiveInt(t.canvas.height))) throw bad("canvas must have positive integer size");
-  const outW = t.canvas?.width ?? t.width, outH = t.canvas?.height ?? t.height;
+  if (t.border && ![t.border.top, t.border.right, t.border.bottom, t.border.left].every((n) => Number.isInteger(n) && n >= 0)) throw bad("border widths must be non-negative integers");
+  const { width: outW, height: outH } = outputSize(t);
   if (t.format === "avif" && Math.max(outW, outH) > AVIF_MAX_DIMENSION) {
     throw bad(`AVIF output ${outW}×${outH} is over the ${AVIF_MAX_DIMENSION} px AVIF_MAX_DIMENSION limit`);
   }
@@ -125,26 +135,6 @@ function lastIndexOf<T>(items: readonly T[], test: (item: T) => boolean): number
 function releaseBuffer(bytes: Uint8Array): void {
   const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
   buffer.transfer?.(0);
-}
-
-/**
- * gravity=auto: each attention crop's region, placed on the decoded source's most salient part (saliency.ts),
- * before any target is resized; one analysis serves every such target.
- */
-async function placeAttentionCrops(
-  steps: TargetStep[], decoded: Raster, source: SourceInfo, oriented: { width: number; height: number },
-  modules: EngineModules, account: ReturnType<typeof memoryAccount>,
-): Promise<TargetStep[]> {
-  const analysis = await analysisRaster(decoded, source.orientation, orientedSize(decoded.width, decoded.height, source.orientation), modules);
-  const scores = attentionScores(analysis);
-  account.set("attention analysis", analysisBytes(analysis.width, analysis.height, analysis.channels));
-  const placed = steps.map((step) => {
-    if (!placedByAttention(step)) return step;
-    const region = placeAttentionCrop(scores, analysis, oriented, step.region);
-    return { ...step, region, target: { ...step.target, crop: region } };
-  });
-  account.drop("attention analysis");
-  return placed;
 }
 
 /** What a format module's decoder needs from the engine: the modules, the codec instantiators, the limits. */
@@ -270,19 +260,42 @@ export async function renderTargets(
   }
   const fullFrame: Rect = { left: 0, top: 0, width: oriented.width, height: oriented.height };
   const decodedOriented = orientedSize(sourceRaster.width, sourceRaster.height, source.orientation);
-  const steps = plan.steps.some(placedByAttention) ? await placeAttentionCrops(plan.steps, sourceRaster, source, oriented, modules, account) : plan.steps;
   // The placeholder comes from the smallest content showing the whole picture (the cascade runs largest first),
   // else from the decoded source, before anything lets it go.
-  const placeholderStep = options.placeholder ? lastIndexOf(steps, (s) => sameRect(s.region, fullFrame)) : -1;
+  const placeholderStep = options.placeholder ? lastIndexOf(plan.steps, (s) => sameRect(s.region, fullFrame)) : -1;
   if (options.placeholder && placeholderStep < 0) {
     const whole = mapRect(fullFrame, fullFrame, decodedOriented.width, decodedOriented.height);
     options.placeholder(await placeholderOf(sourceRaster, source.orientation, whole, oriented, modules));
   }
 
+  // gravity=auto: one analysis of the decoded source places every attention crop (saliency.ts). Made before the
+  // first target, while the source is alive for all of them (a crop refitted to a border trim asks for it later,
+  // from a step that reads the source anyway).
+  let attention: Promise<AttentionPlacer> | undefined;
+  const attentionCrops = () => (attention ??= (async () => {
+    const analysed = analysisSize(decodedOriented.width, decodedOriented.height);
+    account.set("attention analysis", analysisBytes(analysed.width, analysed.height, sourceRaster!.channels));
+    const placer = await attentionPlacer(sourceRaster!, source.orientation, oriented, modules);
+    account.drop("attention analysis");
+    return placer;
+  })());
+  if (plan.steps.some((s) => placedByAttention(s.target))) await attentionCrops();
+
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
-  for (const step of steps) {
-    const { target, region } = step;
+  for (const step of plan.steps) {
+    let { target, region } = step;
+    if (target.trimBorder) {
+      // The border is found in the full-size decode (chooseDecodeScale), so its region is in source pixels.
+      region = findBorderRegion(sourceRaster!, source.orientation, target.trimBorder);
+      target = target.trimBorder.refit(region);
+      checkTarget(target, step.index, oriented);
+      region = targetRegion(target, source);
+    }
+    if (placedByAttention(target)) {
+      region = (await attentionCrops())(region, target.cropPlacement!.within);
+      target = { ...target, crop: region };
+    }
     // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
     // content as it is. The rest run for this target alone (steps/index.ts).
     let image: Raster, first: number, context: StepContext;
@@ -298,7 +311,7 @@ export async function renderTargets(
     }
     for (let i = first; i < REUSABLE_STEPS; i++) image = await TARGET_STEPS[i].run(image, target, context);
     const content = image;
-    if (options.placeholder && steps[placeholderStep] === step) {
+    if (options.placeholder && plan.steps[placeholderStep] === step) {
       options.placeholder(await placeholderOf(content, 1, { left: 0, top: 0, width: content.width, height: content.height }, oriented, modules));
     }
     lap("resizeMs");
@@ -317,7 +330,7 @@ export async function renderTargets(
       out = next;
     }
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
-    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder });
+    const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder, fast: target.compression === "fast" });
     lap("encodeMs");
     account.heap(encoded.workBytes);
     account.set("codec", encoded.workBytes + encoded.bytes.length);

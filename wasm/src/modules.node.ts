@@ -14,9 +14,11 @@ const required = {
   mozjpegEnc: `${jsquash}jpeg/codec/enc/mozjpeg_enc.wasm`,
   pngCodec: `${jsquash}png/codec/pkg/squoosh_png_bg.wasm`,
   webpDec: `${jsquash}webp/codec/dec/webp_dec.wasm`,
+  webpScaled: `${root}wasm/native/webp-scaled/webp_scaled.wasm`,
   webpEnc: `${jsquash}webp/codec/enc/webp_enc_simd.wasm`,
   avifDec: `${jsquash}avif/codec/dec/avif_dec.wasm`,
   avifEnc: `${jsquash}avif/codec/enc/avif_enc.wasm`,
+  heifDec: `${root}node_modules/libheif-js/libheif-wasm/libheif.wasm`,
 } as const;
 
 const optional = {

@@ -12,12 +12,19 @@ export interface EngineModules {
   pngCodec: WebAssembly.Module;
   /** @jsquash/webp libwebp decoder. */
   webpDec: WebAssembly.Module;
+  /**
+   * Our libwebp 1.2.4 decoder build with scaling (wasm/native/webp-scaled, committed): large lossy WebP stills
+   * decoded straight to the plan's size.
+   */
+  webpScaled: WebAssembly.Module;
   /** @jsquash/webp libwebp encoder, SIMD build. */
   webpEnc: WebAssembly.Module;
   /** @jsquash/avif libavif+dav1d decoder. */
   avifDec: WebAssembly.Module;
   /** @jsquash/avif libavif+aom encoder, single-threaded build (Workers have no wasm threads). */
   avifEnc: WebAssembly.Module;
+  /** libheif-js's libheif + libde265 (HEVC) build: the HEIC decoder. */
+  heifDec: WebAssembly.Module;
   /** Our AssemblyScript JPEG decoder with DCT-domain downscaling (wasm/build/jpeg.wasm), when built. */
   jpeg?: WebAssembly.Module;
   /** Our AssemblyScript SIMD resize kernels (wasm/build/resize.wasm), when built. */

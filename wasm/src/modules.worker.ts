@@ -13,8 +13,10 @@ import mozjpegEnc from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import pngCodec from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
 import webpDec from "@jsquash/webp/codec/dec/webp_dec.wasm";
 import webpEnc from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
+import webpScaled from "../native/webp-scaled/webp_scaled.wasm";
 import avifDec from "@jsquash/avif/codec/dec/avif_dec.wasm";
 import avifEnc from "@jsquash/avif/codec/enc/avif_enc.wasm";
+import heifDec from "libheif-js/libheif-wasm/libheif.wasm";
 import jpeg from "../build/jpeg.wasm";
 import resize from "../build/resize.wasm";
 import type { EngineModules } from "./modules.ts";
@@ -24,9 +26,11 @@ export const engineModules: EngineModules = {
   mozjpegEnc,
   pngCodec,
   webpDec,
+  webpScaled,
   webpEnc,
   avifDec,
   avifEnc,
+  heifDec,
   jpeg,
   resize,
 };

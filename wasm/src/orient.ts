@@ -17,6 +17,14 @@ export function orientedRectToStored(rect: Rect, o: Orientation, storedW: number
   return { left, top, width: Math.max(a[0], b[0]) - left, height: Math.max(a[1], b[1]) - top };
 }
 
+/** The inverse of orientedRectToStored: a stored rect in the oriented (displayed) coordinates of that image. */
+export function storedRectToOriented(rect: Rect, o: Orientation, storedW: number, storedH: number): Rect {
+  // Orientation 6 and 8 undo each other; every other orientation undoes itself.
+  const inverse: Orientation = o === 6 ? 8 : o === 8 ? 6 : o;
+  const [w, h] = swapsAxes(o) ? [storedH, storedW] : [storedW, storedH];
+  return orientedRectToStored(rect, inverse, w, h);
+}
+
 function orientedPointToStored(x: number, y: number, o: Orientation, w: number, h: number): [number, number] {
   switch (o) {
     case 1: return [x, y];

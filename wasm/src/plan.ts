@@ -73,23 +73,23 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
     .map((target, index) => ({ target, index, region: targetRegion(target, source) }))
     .sort((a, b) => b.target.width * b.target.height - a.target.width * a.target.height || a.index - b.index);
   const steps: TargetStep[] = order.map((o) => ({ ...o, from: "source", keepForNext: false, sourceNeededAfter: false }));
-  const whole: Rect = { left: 0, top: 0, ...orientedSize(source.width, source.height, source.orientation) };
   for (let i = 1; i < steps.length; i++) {
     const prev = steps[i - 1], cur = steps[i];
+    // A border trim's region is found after the decode: such a target neither feeds nor is fed by another.
+    if (prev.target.trimBorder || cur.target.trimBorder) continue;
     const p = prev.region, r = cur.region;
-    // An attention crop is placed only after the decode (saliency.ts), the same way for the same size: it shares
-    // the content of an attention crop of its size, and is cut from a previous content of the whole picture, but
+    // An attention crop is placed only after the decode (saliency.ts), the same way for the same size and bounds:
+    // it shares the content of such a crop, and is cut from a previous content covering all of its bounds, but
     // nothing else is cut from it (its region here is only the centred stand-in).
-    if (r.left === p.left && r.top === p.top && r.width === p.width && r.height === p.height &&
-      cur.target.width === prev.target.width && cur.target.height === prev.target.height &&
-      placedByAttention(prev) === placedByAttention(cur)) {
+    const [pa, ca] = [prev.target.cropPlacement, cur.target.cropPlacement];
+    if (sameRect(r, p) && cur.target.width === prev.target.width && cur.target.height === prev.target.height &&
+      (pa && ca ? sameRect(pa.within, ca.within) : !pa && !ca)) {
       cur.from = "same";
       prev.keepForNext = true;
       continue;
     }
-    if (placedByAttention(prev) || (placedByAttention(cur) && !sameRect(p, whole))) continue;
-    const inside = r.left >= p.left && r.top >= p.top && r.left + r.width <= p.left + p.width && r.top + r.height <= p.top + p.height;
-    if (!inside) continue;
+    if (pa) continue;
+    if (!covers(p, ca ? ca.within : r)) continue;
     const mappedW = (r.width * prev.target.width) / p.width;
     const mappedH = (r.height * prev.target.height) / p.height;
     if (mappedW >= 2 * cur.target.width && mappedH >= 2 * cur.target.height) {
@@ -102,12 +102,14 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
   return steps;
 }
 
-/** Whether the engine places this step's crop itself, after the decode (gravity=auto). */
-export function placedByAttention(step: { target: RenderTarget }): boolean {
-  return step.target.cropPlacement === "attention" && step.target.crop !== undefined;
+/** Whether the engine places this target's crop itself, after the decode (gravity=auto). */
+export function placedByAttention(target: RenderTarget): boolean {
+  return target.cropPlacement?.strategy === "attention" && target.crop !== undefined;
 }
 
 const sameRect = (a: Rect, b: Rect) => a.left === b.left && a.top === b.top && a.width === b.width && a.height === b.height;
+const covers = (outer: Rect, r: Rect) =>
+  r.left >= outer.left && r.top >= outer.top && r.left + r.width <= outer.left + outer.width && r.top + r.height <= outer.top + outer.height;
 
 /** Decoded pixels needed, per stored axis, so that no target is upscaled from the decode. */
 function neededScale(steps: TargetStep[], source: SourceInfo, scale: number): boolean {
@@ -156,7 +158,7 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   const phases: Array<{ phase: string; bytes: number }> = [
     { phase: `decode (${decoder.name}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes - inputBytes + inputWhileDecoding },
   ];
-  if (steps.some(placedByAttention)) {
+  if (p.targets.some(placedByAttention)) {
     // The saliency analysis runs on a small copy of the decoded source, before any target (saliency.ts).
     const decodedOriented = orientedSize(dw, dh, source.orientation);
     const a = analysisSize(decodedOriented.width, decodedOriented.height);
@@ -196,6 +198,8 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
 
 /** The largest scale denominator (smallest decode: JPEG DCT scaling, PNG row averaging) that still gives every target enough pixels. */
 export function chooseDecodeScale(p: PlanInput): JpegScale {
+  // A border trim may keep any part of the image, at any size: its source is decoded whole.
+  if (p.targets.some((t) => t.trimBorder)) return 1;
   const steps = planCascade(p.targets, p.source);
   for (const scale of [8, 4, 2] as const) if (neededScale(steps, p.source, scale)) return scale;
   return 1;

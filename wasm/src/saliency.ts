@@ -11,6 +11,7 @@
  */
 import type { EngineModules } from "./modules.ts";
 import type { Orientation, Raster, Rect } from "./raster.ts";
+import { orientedSize } from "./pixels.ts";
 import { resizeOriented } from "./steps/resize.ts";
 
 /** The analysis raster's longer side: enough to place a crop within half a percent of the picture. */
@@ -94,23 +95,27 @@ function summedArea(w: number, h: number, value: (i: number, x: number, y: numbe
 }
 
 /**
- * The `ww × wh` window of a `w × h` score with the most attention, re-centred on the attention it holds (kept
- * when that loses no more than a twentieth of it). Ties keep the window nearest the centre, so a picture with
- * nothing salient crops like gravity=center.
+ * The `ww × wh` window of a `w × h` score with the most attention, inside `bounds` (default the whole score),
+ * re-centred on the attention it holds (kept when that loses no more than a twentieth of it). Ties keep the
+ * window nearest the centre of the bounds, so a picture with nothing salient crops like gravity=center.
  */
-export function attentionWindow(score: Float32Array, w: number, h: number, ww: number, wh: number): { left: number; top: number } {
-  ww = Math.min(w, Math.max(1, ww));
-  wh = Math.min(h, Math.max(1, wh));
+export function attentionWindow(
+  score: Float32Array, w: number, h: number, ww: number, wh: number, bounds: Rect = { left: 0, top: 0, width: w, height: h },
+): { left: number; top: number } {
+  ww = Math.min(bounds.width, Math.max(1, ww));
+  wh = Math.min(bounds.height, Math.max(1, wh));
   const sum = summedArea(w, h, (i) => score[i]);
   const sumX = summedArea(w, h, (i, x) => score[i] * x);
   const sumY = summedArea(w, h, (i, _x, y) => score[i] * y);
   const stride = w + 1;
   const box = (t: Float64Array, left: number, top: number) =>
     t[(top + wh) * stride + left + ww] - t[top * stride + left + ww] - t[(top + wh) * stride + left] + t[top * stride + left];
-  const centreLeft = Math.round((w - ww) / 2), centreTop = Math.round((h - wh) / 2);
+  const [minLeft, maxLeft] = [bounds.left, bounds.left + bounds.width - ww];
+  const [minTop, maxTop] = [bounds.top, bounds.top + bounds.height - wh];
+  const centreLeft = Math.round((minLeft + maxLeft) / 2), centreTop = Math.round((minTop + maxTop) / 2);
   let best = { left: centreLeft, top: centreTop, total: box(sum, centreLeft, centreTop), off: 0 };
-  for (let top = 0; top <= h - wh; top++) {
-    for (let left = 0; left <= w - ww; left++) {
+  for (let top = minTop; top <= maxTop; top++) {
+    for (let left = minLeft; left <= maxLeft; left++) {
       const total = box(sum, left, top);
       if (total < best.total) continue;
       const off = Math.hypot(left - centreLeft, top - centreTop);
@@ -119,22 +124,46 @@ export function attentionWindow(score: Float32Array, w: number, h: number, ww: n
   }
   if (best.total <= 0) return { left: best.left, top: best.top };
   const cx = box(sumX, best.left, best.top) / best.total, cy = box(sumY, best.left, best.top) / best.total;
-  const left = Math.round(Math.min(w - ww, Math.max(0, cx + 0.5 - ww / 2)));
-  const top = Math.round(Math.min(h - wh, Math.max(0, cy + 0.5 - wh / 2)));
+  const left = Math.round(Math.min(maxLeft, Math.max(minLeft, cx + 0.5 - ww / 2)));
+  const top = Math.round(Math.min(maxTop, Math.max(minTop, cy + 0.5 - wh / 2)));
   return box(sum, left, top) >= 0.95 * best.total ? { left, top } : { left: best.left, top: best.top };
 }
 
+/** Places crops of a given size inside a region, both in oriented full-resolution pixels. */
+export type AttentionPlacer = (size: { width: number; height: number }, within: Rect) => Rect;
+
 /**
- * Places a crop of `size` (oriented full-resolution pixels) on the most salient part of a picture of `oriented`
- * size, from its analysis raster and scores.
+ * The placer of attention crops in `picture` (a stored-orientation raster showing the whole oriented picture of
+ * `oriented` full-resolution pixels): one analysis, then any number of crops placed from it.
+ */
+export async function attentionPlacer(
+  picture: Raster, orientation: Orientation, oriented: { width: number; height: number }, modules: EngineModules,
+): Promise<AttentionPlacer> {
+  const analysis = await analysisRaster(picture, orientation, orientedSize(picture.width, picture.height, orientation), modules);
+  const scores = attentionScores(analysis);
+  return (size, within) => placeAttentionCrop(scores, analysis, oriented, size, within);
+}
+
+/**
+ * Places a crop of `size` inside `within` (oriented full-resolution pixels) on the most salient part of a picture
+ * of `oriented` size, from its analysis raster's scores.
  */
 export function placeAttentionCrop(
   scores: Float32Array, analysis: { width: number; height: number }, oriented: { width: number; height: number },
-  size: { width: number; height: number },
+  size: { width: number; height: number }, within: Rect,
 ): Rect {
   const fx = analysis.width / oriented.width, fy = analysis.height / oriented.height;
-  const at = attentionWindow(scores, analysis.width, analysis.height, Math.round(size.width * fx), Math.round(size.height * fy));
-  const left = Math.round(Math.min(oriented.width - size.width, Math.max(0, at.left / fx)));
-  const top = Math.round(Math.min(oriented.height - size.height, Math.max(0, at.top / fy)));
-  return { left, top, width: size.width, height: size.height };
+  // The bounds in analysis pixels: the analysis pixels wholly inside `within` (at least one).
+  const left = Math.min(analysis.width - 1, Math.ceil(within.left * fx)), top = Math.min(analysis.height - 1, Math.ceil(within.top * fy));
+  const right = Math.max(left + 1, Math.floor((within.left + within.width) * fx)), bottom = Math.max(top + 1, Math.floor((within.top + within.height) * fy));
+  const bounds = { left, top, width: right - left, height: bottom - top };
+  const at = attentionWindow(scores, analysis.width, analysis.height, Math.round(size.width * fx), Math.round(size.height * fy), bounds);
+  // Back in full-resolution pixels, kept inside `within` whatever the analysis' rounding.
+  const clamp = (v: number, lo: number, hi: number) => Math.round(Math.min(hi, Math.max(lo, v)));
+  return {
+    left: clamp(at.left / fx, within.left, within.left + within.width - size.width),
+    top: clamp(at.top / fy, within.top, within.top + within.height - size.height),
+    width: size.width,
+    height: size.height,
+  };
 }

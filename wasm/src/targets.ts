@@ -5,8 +5,14 @@ import type { Filters, Flip, MetadataMode, OutputFormat, Rotation } from "./voca
 
 export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
-/** How the engine places a crop whose position is not given: `attention`, a saliency crop (saliency.ts). */
-export type CropPlacement = "attention";
+/**
+ * A crop whose size is decided and whose place is not: `attention` puts it on the most salient part of `within`
+ * (saliency.ts), the oriented full-resolution region it may take pixels from (the whole picture, or what a trim keeps).
+ */
+export interface CropPlacement {
+  strategy: "attention";
+  within: Rect;
+}
 
 export interface RenderTarget {
   /** Size of the resized image content, in oriented pixels (before `flip` and `rotate`). */
@@ -14,10 +20,7 @@ export interface RenderTarget {
   height: number;
   /** Region of the ORIENTED source to resize (fit=cover/crop); default the whole image. */
   crop?: Rect;
-  /**
-   * "attention" (gravity=auto): only the crop's size is decided; the engine places it on the most salient part
-   * of the decoded pixels (saliency.ts) and the given left/top (the centred crop) are ignored.
-   */
+  /** gravity=auto: the engine places `crop` on the decoded pixels (its left/top, the centred crop, are ignored). */
   cropPlacement?: CropPlacement;
   /** Applied to the resized content, flip first (default none, 0). */
   flip?: Flip;
@@ -31,6 +34,16 @@ export interface RenderTarget {
   metadata: MetadataMode;
   /** Background for flattening alpha into JPEG; default white. */
   background?: [number, number, number];
+  /** Drawn around the output (after fit=pad's canvas), widths in output pixels; RGBA colour. */
+  border?: { top: number; right: number; bottom: number; left: number; color: [number, number, number, number] };
+  /**
+   * trim=border: the engine finds the region inside the border of one colour (trim-border.ts) in the decoded
+   * source, then `refit` plans the target again on that region (oriented full-resolution pixels). Such a target is
+   * rendered from a full-size decode, and never shares a raster with another (plan.ts).
+   */
+  trimBorder?: { color?: [number, number, number, number]; tolerance: number; keep: number; refit(region: Rect): RenderTarget };
+  /** fast: the quickest encoder settings (encode.ts), for bigger files. */
+  compression?: "fast";
   /**
    * Keep the animation of an animated source, frame by frame, where the format carries one (WebP); else (and by
    * default) the first frame is rendered.

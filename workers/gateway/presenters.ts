@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import type { ImageRow, VariantBackfillRow, VariantRow } from "../shared/schema.ts";
-import type { VariantOptions } from "../shared/transform.ts";
+import { presentVariantOptions, type PresentedVariantOptions } from "../shared/transform.ts";
 import { listVariantNames } from "./account.ts";
 import type { GatewayContext } from "./app.ts";
 
@@ -61,7 +61,7 @@ export function presentImage(row: ImageRow, variantNames: string[], base: string
 /** The Cloudflare Images variant object, plus our `backfill`: its latest backfill's progress, when it had one. */
 export interface VariantResult {
   id: string;
-  options: VariantOptions;
+  options: PresentedVariantOptions;
   neverRequireSignedURLs: boolean;
   backfill?: BackfillProgress;
 }
@@ -91,7 +91,7 @@ export interface BackfillResult extends BackfillProgress {
 export function presentVariant(row: VariantRow, backfill?: VariantBackfillRow): VariantResult {
   return {
     id: row.id,
-    options: { fit: row.fit, width: row.width, height: row.height, metadata: row.metadata },
+    options: presentVariantOptions(row),
     neverRequireSignedURLs: row.neverRequireSignedUrls,
     ...(backfill ? { backfill: presentProgress(backfill) } : {}),
   };

@@ -45,7 +45,7 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
       return readStoredOriginal(object);
     });
     const named = await db.select().from(variants).orderBy(asc(variants.id));
-    const requests = await eagerRequests(named, header.hasAlpha);
+    const requests = await eagerRequests(named, header);
     outputs = requests.length;
     const placeholder = await renderAndStore(env, config, image, original, header, requests, trace);
     // Written before the coordinator's ready makes the record visible as such; a retried job writes it again.

@@ -152,7 +152,7 @@ export async function backfillImage(
   const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
     const { header, source: original } = await readStoredOriginal(object);
-    const placeholder = await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header.hasAlpha, formats), trace);
+    const placeholder = await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace);
     // An image processed before placeholders existed gets one when a backfill renders it again (only its own life's record).
     if (placeholder && !image.thumbhash) await updateImageLife(db, image.id, image.life, placeholderColumns(placeholder));
   } catch (error) {

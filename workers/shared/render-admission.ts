@@ -17,7 +17,7 @@ const MiB = 1024 * 1024;
  */
 export async function checkRenderable(db: Db, headerBytes: Uint8Array, header: ImageHeader, byteLength: number, config: Pick<Config, "memoryBudgetBytes">): Promise<void> {
   const named = await db.select().from(variants).orderBy(asc(variants.id));
-  const requests = await eagerRequests(named, header.hasAlpha);
+  const requests = await eagerRequests(named, header);
   if (requests.length === 0) return;
   const budget = config.memoryBudgetBytes;
   const { fits, plan, peak } = admitRender(headerBytes, header, byteLength, renderTargetsOf(header, requests), budget);

@@ -3,7 +3,7 @@ import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } fro
 import type { EventType, PlatformEvent } from "./events.ts";
 import { IMAGE_STATUSES, type ImageStatus } from "./messages.ts";
 import type { Scope } from "./scopes.ts";
-import type { Fit, MetadataMode } from "./transform.ts";
+import type { Fit, MetadataMode, VariantExtraOptions } from "./transform.ts";
 
 export { IMAGE_STATUSES, type ImageStatus };
 
@@ -63,6 +63,8 @@ export const variants = sqliteTable("variants", {
   width: integer("width").notNull(),
   height: integer("height").notNull(),
   metadata: text("metadata").$type<MetadataMode>().notNull(),
+  /** Options beyond Cloudflare's four (our extension), by flexible-variant name, as the API was given them. */
+  extra: text("extra_options_json", { mode: "json" }).$type<VariantExtraOptions>().notNull().default({}),
   neverRequireSignedUrls: integer("never_require_signed_urls", { mode: "boolean" }).notNull().default(false),
   updatedAt: text("updated_at").notNull(),
 });

@@ -10,11 +10,13 @@ import type { Raster, Rect } from "../raster.ts";
 import type { EngineModules } from "../modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "../targets.ts";
 import type { RenderPlan } from "../plan.ts";
-import { encoderBytes, targetRegion } from "../plan.ts";
+import { encoderBytes, placedByAttention, targetRegion } from "../plan.ts";
+import { analysisBytes, analysisSize, attentionPlacer } from "../saliency.ts";
 import { CONTENT_TYPES } from "../formats/index.ts";
 import { kernels } from "../kernels.ts";
 import { encodeRaster } from "../encode.ts";
-import { padTo } from "../canvas.ts";
+import { borderAround, padTo } from "../canvas.ts";
+import { outputSize } from "../steps/step.ts";
 import { asCodecError } from "../decode.ts";
 import { instantiateWebpDecoder } from "../codecs/instances.ts";
 import { DEFAULT_MEMORY_BUDGET_BYTES, renderTargets, type RenderReport } from "../engine.ts";
@@ -33,7 +35,8 @@ export const ANIMATED_OUTPUT_FORMATS = ["webp"] as const;
 
 /** Whether `target` is rendered as an animation (when the source has one). */
 export function wantsAnimation(target: RenderTarget): boolean {
-  return target.animate === true && (ANIMATED_OUTPUT_FORMATS as readonly string[]).includes(target.format);
+  // A border trim is found in one decoded raster: such a target is rendered from the first frame.
+  return target.animate === true && !target.trimBorder && (ANIMATED_OUTPUT_FORMATS as readonly string[]).includes(target.format);
 }
 
 /**
@@ -48,7 +51,7 @@ export function planAnimation(inputBytes: number, animation: AnimationHeader, so
   let perFrame = 0, gathered = 0, encoder = 0;
   const phases: RenderPlan["phases"] = [];
   for (const t of targets) {
-    const n = (t.canvas?.width ?? t.width) * (t.canvas?.height ?? t.height);
+    const n = outputSize(t).width * outputSize(t).height;
     const resize = kernels.resize ? kernels.resize.estimateResizeBytes(animation.width, animation.height, 4, t.width, t.height) + 4 * n : 12 * n;
     perFrame += 8 * n;
     const filters = FILTER_STEPS.reduce((bytes, step) => bytes + step.workBytes(t, 4), 0);
@@ -56,7 +59,11 @@ export function planAnimation(inputBytes: number, animation: AnimationHeader, so
     gathered += frames * n * 0.5;
     phases.push({ phase: `animated ${t.format} ${t.width}×${t.height}, ${frames} frames`, bytes: 0 });
   }
-  const peakBytes = Math.ceil(inputBytes + 2 * canvas + decoder + perFrame + encoder + gathered);
+  // The first frame's attention analysis (saliency.ts) comes before any target's encoder is working.
+  const analysed = analysisSize(animation.width, animation.height);
+  const attention = targets.some(placedByAttention)
+    ? analysisBytes(analysed.width, analysed.height, 4) + 12 * analysed.width * analysed.height : 0;
+  const peakBytes = Math.ceil(inputBytes + 2 * canvas + decoder + perFrame + Math.max(encoder, attention) + gathered);
   for (const p of phases) p.bytes = peakBytes;
   return {
     decoder: `${source.format}-frames`,
@@ -100,21 +107,29 @@ export async function renderAnimation(
     webpFrames: [],
   }));
 
+  // gravity=auto: attention crops are placed on the first frame and kept for the rest, so the crop does not jump.
+  let unplaced = targets.some(placedByAttention);
   for (const frame of await composedFrames(input, source, modules)) {
     const raster: Raster = { data: frame.rgba, width: frame.width, height: frame.height, channels: 4 };
+    if (unplaced) {
+      const place = await attentionPlacer(raster, 1, raster, modules);
+      for (const track of tracks) if (placedByAttention(track.target)) track.region = place(track.region, track.target.cropPlacement!.within);
+      unplaced = false;
+    }
     for (const track of tracks) {
       const { target } = track;
       let out = await resizeOriented(raster, 1, target.width, target.height, track.region, modules);
       const context = { modules, orientation: 1 as const, crop: { left: 0, top: 0, width: out.width, height: out.height } };
       for (const step of FILTER_STEPS) out = await step.run(out, target, context);
       if (target.canvas) out = padTo(out, target.canvas.width, target.canvas.height, target.canvas.background);
+      if (target.border) out = borderAround(out, target.border);
       const still = await encodeRaster(out, "webp", target.quality, modules, undefined, { reuseEncoder: true });
       track.webpFrames!.push(frameOfStill(still.bytes, frame.delayMs));
     }
   }
 
   const outputs = tracks.map(({ target, webpFrames }): RenderedOutput => {
-    const width = target.canvas?.width ?? target.width, height = target.canvas?.height ?? target.height;
+    const { width, height } = outputSize(target);
     const bytes = muxAnimatedWebp(webpFrames!, width, height, animation.loop);
     return { bytes, width, height, format: target.format, contentType: CONTENT_TYPES[target.format] };
   });

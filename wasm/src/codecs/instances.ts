@@ -18,6 +18,7 @@ import webpDecFactory from "@jsquash/webp/codec/dec/webp_dec.js";
 import webpEncFactory from "@jsquash/webp/codec/enc/webp_enc_simd.js";
 import avifDecFactory from "@jsquash/avif/codec/dec/avif_dec.js";
 import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
+import heifDecFactory from "libheif-js/libheif-wasm/libheif.js";
 
 /** Pixels as the jSquash codecs hand them over: RGBA, 8 bits per sample. */
 export interface CodecImage {
@@ -121,6 +122,51 @@ export function idleWebpEncoderBytes(m: WebAssembly.Module): number {
 
 export const instantiateAvifDecoder = (m: WebAssembly.Module) => instantiateEmscripten<AvifDecoder>(avifDecFactory, m);
 export const instantiateAvifEncoder = (m: WebAssembly.Module) => instantiateEmscripten<AvifEncoder>(avifEncFactory, m);
+
+/**
+ * libheif's C API as libheif-js exports it (emscripten: a struct returned by value, `heif_error`, is written
+ * through a leading pointer argument). We use the raw functions rather than its embind wrappers: only they
+ * take decoding options (ignore_transformations) and decode a grid tile by tile.
+ */
+export interface HeifDecoder {
+  HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  _heif_context_alloc(): number;
+  _heif_context_free(context: number): void;
+  _heif_context_read_from_memory_without_copy(error: number, context: number, data: number, size: number, options: number): void;
+  _heif_context_get_primary_image_handle(error: number, context: number, handleOut: number): void;
+  _heif_image_handle_release(handle: number): void;
+  _heif_decoding_options_alloc(): number;
+  _heif_decoding_options_free(options: number): void;
+  _heif_decode_image(error: number, handle: number, imageOut: number, colorspace: number, chroma: number, options: number): void;
+  _heif_image_handle_decode_image_tile(error: number, handle: number, imageOut: number, colorspace: number, chroma: number, options: number, tileX: number, tileY: number): void;
+  _heif_image_get_width(image: number, channel: number): number;
+  _heif_image_get_height(image: number, channel: number): number;
+  _heif_image_get_plane_readonly(image: number, channel: number, strideOut: number): number;
+  _heif_image_release(image: number): void;
+}
+
+/** A fresh libheif (with libde265) instance, for one HEIC decode. */
+export const instantiateHeifDecoder = (m: WebAssembly.Module) =>
+  instantiateEmscripten<HeifDecoder>((options: object) => withCommonJsDirname(() => (heifDecFactory as unknown as EmscriptenFactory)(options)), m);
+
+/**
+ * libheif-js's glue is CommonJS and takes any runtime with `process.versions.node` for Node, workerd included,
+ * where it then reads `__dirname` (which only Node's CommonJS wrapper defines) as the factory starts. It only
+ * builds a file path from it that we never use (the module comes through `instantiateWasm`), so it gets one for
+ * that synchronous moment, and the global is gone again before anything else runs.
+ */
+function withCommonJsDirname<T>(start: () => T): T {
+  const global = globalThis as { __dirname?: string };
+  if (global.__dirname !== undefined) return start();
+  global.__dirname = "/";
+  try {
+    return start();
+  } finally {
+    delete global.__dirname;
+  }
+}
 
 export interface PngCodec {
   /**

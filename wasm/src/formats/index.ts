@@ -15,12 +15,13 @@
  */
 import { avif } from "./avif.ts";
 import { gif } from "./gif.ts";
+import { heic } from "./heic.ts";
 import { jpeg } from "./jpeg.ts";
 import { png } from "./png.ts";
 import { webp } from "./webp.ts";
 import type { ImageFormatModule } from "./types.ts";
 
-export const FORMATS = { jpeg, png, gif, webp, avif } as const satisfies Record<string, ImageFormatModule>;
+export const FORMATS = { jpeg, png, gif, webp, avif, heic } as const satisfies Record<string, ImageFormatModule>;
 
 /** An input format we accept. */
 export type ImageFormat = keyof typeof FORMATS;
@@ -30,7 +31,7 @@ export const IMAGE_FORMATS = Object.keys(FORMATS) as ImageFormat[];
 /** Media type of each format, for stored originals and rendered outputs. */
 export const CONTENT_TYPES = Object.fromEntries(IMAGE_FORMATS.map((f) => [f, FORMATS[f].contentType])) as Record<ImageFormat, string>;
 
-/** The accepted formats in words, for messages: "JPEG, PNG, GIF, WebP or AVIF". */
+/** The accepted formats in words, for messages: "JPEG, PNG, GIF, WebP, AVIF or HEIC". */
 export const FORMAT_NAMES = IMAGE_FORMATS.map((f) => FORMATS[f].label).join(", ").replace(/, (?=[^,]*$)/, " or ");
 
 /** Identifies the container by its magic bytes; undefined when it is none we accept. */

@@ -28,7 +28,15 @@ export interface Step {
   run(image: Raster, target: RenderTarget, context: StepContext): Raster | Promise<Raster>;
 }
 
-/** The output side of a target once every step ran (the canvas for fit=pad). */
+/** The output size of a target once every step ran: the content, or fit=pad's canvas, plus the border. */
+export function outputSize(target: RenderTarget): { width: number; height: number } {
+  const box = target.canvas ?? target;
+  const b = target.border;
+  return b ? { width: box.width + b.left + b.right, height: box.height + b.top + b.bottom } : { width: box.width, height: box.height };
+}
+
+/** Pixels of the output once every step ran. */
 export function outputPixels(target: RenderTarget): number {
-  return target.canvas ? target.canvas.width * target.canvas.height : target.width * target.height;
+  const { width, height } = outputSize(target);
+  return width * height;
 }

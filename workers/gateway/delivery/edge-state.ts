@@ -46,6 +46,8 @@ export interface ImageEdgeState {
   hasAlpha: boolean;
   /** More than one frame, as recorded at upload; where that is unknown (null: stored before it was recorded, or a GIF probed from its first bytes only), any GIF counts as animated. */
   animated: boolean;
+  /** The original's size in bytes (format=json's original.file_size); 0 when not recorded. */
+  bytes: number;
 }
 
 export interface VariantEdgeState {
@@ -162,6 +164,7 @@ function toEdgeState(row: ImageRow, storageId: string): ImageEdgeState {
     orientation: (row.orientation ?? 1) as Orientation,
     hasAlpha: row.hasAlpha ?? false,
     animated: row.animated ?? row.format === "gif",
+    bytes: row.bytes ?? 0,
   };
 }
 

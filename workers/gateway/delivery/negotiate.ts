@@ -9,13 +9,15 @@ import { AVIF_MAX_SIDE, type OutputFormat, type RequestedFormat } from "../../sh
 export function negotiateFormat(
   requested: RequestedFormat,
   accept: string | undefined,
-  image: { hasAlpha: boolean; outputWidth: number; outputHeight: number; animated?: boolean },
+  image: { hasAlpha: boolean; outputWidth: number; outputHeight: number; animated?: boolean; fast?: boolean },
 ): OutputFormat {
   const avifFits = !image.animated && Math.max(image.outputWidth, image.outputHeight) <= AVIF_MAX_SIDE;
   const accepted = acceptedTypes(accept);
   const fallback: OutputFormat = image.hasAlpha ? "png" : "jpeg";
   if (requested === "avif") return avifFits ? "avif" : accepted.has("image/webp") ? "webp" : fallback;
   if (requested !== "auto") return requested;
+  // compression=fast: the quickest format to encode, as Cloudflare picks it (JPEG; PNG keeps alpha).
+  if (image.fast) return fallback;
   if (avifFits && accepted.has("image/avif")) return "avif";
   if (accepted.has("image/webp")) return "webp";
   return fallback;

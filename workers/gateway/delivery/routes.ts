@@ -5,7 +5,9 @@ import type { Config } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { ApiError, ErrorCode, badRequest, notFound } from "../../shared/errors.ts";
 import { planGeometry } from "../../shared/geometry.ts";
+import { renditionEtag } from "../../shared/renditions.ts";
 import { renditionKey } from "../../shared/storage.ts";
+import { imageInfo } from "./info.ts";
 import { parseFlexibleOptions, transformFingerprint, type Transform } from "../../shared/transform.ts";
 import { router, type GatewayContext } from "../app.ts";
 import { renditionCache, renditionCacheKey } from "./cache.ts";
@@ -50,10 +52,12 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const output = flexible ?? (await resolveNamed(c, account, address.variant));
   const signed = visible.signed && !output.neverRequireSignedUrls;
   if (signed) await verifySignedUrl(url, (await accountEdgeState(c.env, config, c.executionCtx, "location")).keys);
+  if (output.transform.format === "json") return answerInfo(c, visible, output, browserCacheControl(config, signed, url));
 
   const format = negotiateFormat(output.transform.format, c.req.header("accept"), {
     hasAlpha: visible.hasAlpha,
     animated: output.transform.anim && visible.animated,
+    fast: output.transform.compression === "fast",
     ...outputSize(visible, output.transform),
   });
   const headers = new Headers({
@@ -200,8 +204,8 @@ export function snapWidth(transform: Transform, widths: number[] | undefined): T
 }
 
 function outputSize(image: ImageEdgeState, transform: Transform): { outputWidth: number; outputHeight: number } {
-  const g = planGeometry(orientedSize(image.width, image.height, image.orientation), transform);
-  return { outputWidth: g.canvas?.width ?? g.width, outputHeight: g.canvas?.height ?? g.height };
+  const { output } = planGeometry(orientedSize(image.width, image.height, image.orientation), transform);
+  return { outputWidth: output.width, outputHeight: output.height };
 }
 
 /** Browsers keep a delivered image BROWSER_TTL_SECONDS; a signed one privately, and never past its signature's expiry. */
@@ -222,6 +226,24 @@ async function limitRenders(c: Ctx): Promise<void> {
       "retry-after": "60",
     });
   }
+}
+
+/**
+ * format=json: Cloudflare's JSON answer about the output and the original, computed from the plan (no decode, no
+ * encode), and cached like a rendition under the transform's fingerprint.
+ */
+async function answerInfo(c: Ctx, image: ImageEdgeState, output: ResolvedOutput, cacheControl: string): Promise<Response> {
+  const headers = new Headers({ "content-type": "application/json", "cache-control": cacheControl, "x-content-type-options": "nosniff" });
+  const cache = await renditionCache();
+  const key = renditionCacheKey(image, output.fingerprint, "json");
+  const cached = await cache.match(key);
+  if (cached?.body) {
+    headers.set("etag", cached.headers.get("etag") ?? "");
+    headers.set("x-image-source", "HIT");
+    return respondWithBytes(c.req.raw, cached.body, Number(cached.headers.get("x-size")), headers);
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify(imageInfo(image, output.transform)));
+  return answerAndCache(c, cache, key, bytes, bytes.length, await renditionEtag(bytes), headers, "RENDERED");
 }
 
 /** Answers, and puts a copy in the location's cache for the next request. */

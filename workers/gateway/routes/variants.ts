@@ -59,7 +59,7 @@ variantRoutes.get("/:variant_id/backfill", async (c) => {
 variantRoutes.patch("/:variant_id", async (c) => {
   const existing = await findVariant(c);
   const body = await readJsonObject(c.req.raw, c.get("config"));
-  const options = parseVariantOptions(body.options, presentVariant(existing).options);
+  const options = parseVariantOptions(body.options, existing);
   const never = parseBoolean(body.neverRequireSignedURLs, "neverRequireSignedURLs") ?? existing.neverRequireSignedUrls;
   const change = await updateVariant(c.get("db"), existing, { id: existing.id, ...options, neverRequireSignedUrls: never, updatedAt: nowIso() });
   if (!change) throw notFound(`variant ${JSON.stringify(existing.id)} not found`);

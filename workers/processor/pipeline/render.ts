@@ -1,6 +1,7 @@
 import { renderTargets, type Placeholder, type SourceStream } from "../../../wasm/src/engine.ts";
 import type { AnimationLimits } from "../../../wasm/src/animation/index.ts";
 import { engineModules } from "../../../wasm/src/modules.worker.ts";
+import { outputPixels } from "../../../wasm/src/steps/step.ts";
 import type { Config } from "../../shared/config.ts";
 import { log } from "../../shared/log.ts";
 import { renderTargetsOf } from "../../shared/eager-set.ts";
@@ -36,7 +37,7 @@ const IN_PLACE_MAX_OUTPUT_PIXELS = 1_000_000;
 export function rendersInPlace(original: Uint8Array | SourceStream, source: SourceFacts, requests: OutputRequest[]): boolean {
   const bytes = original instanceof Uint8Array ? original.length : original.byteLength;
   if (bytes > IN_PLACE_MAX_BYTES) return false;
-  return renderTargetsOf(source, requests).every((t) => (t.canvas?.width ?? t.width) * (t.canvas?.height ?? t.height) <= IN_PLACE_MAX_OUTPUT_PIXELS);
+  return renderTargetsOf(source, requests).every((t) => outputPixels(t) <= IN_PLACE_MAX_OUTPUT_PIXELS);
 }
 
 /**
