@@ -79,6 +79,9 @@ export async function benchInputs(keep: (name: string) => boolean = () => true):
     ...await wanted("12 MP noisy prog", () => ensure("12 MP noisy prog", "noisy-4000x3000-progressive.jpg", 4000, 3000, jpeg(4000, 3000, "noisy", true))),
     ...await wanted("12 MP smooth base", () => ensure("12 MP smooth base", "smooth-4000x3000.jpg", 4000, 3000, jpeg(4000, 3000, "smooth", false))),
     ...await wanted("12 MP smooth prog", () => ensure("12 MP smooth prog", "smooth-4000x3000-progressive.jpg", 4000, 3000, jpeg(4000, 3000, "smooth", true))),
+    // Colour management's case: a Display P3 photo (as phones shoot), converted to sRGB for every output.
+    ...await wanted("12 MP Display P3", () => ensure("12 MP Display P3", "photo-4000x3000-p3.jpg", 4000, 3000, () =>
+      sharp(pixels(4000, 3000, "photo", 3), { raw: { width: 4000, height: 3000, channels: 3 } }).withIccProfile("p3").jpeg({ quality: 90 }).toBuffer())),
     ...await wanted("24 MP photo", () => ensure("24 MP photo", "photo-6000x4000.jpg", 6000, 4000, jpeg(6000, 4000, "photo", false))),
     ...await wanted("50 MP photo", () => ensure("50 MP photo", "photo-8660x5774.jpg", 8660, 5774, jpeg(8660, 5774, "photo", false))),
     ...await wanted("100 MP photo", () => ensure("100 MP photo", "photo-12000x8333.jpg", 12000, 8333, jpeg(12000, 8333, "photo", false))),
@@ -97,9 +100,30 @@ export async function benchInputs(keep: (name: string) => boolean = () => true):
       const frames = Buffer.concat(Array.from({ length: 24 }, (_, i) => Buffer.concat([frame.subarray(i * 480 * 4 * 8), frame.subarray(0, i * 480 * 4 * 8)])));
       return sharp(frames, { raw: { width: 480, height: 360 * 24, channels: 4, pageHeight: 360 } }).gif({ delay: Array(24).fill(80), loop: 0 }).toBuffer();
     })),
+    // SVG rasterised by resvg at each target's size: an illustration of 2000 shapes (gradients, strokes,
+    // opacity), 2400×1600 intrinsic, ~230 KB; sharp (librsvg) renders it at its intrinsic size and resizes.
+    ...await wanted("SVG 2000 shapes", () => ensure("SVG 2000 shapes", "shapes-2400x1600.svg", 2400, 1600, async () => Buffer.from(shapesSvg(2400, 1600, 2000)))),
   ];
 }
 
 export function readInput(input: BenchInput): Uint8Array {
   return new Uint8Array(readFileSync(input.file));
+}
+
+/** A deterministic SVG illustration: a gradient sky and `count` filled, stroked, translucent shapes. */
+function shapesSvg(width: number, height: number, count: number): string {
+  const noise = noiseSource(count);
+  const at = (max: number) => Math.round((noise() / 255) * max);
+  const colour = () => `#${[noise(), noise(), noise()].map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+  const shapes = Array.from({ length: count }, (_, i) => {
+    const [x, y, r] = [at(width), at(height), 8 + at(60)];
+    return i % 3 === 0
+      ? `<circle cx="${x}" cy="${y}" r="${r}" fill="${colour()}" opacity="0.7"/>`
+      : i % 3 === 1
+        ? `<rect x="${x}" y="${y}" width="${2 * r}" height="${r}" rx="4" fill="${colour()}" stroke="${colour()}" stroke-width="3"/>`
+        : `<path d="M${x} ${y} l${r} ${r * 2} l${-2 * r} 0 z" fill="url(#sky)" stroke="#222" stroke-width="1.5"/>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#1e90ff"/><stop offset="1" stop-color="#fff"/></linearGradient></defs>` +
+    `<rect width="${width}" height="${height}" fill="url(#sky)"/>${shapes.join("")}</svg>`;
 }

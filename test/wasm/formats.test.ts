@@ -18,7 +18,7 @@ beforeAll(async () => {
   modules = await loadEngineModules();
 });
 
-const SAMPLES = { jpeg: "landscapeJpeg", png: "alphaPng", gif: "gif", webp: "lossyWebp", avif: "avif", heic: "heic" } as const;
+const SAMPLES = { jpeg: "landscapeJpeg", png: "alphaPng", gif: "gif", webp: "lossyWebp", avif: "avif", heic: "heic", svg: "scriptedSvg" } as const;
 
 describe("the FORMATS table", () => {
   it("has one module per input format, each sniffing its own files and no other's", () => {
@@ -34,7 +34,7 @@ describe("the FORMATS table", () => {
     for (const format of IMAGE_FORMATS) {
       const meta = await sharp(fixtures[SAMPLES[format]]).metadata();
       const heif = meta.compression === "hevc" ? "heic" : "avif";
-      expect(CONTENT_TYPES[format], format).toBe(`image/${meta.format === "heif" ? heif : meta.format}`);
+      expect(CONTENT_TYPES[format], format).toBe(`image/${meta.format === "heif" ? heif : meta.format === "svg" ? "svg+xml" : meta.format}`);
     }
     for (const format of OUTPUT_FORMATS) expect(CONTENT_TYPES[format]).toMatch(/^image\//);
   });

@@ -8,6 +8,7 @@ import sharp from "sharp";
 import { renderTargets, type EngineModules, type RenderReport, type RenderTarget } from "../../wasm/src/engine.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { attentionWindow } from "../../wasm/src/saliency.ts";
+import { probeImage } from "../../wasm/src/probe.ts";
 import { renderTargetsOf } from "../../workers/shared/eager-set.ts";
 import { parseFlexibleOptions, transformFingerprint } from "../../workers/shared/transform.ts";
 import { probe } from "./fixtures.ts";
@@ -124,6 +125,18 @@ describe.each([
       const png = await sharp(frames.data.subarray(f * frameBytes, (f + 1) * frameBytes), { raw: { width: 100, height: 100, channels: 3 } }).png().toBuffer();
       expect(await subjectPixels(png), `frame ${f}`).toBeGreaterThan(0.9 * subject.size ** 2);
     }
+  });
+
+  it("places the crop in an SVG rasterised at the target's scale", async () => {
+    // 1200×400, a striped skin-toned 160 px subject at the right edge; rendered at a quarter of that size.
+    const stripes = Array.from({ length: 20 }, (_, i) => `<rect x="${1020 + 8 * i}" y="120" width="4" height="160" fill="#966450"/>`).join("");
+    const svg = new TextEncoder().encode(`<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="400"><rect width="1200" height="400" fill="#c8c8c8"/>` +
+      `<rect x="1020" y="120" width="160" height="160" fill="#e0ac8c"/>${stripes}</svg>`);
+    const source = probeImage(svg)!;
+    const transform = parseFlexibleOptions("fit=cover,w=100,h=100,g=auto");
+    const [target] = renderTargetsOf(source, [{ transform, format: "png", fingerprint: "", variant: null }]);
+    const [out] = await renderTargets(svg, source, [target], { modules, maxPixels });
+    expect(await subjectPixels(out.bytes)).toBeGreaterThan(0.9 * 40 * 40);
   });
 
   it("places the crop in the oriented picture of a JPEG with EXIF orientation 6", async () => {

@@ -113,7 +113,7 @@ describe("an R2 notification of a direct upload's incoming object", () => {
 
   it("fails bytes that are not an image", async () => {
     const { id, incoming } = await draft("put-text");
-    await failedWith(id, incoming, await putIncoming(incoming, fixture("textFile")), "the uploaded file is not an image we take: unsupported image format: expected JPEG, PNG, GIF, WebP, AVIF or HEIC");
+    await failedWith(id, incoming, await putIncoming(incoming, fixture("textFile")), "the uploaded file is not an image we take: unsupported image format: expected JPEG, PNG, GIF, WebP, AVIF, HEIC or SVG");
   });
 
   it("reads further for a header behind large metadata segments", async () => {

@@ -20,10 +20,12 @@ export interface Admission {
 
 /** Plans `targets` from `headerBytes` (at least the file's header) of a `byteLength`-byte file. */
 export function admitRender(headerBytes: Uint8Array, header: ImageHeader, byteLength: number, targets: RenderTarget[], budgetBytes: number): Admission {
-  const source = { format: header.format, width: header.width, height: header.height, orientation: header.orientation, hasAlpha: header.hasAlpha };
+  const stored = { format: header.format, width: header.width, height: header.height, orientation: header.orientation, hasAlpha: header.hasAlpha };
+  // A vector original is planned as the raster its targets need, as the engine renders it.
+  const { source, targets: planned } = FORMATS[header.format].rasterFor?.(stored, targets, Infinity) ?? { source: stored, targets };
   const decoders = FORMATS[header.format].planningDecoders(headerBytes, source, byteLength);
   const resizeKernel = kernels.resize?.estimateResizeBytes;
-  const plans = decoders.map((d) => planRender({ inputBytes: byteLength, source, targets, resizeKernel, inputStreamed: true }, d));
+  const plans = decoders.map((d) => planRender({ inputBytes: byteLength, source, targets: planned, resizeKernel, inputStreamed: true }, d));
   const fitting = plans.find((p) => p.peakBytes <= budgetBytes);
   const plan = fitting ?? plans.reduce((a, b) => (b.peakBytes < a.peakBytes ? b : a));
   const peak = plan.phases.reduce((a, b) => (b.bytes > a.bytes ? b : a));

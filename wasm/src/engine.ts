@@ -26,6 +26,7 @@ import { orientedSize } from "./pixels.ts";
 import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts";
 import { outputSize } from "./steps/step.ts";
 import { exifForOutput } from "./metadata.ts";
+import { convertsToSrgb, sourceColour, withKeptProfile } from "./icc/source-colour.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
 import { placeholderOf } from "./placeholder.ts";
@@ -160,6 +161,9 @@ export async function renderTargets(
   if (source.width * source.height > maxPixels) {
     throw new CodecError("limit", `source is ${source.width}×${source.height} = ${(source.width * source.height / 1e6).toFixed(1)} MP, over the maxPixels limit of ${(maxPixels / 1e6).toFixed(1)} MP`);
   }
+  // A vector original is rendered from the raster its targets need (formats/svg.ts): from here on, that raster.
+  const raster = FORMATS[source.format].rasterFor?.(source, targets, maxPixels);
+  if (raster) ({ source, targets } = raster);
   const oriented = orientedSize(source.width, source.height, source.orientation);
   targets.forEach((t, i) => checkTarget(t, i, oriented));
   if (targets.length === 0) return [];
@@ -189,8 +193,17 @@ export async function renderTargets(
 
   // One reading of the stream (for JPEG: one marker walk) serves the plan, the decoder and the EXIF.
   const reading = FORMATS[source.format].read(input, source, modules);
+  // The embedded profile, parsed once, and its conversion to sRGB, built once for every target that needs it
+  // (copied first when it views a streamed input, which is let go after the decode).
+  const iccBytes = reading.iccProfile?.();
+  const colour = sourceColour(streamed ? iccBytes?.slice() : iccBytes);
+  const conversion = colour.conversion;
+  const appliesTo = (t: RenderTarget) => convertsToSrgb(colour, t);
   const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
-  const planInput: PlanInput = { inputBytes: input.length, source, targets, resizeKernel, inputStreamed: streamed };
+  const planInput: PlanInput = {
+    inputBytes: input.length, source, targets, resizeKernel, inputStreamed: streamed,
+    colour: conversion && { convertsToSrgb: appliesTo, tableBytes: conversion.tableBytes },
+  };
   // Decoders come fastest first; the first whose plan fits the budget is used (so a format with a fast
   // full-size decoder and a streaming one uses the streaming one only where the other cannot fit).
   const { decoders } = reading;
@@ -307,7 +320,11 @@ export async function renderTargets(
       context = { modules, orientation: 1, crop: mapRect(region, previous.region, image.width, image.height) };
     } else {
       [image, first] = [sourceRaster!, 0];
-      context = { modules, orientation: source.orientation, crop: mapRect(region, fullFrame, decodedOriented.width, decodedOriented.height) };
+      context = {
+        modules, orientation: source.orientation, crop: mapRect(region, fullFrame, decodedOriented.width, decodedOriented.height),
+        // Content taken from another target above was converted (or kept) there already: only the source's is converted.
+        colour: conversion && { conversion, appliesTo, source: sourceRaster },
+      };
     }
     for (let i = first; i < REUSABLE_STEPS; i++) image = await TARGET_STEPS[i].run(image, target, context);
     const content = image;
@@ -331,6 +348,7 @@ export async function renderTargets(
     }
     const carried = target.format === "jpeg" || target.format === "webp" ? exifForOutput(exif, target.metadata) : undefined;
     const encoded = await encodeRaster(out, target.format, target.quality, modules, carried, { reuseEncoder, fast: target.compression === "fast" });
+    encoded.bytes = withKeptProfile(colour, target, encoded.bytes, out);
     lap("encodeMs");
     account.heap(encoded.workBytes);
     account.set("codec", encoded.workBytes + encoded.bytes.length);

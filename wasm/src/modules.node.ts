@@ -19,6 +19,7 @@ const required = {
   avifDec: `${jsquash}avif/codec/dec/avif_dec.wasm`,
   avifEnc: `${jsquash}avif/codec/enc/avif_enc.wasm`,
   heifDec: `${root}node_modules/libheif-js/libheif-wasm/libheif.wasm`,
+  resvg: `${root}node_modules/@resvg/resvg-wasm/index_bg.wasm`,
 } as const;
 
 const optional = {

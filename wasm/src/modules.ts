@@ -25,6 +25,8 @@ export interface EngineModules {
   avifEnc: WebAssembly.Module;
   /** libheif-js's libheif + libde265 (HEVC) build: the HEIC decoder. */
   heifDec: WebAssembly.Module;
+  /** @resvg/resvg-wasm (SVG rasteriser, wasm-bindgen; driven by codecs/resvg.ts). */
+  resvg?: WebAssembly.Module;
   /** Our AssemblyScript JPEG decoder with DCT-domain downscaling (wasm/build/jpeg.wasm), when built. */
   jpeg?: WebAssembly.Module;
   /** Our AssemblyScript SIMD resize kernels (wasm/build/resize.wasm), when built. */

@@ -17,6 +17,7 @@ import webpScaled from "../native/webp-scaled/webp_scaled.wasm";
 import avifDec from "@jsquash/avif/codec/dec/avif_dec.wasm";
 import avifEnc from "@jsquash/avif/codec/enc/avif_enc.wasm";
 import heifDec from "libheif-js/libheif-wasm/libheif.wasm";
+import resvg from "@resvg/resvg-wasm/index_bg.wasm";
 import jpeg from "../build/jpeg.wasm";
 import resize from "../build/resize.wasm";
 import type { EngineModules } from "./modules.ts";
@@ -31,6 +32,7 @@ export const engineModules: EngineModules = {
   avifDec,
   avifEnc,
   heifDec,
+  resvg,
   jpeg,
   resize,
 };

@@ -56,6 +56,8 @@ export interface PlanInput {
   targets: RenderTarget[];
   /** Peak bytes of one kernel resize, when the resize kernel is in use (else the TS resampler's estimate). */
   resizeKernel?: (srcW: number, srcH: number, channels: 3 | 4, dstW: number, dstH: number) => number;
+  /** The source's conversion to sRGB (icc/source-colour.ts): which targets it converts, and its tables' bytes. */
+  colour?: { convertsToSrgb(target: RenderTarget): boolean; tableBytes: number };
 }
 
 /** The oriented full-resolution region a target shows. */
@@ -68,7 +70,7 @@ export function targetRegion(target: RenderTarget, source: SourceInfo): Rect {
  * Orders targets largest-first and links each to the previous one when the previous content covers its region
  * at ≥ 2× its size in both directions (then resizing from it loses nothing visible and is much cheaper).
  */
-export function planCascade(targets: RenderTarget[], source: SourceInfo): TargetStep[] {
+export function planCascade(targets: RenderTarget[], source: SourceInfo, colour?: PlanInput["colour"]): TargetStep[] {
   const order = targets
     .map((target, index) => ({ target, index, region: targetRegion(target, source) }))
     .sort((a, b) => b.target.width * b.target.height - a.target.width * a.target.height || a.index - b.index);
@@ -77,6 +79,8 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo): Target
     const prev = steps[i - 1], cur = steps[i];
     // A border trim's region is found after the decode: such a target neither feeds nor is fed by another.
     if (prev.target.trimBorder || cur.target.trimBorder) continue;
+    // Converted content cannot feed a target that keeps the source's profile, nor the other way round.
+    if (colour && colour.convertsToSrgb(prev.target) !== colour.convertsToSrgb(cur.target)) continue;
     const p = prev.region, r = cur.region;
     // An attention crop is placed only after the decode (saliency.ts), the same way for the same size and bounds:
     // it shares the content of such a crop, and is cut from a previous content covering all of its bounds, but
@@ -147,7 +151,7 @@ function resizeBytes(srcW: number, srcH: number, w: number, h: number, c: number
  */
 export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   const { source, inputBytes } = p;
-  const steps = planCascade(p.targets, source);
+  const steps = planCascade(p.targets, source, p.colour);
   const scale = decoder.chooseScale?.(p) ?? 1;
   const dw = Math.ceil(source.width / scale), dh = Math.ceil(source.height / scale);
   const c = source.hasAlpha ? 4 : 3;
@@ -179,7 +183,7 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
     const resizing = step.from === "same" ? 0
       : p.resizeKernel ? p.resizeKernel(Math.ceil(fromW), Math.ceil(fromH), c, target.width, target.height) + content
       : resizeBytes(fromW, fromH, target.width, target.height, c);
-    const work = resizing + TARGET_STEPS.reduce((n, s) => n + s.workBytes(target, c), 0);
+    const work = resizing + TARGET_STEPS.reduce((n, s) => n + s.workBytes(target, c), 0) + (p.colour?.tableBytes ?? 0);
     const bytes = inputAfter + (sourceAlive ? rasterBytes : 0) + previous + content + work + encoderBytes(target.format, outCanvas);
     phases.push({ phase: `${target.format} ${target.width}×${target.height}`, bytes });
     sourceAlive = step.sourceNeededAfter;

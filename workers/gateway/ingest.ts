@@ -7,7 +7,7 @@ import { ApiError, ErrorCode, badRequest, describeError, quote } from "../shared
 import { countImages, insertImageRecord, originalColumns } from "../shared/image-records.ts";
 import type { ImageRow, ImageStatus } from "../shared/schema.ts";
 import { imageStorageId, newLife, originalKey, type StoredImage } from "../shared/storage.ts";
-import { checkAnimationLimits, checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
+import { checkAnimationLimits, checkImageLimits, probeUpload, storedOriginal } from "../shared/upload-checks.ts";
 import type { GatewayEnv } from "./env.ts";
 import { faultPoint } from "./faults.ts";
 import { since, type PhaseTimings } from "../shared/log.ts";
@@ -92,14 +92,18 @@ export function parseMetadata(raw: unknown, form?: FormData): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-/** Checks an upload's bytes against the limits from its header alone, before anything is stored or decoded. */
-export function inspectUpload(bytes: Uint8Array, config: Config): ImageHeader {
+/**
+ * Checks an upload's bytes against the limits from its header alone, before anything is stored or decoded, and
+ * gives what is to be stored (an SVG sanitised) with its header.
+ */
+export function inspectUpload<T extends { bytes: Uint8Array }>(upload: T, config: Config): T & { header: ImageHeader } {
+  const { bytes } = upload;
   if (bytes.length === 0) throw badRequest("file is empty");
   if (bytes.length > config.limits.maxUploadBytes) throw uploadTooLarge("file", bytes.length, config);
-  const header = probeUpload(bytes);
-  checkImageLimits(header, config.limits);
-  checkAnimationLimits(bytes, header, config.limits);
-  return header;
+  const stored = storedOriginal(bytes, probeUpload(bytes), config.limits);
+  checkImageLimits(stored.header, config.limits);
+  checkAnimationLimits(stored.bytes, stored.header, config.limits);
+  return { ...upload, ...stored };
 }
 
 /** Reads an upload's `file` field, or fetches its `url`, bounded by the upload limit. */

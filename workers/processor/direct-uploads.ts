@@ -9,7 +9,7 @@ import { findImageIdByLife, originalColumns, updateImageLife } from "../shared/i
 import { isObjectCreate, parseR2EventNotification, type R2EventNotification } from "../shared/r2-notifications.ts";
 import { imageIdOfStorageId, imageStorageId, parseIncomingKey } from "../shared/storage.ts";
 import { checkRenderable } from "../shared/render-admission.ts";
-import { checkAnimationLimits, checkImageLimits, checkUploadLimits, overUploadUrlBytes, probeUpload } from "../shared/upload-checks.ts";
+import { checkAnimationLimits, checkImageLimits, checkUploadLimits, overUploadUrlBytes, probeUpload, storedOriginal } from "../shared/upload-checks.ts";
 import type { ProcessorEnv } from "./env.ts";
 
 /**
@@ -102,13 +102,17 @@ export async function ingestIncoming(env: ProcessorEnv, notification: R2EventNot
       await coordinator.releaseIncoming(image.life, etag);
       return header;
     }
-    const moved = await moveToOriginals(env.BUCKET, key, etag, claim.originalKey, header);
-    if (moved !== "moved") {
+    // An SVG is sanitised on its way to originals/ (what is stored is what is served), others are copied as they are.
+    const moved = header.format === "svg"
+      ? await sanitiseToOriginals(env.BUCKET, key, etag, claim.originalKey, config.limits)
+      : await moveToOriginals(env.BUCKET, key, etag, claim.originalKey, header);
+    if (typeof moved === "string" && moved !== "moved") {
       await coordinator.releaseIncoming(image.life, etag);
       return moved;
     }
+    const stored = typeof moved === "string" ? { header, size } : moved;
     crash("original-stored");
-    const recorded = await updateImageLife(db, imageId, image.life, { uploaded: nowIso(), ...originalColumns(header, size) });
+    const recorded = await updateImageLife(db, imageId, image.life, { uploaded: nowIso(), ...originalColumns(stored.header, stored.size) });
     if (!recorded) {
       // Deleted while it was being moved: nothing of this life may stay.
       await env.BUCKET.delete([claim.originalKey, key]);
@@ -183,4 +187,28 @@ async function moveToOriginals(bucket: R2Bucket, key: string, etag: string, orig
     customMetadata: { width: String(header.width), height: String(header.height), format: header.format },
   });
   return "moved";
+}
+
+/** Reads a direct upload's SVG whole (it is at most MAX_SVG_BYTES), sanitises it and stores that as the original. */
+async function sanitiseToOriginals(
+  bucket: R2Bucket,
+  key: string,
+  etag: string,
+  originalKey: string,
+  limits: Parameters<typeof storedOriginal>[2],
+): Promise<{ header: ImageHeader; size: number } | "missing" | "replaced"> {
+  const object = await bucket.get(key, { onlyIf: { etagMatches: etag } });
+  if (!object) return "missing";
+  if (!("body" in object)) return "replaced";
+  if (object.size > limits.maxSvgBytes) {
+    await object.body.cancel();
+    throw new ApiError(413, ErrorCode.tooLarge, `SVG is ${object.size} bytes; the limit is ${limits.maxSvgBytes} bytes (MAX_SVG_BYTES)`);
+  }
+  const original = new Uint8Array(await object.arrayBuffer());
+  const { bytes, header } = storedOriginal(original, probeUpload(original), limits);
+  await bucket.put(originalKey, bytes, {
+    httpMetadata: { contentType: CONTENT_TYPES[header.format] },
+    customMetadata: { width: String(header.width), height: String(header.height), format: header.format },
+  });
+  return { header, size: bytes.length };
 }

@@ -1,5 +1,6 @@
 import { badRequest } from "./errors.ts";
 import { DEFAULT_MAX_ANIMATION_FRAMES, DEFAULT_MAX_ANIMATION_PIXELS } from "../../wasm/src/animation/index.ts";
+import { DEFAULT_MAX_SVG_BYTES } from "../../wasm/src/svg-sanitise.ts";
 
 /** Settings read from `env` (wrangler vars and secrets), parsed once per request into a validated object. */
 export interface Config {
@@ -16,6 +17,8 @@ export interface Config {
     maxAnimationPixels: number;
     /** An animation kept: its frames (MAX_ANIMATION_FRAMES). */
     maxAnimationFrames: number;
+    /** An SVG upload, before sanitising (MAX_SVG_BYTES). */
+    maxSvgBytes: number;
   };
   flexibleVariants: boolean;
   /** Images an account may hold (reported by `/stats`). */
@@ -105,6 +108,7 @@ export interface ConfigEnv {
   MAX_SIDE?: string;
   MAX_ANIMATION_PIXELS?: string;
   MAX_ANIMATION_FRAMES?: string;
+  MAX_SVG_BYTES?: string;
   FLEXIBLE_VARIANTS?: string;
   MAX_IMAGES?: string;
   LEASE_SECONDS?: string;
@@ -154,6 +158,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
       maxSide: positiveInt(env.MAX_SIDE, 12_000, "MAX_SIDE"),
       maxAnimationPixels: positiveInt(env.MAX_ANIMATION_PIXELS, DEFAULT_MAX_ANIMATION_PIXELS, "MAX_ANIMATION_PIXELS"),
       maxAnimationFrames: positiveInt(env.MAX_ANIMATION_FRAMES, DEFAULT_MAX_ANIMATION_FRAMES, "MAX_ANIMATION_FRAMES"),
+      maxSvgBytes: positiveInt(env.MAX_SVG_BYTES, DEFAULT_MAX_SVG_BYTES, "MAX_SVG_BYTES"),
     },
     flexibleVariants: (env.FLEXIBLE_VARIANTS ?? "true") !== "false",
     maxImages: positiveInt(env.MAX_IMAGES, 100_000, "MAX_IMAGES"),

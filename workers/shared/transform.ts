@@ -25,7 +25,8 @@ export const GRAVITIES = ["center", "left", "right", "top", "bottom"] as const;
 export const AUTO_GRAVITY = "auto";
 
 export type Fit = (typeof FITS)[number];
-export type RequestedFormat = OutputFormat | "auto";
+/** `svg`: an SVG image's sanitised original, as stored (other images are negotiated as for `auto`). */
+export type RequestedFormat = OutputFormat | "auto" | "svg";
 /** format=json: Cloudflare's JSON answer (the output's size and the original's) instead of an image. */
 export type TransformFormat = RequestedFormat | "json";
 
@@ -259,8 +260,8 @@ function applyOptions(start: Transform, options: Array<{ rawName: string; name: 
       case "format": {
         // Our JPEG is always baseline sequential (encode.ts), so baseline-jpeg is the same output as jpeg.
         const f = value === "jpg" || value === "baseline-jpeg" ? "jpeg" : value;
-        if (f !== "auto" && f !== "json" && !OUTPUT_FORMATS.includes(f as OutputFormat)) {
-          throw badRequest(`format must be one of auto, ${OUTPUT_FORMATS.join(", ")}, baseline-jpeg, json, got ${quote(value)}`);
+        if (f !== "auto" && f !== "json" && f !== "svg" && !OUTPUT_FORMATS.includes(f as OutputFormat)) {
+          throw badRequest(`format must be one of auto, svg, ${OUTPUT_FORMATS.join(", ")}, baseline-jpeg, json, got ${quote(value)}`);
         }
         transform.format = f as TransformFormat;
         break;

@@ -1,6 +1,7 @@
 import { CodecError } from "../../wasm/src/errors.ts";
 import { probeImage, type ImageHeader } from "../../wasm/src/probe.ts";
 import { animationOverLimit, readAnimation } from "../../wasm/src/animation/index.ts";
+import { sanitiseSvg } from "../../wasm/src/svg-sanitise.ts";
 import type { UploadLimits } from "./bindings.ts";
 import type { Config } from "./config.ts";
 import { ApiError, ErrorCode, fromCodecError } from "./errors.ts";
@@ -69,4 +70,20 @@ export function checkUploadLimits(size: number, header: ImageHeader, limits: Upl
 
 export function overUploadUrlBytes(size: number, max: number): ApiError {
   return new ApiError(413, ErrorCode.tooLarge, `the upload is ${size} bytes; this upload URL allows at most ${max} bytes (maxBytes)`);
+}
+
+/**
+ * What is stored of an upload: the bytes as they came, except an SVG, which is sanitised (svg-sanitise.ts: no
+ * script, handler, external reference or foreignObject survives), bounded by MAX_SVG_BYTES, and probed again as
+ * stored. Pure TypeScript, so the gateway runs it before anything reaches R2.
+ */
+export function storedOriginal(bytes: Uint8Array, header: ImageHeader, limits: Pick<Config["limits"], "maxSvgBytes">): { bytes: Uint8Array; header: ImageHeader } {
+  if (header.format !== "svg") return { bytes, header };
+  try {
+    const sanitised = sanitiseSvg(bytes, { maxBytes: limits.maxSvgBytes });
+    return { bytes: sanitised, header: probeImage(sanitised) };
+  } catch (error) {
+    if (error instanceof CodecError) throw fromCodecError(error);
+    throw error;
+  }
 }

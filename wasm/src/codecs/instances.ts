@@ -20,6 +20,8 @@ import avifDecFactory from "@jsquash/avif/codec/dec/avif_dec.js";
 import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import heifDecFactory from "libheif-js/libheif-wasm/libheif.js";
 
+export { instantiateResvg } from "./resvg.ts";
+
 /** Pixels as the jSquash codecs hand them over: RGBA, 8 bits per sample. */
 export interface CodecImage {
   data: Uint8Array | Uint8ClampedArray;

@@ -9,6 +9,7 @@ import type { Orientation } from "../raster.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import type { CodecImage } from "../codecs/instances.ts";
 import { ascii, readU32 } from "./reader.ts";
+import { heifIccProfile } from "../icc/containers.ts";
 import type { DecodeContext, DecodeResult, ImageFormatModule, ImageHeader } from "./types.ts";
 
 const MiB = 1024 * 1024;
@@ -35,6 +36,13 @@ export const avif: ImageFormatModule = {
         return avifExif(bytes);
       } catch {
         return undefined; // a malformed box tree only costs the metadata, never the render
+      }
+    },
+    iccProfile: () => {
+      try {
+        return heifIccProfile(bytes);
+      } catch {
+        return undefined;
       }
     },
   }),

@@ -18,10 +18,12 @@ import { gif } from "./gif.ts";
 import { heic } from "./heic.ts";
 import { jpeg } from "./jpeg.ts";
 import { png } from "./png.ts";
+import { svg } from "./svg.ts";
 import { webp } from "./webp.ts";
 import type { ImageFormatModule } from "./types.ts";
 
-export const FORMATS = { jpeg, png, gif, webp, avif, heic } as const satisfies Record<string, ImageFormatModule>;
+// SVG last: the binary formats' magic bytes are checked before any text is tokenized.
+export const FORMATS = { jpeg, png, gif, webp, avif, heic, svg } as const satisfies Record<string, ImageFormatModule>;
 
 /** An input format we accept. */
 export type ImageFormat = keyof typeof FORMATS;

@@ -36,6 +36,8 @@ export interface JpegMarkers {
   frameCount: number;
   /** The first APP1 "Exif\0\0" payload, prefix included (exif.ts strips it). */
   exif?: Uint8Array;
+  /** APP2 "ICC_PROFILE\0" payloads in file order, prefix included (icc/containers.ts reassembles them). */
+  icc: Uint8Array[];
   /** APP0 "JFIF\0" seen (means YCbCr). */
   jfif: boolean;
   /** APP14 "Adobe" transform flag, -1 without the segment. */
@@ -68,6 +70,7 @@ export function readJpegMarkers(b: Uint8Array, options: { toEnd: boolean }): Jpe
   const result: JpegMarkers = {
     soi: b.length >= 2 && b[0] === 0xff && b[1] === 0xd8,
     frameCount: 0,
+    icc: [],
     jfif: false,
     adobeTransform: -1,
     firstScanComponents: 0,
@@ -166,6 +169,8 @@ function readHeaderSegment(result: JpegMarkers, m: number, seg: Uint8Array): voi
     result.exif = seg;
   } else if (m === 0xe2 && seg.length >= 4 && ascii(seg, 0, 4) === "MPF\0") {
     result.multiPicture = true;
+  } else if (m === 0xe2 && seg.length > 14 && ascii(seg, 0, 12) === "ICC_PROFILE\0") {
+    result.icc.push(seg);
   } else if (m === 0xe0 && seg.length >= 5 && ascii(seg, 0, 5) === "JFIF\0") {
     result.jfif = true;
   } else if (m === 0xee && seg.length >= 12 && ascii(seg, 0, 5) === "Adobe") {

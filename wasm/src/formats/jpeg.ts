@@ -10,6 +10,7 @@ import { kernels, type JpegHeader, type LoadedJpeg } from "../kernels.ts";
 import { chooseDecodeScale } from "../plan.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import type { CodecImage } from "../codecs/instances.ts";
+import { jpegIccProfile } from "../icc/containers.ts";
 import { readJpegMarkers, type JpegFrame, type JpegMarkers } from "./jpeg-markers.ts";
 import type { ImageFormatModule, ImageHeader, SourceDecoder } from "./types.ts";
 
@@ -58,7 +59,8 @@ export const jpeg: ImageFormatModule = {
     decoders.push(mozjpegDecoder(input, frame));
     // The EXIF is copied out now: the kernel's decode grows its memory, which detaches views of the file there.
     const exif = markers.exif && exifTiff(markers.exif).slice();
-    return { decoders, exif: () => exif };
+    const icc = jpegIccProfile(markers.icc); // reassembled into a buffer of its own, like the EXIF copy
+    return { decoders, exif: () => exif, iccProfile: () => icc };
   },
 };
 

@@ -8,6 +8,7 @@
 import { CodecError } from "../errors.ts";
 import { exifOrientation, exifTiff } from "../exif.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
+import { pngIccProfile } from "../icc/containers.ts";
 import { describePngDamage, pixelChunks } from "../codecs/png-chunks.ts";
 import { decodePngScaled, pngStreamWorkBytes, type PngLayout } from "../codecs/png-stream.ts";
 import { chooseDecodeScale } from "../plan.ts";
@@ -31,6 +32,10 @@ export const png: ImageFormatModule = {
     exif: () => {
       const exif = beforeImageData(bytes).find((c) => c.type === "eXIf");
       return exif && exifTiff(exif.body);
+    },
+    iccProfile: () => {
+      const iccp = beforeImageData(bytes).find((c) => c.type === "iCCP");
+      return iccp && pngIccProfile(iccp.body);
     },
   }),
 };

@@ -3,7 +3,7 @@ import type * as Codecs from "../codecs/instances.ts";
 import type { EngineModules } from "../modules.ts";
 import type { Orientation, Raster } from "../raster.ts";
 import type { JpegScale } from "../kernels.ts";
-import type { SourceInfo } from "../targets.ts";
+import type { RenderTarget, SourceInfo } from "../targets.ts";
 import type { PlanInput } from "../plan.ts";
 import type { ImageFormat } from "./index.ts";
 
@@ -52,6 +52,12 @@ export interface ImageFormatModule {
    * an ordinary buffer.
    */
   inputMemory?(byteLength: number, modules: EngineModules): Uint8Array | undefined;
+  /**
+   * A vector format: the raster to render these targets from (its size, and the targets' crops mapped into it),
+   * chosen for the targets rather than decoded at a stored size. The planner and engine then treat it as a
+   * raster of that size, and `read` is given that `source`.
+   */
+  rasterFor?(source: SourceInfo, targets: RenderTarget[], maxPixels: number): { source: SourceInfo; targets: RenderTarget[] };
 }
 
 export interface SourceReading {
@@ -62,6 +68,8 @@ export interface SourceReading {
   decoders: SourceDecoder[];
   /** The source's EXIF as TIFF bytes (without the "Exif\0\0" prefix), undefined when it has none. */
   exif(): Uint8Array | undefined;
+  /** The source's embedded ICC profile (JPEG APP2, PNG iCCP, WebP ICCP, AVIF colr), undefined when it has none. */
+  iccProfile?(): Uint8Array | undefined;
 }
 
 /** One decoder for one stream, with its memory model (planned before it runs, see plan.ts). */

@@ -35,6 +35,7 @@ export const webp: ImageFormatModule = {
       const exif = riffChunks(bytes).find((c) => c.type === "EXIF");
       return exif && exifTiff(exif.body);
     },
+    iccProfile: () => riffChunks(bytes).find((c) => c.type === "ICCP")?.body,
   }),
 };
 

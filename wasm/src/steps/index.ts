@@ -5,6 +5,7 @@
 import { adjustColourStep } from "./adjust-colour.ts";
 import { blur } from "./blur.ts";
 import { border } from "./border.ts";
+import { colourToSrgb } from "./colour.ts";
 import { flatten } from "./flatten.ts";
 import { pad } from "./pad.ts";
 import { resize } from "./resize.ts";
@@ -21,7 +22,7 @@ export type { Step, StepContext } from "./step.ts";
  */
 export const FILTER_STEPS: readonly Step[] = [blur, sharpen, adjustColourStep];
 
-export const TARGET_STEPS: readonly Step[] = [resize, rotateAndFlip, ...FILTER_STEPS, pad, border, flatten];
+export const TARGET_STEPS: readonly Step[] = [resize, colourToSrgb, rotateAndFlip, ...FILTER_STEPS, pad, border, flatten];
 
 /** How many steps, from the start, are reusable: the cascade shares the raster after them. */
 export const REUSABLE_STEPS = TARGET_STEPS.findIndex((s) => !s.reusable);

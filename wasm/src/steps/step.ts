@@ -5,12 +5,18 @@
 import type { EngineModules } from "../modules.ts";
 import type { Orientation, Raster, Rect } from "../raster.ts";
 import type { RenderTarget } from "../targets.ts";
+import type { SrgbConversion } from "../icc/to-srgb.ts";
 
 export interface StepContext {
   modules: EngineModules;
   /** How to read the raster handed to the first step: its EXIF orientation, and the oriented rect of it the target shows. */
   orientation: Orientation;
   crop: Rect;
+  /**
+   * The source's conversion to sRGB (icc/), when the raster handed in is in the source's colour space and
+   * `appliesTo` the target; `source` is the decoded raster, which must not be converted in place.
+   */
+  colour?: { conversion: SrgbConversion; appliesTo(target: RenderTarget): boolean; source?: Raster };
 }
 
 export interface Step {

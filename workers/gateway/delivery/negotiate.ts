@@ -4,7 +4,8 @@ import { AVIF_MAX_SIDE, type OutputFormat, type RequestedFormat } from "../../sh
  * Picks the output format. An explicit format wins; `auto` (named variants, `f=auto`) serves AVIF, else WebP,
  * else JPEG — PNG when the image has alpha — by what the `Accept` header lists. AVIF is not encoded above
  * AVIF_MAX_SIDE px (as on Cloudflare Images), so larger outputs fall back to the next choice. An animation kept
- * (`animated`) is never negotiated to AVIF, which we do not animate: WebP carries it.
+ * (`animated`) is never negotiated to AVIF, which we do not animate: WebP carries it. `svg` (the sanitised original)
+ * is answered before negotiation for an SVG image; any other image has no SVG to give and is negotiated as `auto`.
  */
 export function negotiateFormat(
   requested: RequestedFormat,
@@ -15,7 +16,7 @@ export function negotiateFormat(
   const accepted = acceptedTypes(accept);
   const fallback: OutputFormat = image.hasAlpha ? "png" : "jpeg";
   if (requested === "avif") return avifFits ? "avif" : accepted.has("image/webp") ? "webp" : fallback;
-  if (requested !== "auto") return requested;
+  if (requested !== "auto" && requested !== "svg") return requested;
   // compression=fast: the quickest format to encode, as Cloudflare picks it (JPEG; PNG keeps alpha).
   if (image.fast) return fallback;
   if (avifFits && accepted.has("image/avif")) return "avif";

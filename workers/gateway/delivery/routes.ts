@@ -15,6 +15,7 @@ import { fitsMemoryTier, keepInMemory, memoryRendition } from "./memory-tier.ts"
 import { accountEdgeState, forgetImage, imageEdgeState, type AccountEdgeState, type ImageEdgeState } from "./edge-state.ts";
 import { negotiateFormat } from "./negotiate.ts";
 import { respondWithBytes } from "./respond.ts";
+import { serveSvgOriginal } from "./svg-original.ts";
 import { verifySignedUrl } from "./signing.ts";
 import { nextTurn } from "../../shared/timers.ts";
 
@@ -53,6 +54,9 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const signed = visible.signed && !output.neverRequireSignedUrls;
   if (signed) await verifySignedUrl(url, (await accountEdgeState(c.env, config, c.executionCtx, "location")).keys);
   if (output.transform.format === "json") return answerInfo(c, visible, output, browserCacheControl(config, signed, url));
+  if (output.transform.format === "svg" && visible.format === "svg") {
+    return serveSvgOriginal(c.req.raw, c.env.BUCKET, visible, browserCacheControl(config, signed, url));
+  }
 
   const format = negotiateFormat(output.transform.format, c.req.header("accept"), {
     hasAlpha: visible.hasAlpha,

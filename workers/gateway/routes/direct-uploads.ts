@@ -116,8 +116,7 @@ uploadUrlRoutes.post("/*", async (c) => {
       : error;
   });
   if (form.get("url")) throw badRequest("a direct upload takes a file field, not a url");
-  const source = await readUploadSource(form, config);
-  const header = inspectUpload(source.bytes, config);
+  const { header, ...source } = inspectUpload(await readUploadSource(form, config), config);
   Object.assign(upload, { bytes: source.bytes.length, format: header.format });
   checkUploadLimits(source.bytes.length, header, limits);
   await checkRenderable(c.get("db"), source.bytes, header, source.bytes.length, config);

@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, gt, isNull, lt, ne, or, type SQL } from "drizzle-orm";
+import { SVG_DOCUMENT_HEADERS } from "../delivery/svg-original.ts";
 import { checkRenderable } from "../../shared/render-admission.ts";
 import { parseBoolean } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
@@ -40,9 +41,9 @@ imageRoutes.post("/v1", async (c) => {
   const fields = parseUploadFields(form);
   const upload = { via: form.get("url") ? ("url" as const) : ("api" as const), format: "", bytes: 0 };
   c.set("upload", upload);
-  const source = await readUploadSource(form, config);
-  upload.bytes = source.bytes.length;
-  const header = inspectUpload(source.bytes, config);
+  const read = await readUploadSource(form, config);
+  upload.bytes = read.bytes.length;
+  const { header, ...source } = inspectUpload(read, config);
   upload.format = header.format;
   await checkImageAllowance(c.get("db"), config);
   await checkRenderable(c.get("db"), source.bytes, header, source.bytes.length, config);
@@ -108,6 +109,7 @@ imageRoutes.get("/v1/:image_id{.+}/blob", async (c) => {
   const object = await c.env.BUCKET.get(originalKey({ storageId: await imageStorageId(row.id), life: row.life }));
   if (!object) throw notFound(`the original of image ${row.id} is not in storage`);
   const headers = new Headers({ "content-type": row.contentType ?? "application/octet-stream", etag: object.httpEtag });
+  if (row.format === "svg") for (const [name, value] of Object.entries(SVG_DOCUMENT_HEADERS)) headers.set(name, value);
   return respondWithBytes(c.req.raw, object.body, object.size, headers);
 });
 
