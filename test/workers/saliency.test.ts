@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { decodeStill } from "../../wasm/src/compose.ts";
 import { engineModules } from "../../wasm/src/modules.worker.ts";
 import { renditionCacheKey } from "../../workers/gateway/delivery/cache.ts";
+import { planGeometry } from "../../workers/shared/geometry.ts";
 import { imageStorageId } from "../../workers/shared/storage.ts";
 import { parseFlexibleOptions, transformFingerprint } from "../../workers/shared/transform.ts";
 import { SALIENCY_BACKGROUND } from "../fixtures/saliency-scene.ts";
@@ -22,6 +23,25 @@ async function subjectPixels(bytes: Uint8Array): Promise<number> {
   }
   return n;
 }
+
+describe("gravity=auto at the edge: a crop's size, its place left to the engine", () => {
+  it("plans the centred crop as a stand-in, to be placed anywhere in the image", () => {
+    expect(planGeometry({ width: 600, height: 200 }, parseFlexibleOptions("fit=cover,w=200,h=200,g=auto"))).toMatchObject({
+      width: 200, height: 200, crop: { left: 200, top: 0, width: 200, height: 200 },
+      cropPlacement: { strategy: "attention", within: { left: 0, top: 0, width: 600, height: 200 } },
+    });
+  });
+
+  it("keeps it inside what a trim keeps", () => {
+    expect(planGeometry({ width: 600, height: 200 }, parseFlexibleOptions("trim=0;0;0;150,fit=cover,w=200,h=200,g=auto")).cropPlacement)
+      .toEqual({ strategy: "attention", within: { left: 150, top: 0, width: 450, height: 200 } });
+  });
+
+  it("leaves nothing to place when the image already has the box's aspect, or for another gravity", () => {
+    expect(planGeometry({ width: 600, height: 600 }, parseFlexibleOptions("fit=cover,w=200,h=200,g=auto")).cropPlacement).toBeUndefined();
+    expect(planGeometry({ width: 600, height: 200 }, parseFlexibleOptions("fit=cover,w=200,h=200,g=left")).cropPlacement).toBeUndefined();
+  });
+});
 
 describe("gravity=auto", () => {
   it("through a delivery URL crops to the subject where the centre crop shows only background, cached under its own key", async () => {
