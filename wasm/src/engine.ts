@@ -13,7 +13,8 @@ import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
-import { planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { placedByAttention, planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { analysisBytes, analysisSize, attentionPlacer, type AttentionPlacer } from "./saliency.ts";
 import { findBorderRegion } from "./trim-border.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
@@ -91,6 +92,14 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
     const c = t.crop;
     if (!(c.width > 0 && c.height > 0 && c.left >= 0 && c.top >= 0 && c.left + c.width <= oriented.width && c.top + c.height <= oriented.height)) {
       throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
+    }
+  }
+  if (t.cropPlacement) {
+    const { strategy, within: w } = t.cropPlacement;
+    if (strategy !== "attention") throw bad(`cropPlacement.strategy must be "attention", got ${JSON.stringify(strategy)}`);
+    const fits = t.crop && t.crop.width <= w.width && t.crop.height <= w.height;
+    if (!(fits && w.left >= 0 && w.top >= 0 && w.left + w.width <= oriented.width && w.top + w.height <= oriented.height)) {
+      throw bad(`cropPlacement.within ${JSON.stringify(w)} must be inside the ${oriented.width}×${oriented.height} oriented source and hold the crop`);
     }
   }
   if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
@@ -272,6 +281,19 @@ export async function renderTargets(
     options.placeholder(await placeholderOf(sourceRaster, source.orientation, whole, oriented, modules));
   }
 
+  // gravity=auto: one analysis of the decoded source places every attention crop (saliency.ts). Made before the
+  // first target, while the source is alive for all of them (a crop refitted to a border trim asks for it later,
+  // from a step that reads the source anyway).
+  let attention: Promise<AttentionPlacer> | undefined;
+  const attentionCrops = () => (attention ??= (async () => {
+    const analysed = analysisSize(decodedOriented.width, decodedOriented.height);
+    account.set("attention analysis", analysisBytes(analysed.width, analysed.height, sourceRaster!.channels));
+    const placer = await attentionPlacer(sourceRaster!, source.orientation, oriented, modules);
+    account.drop("attention analysis");
+    return placer;
+  })());
+  if (plan.steps.some((s) => placedByAttention(s.target))) await attentionCrops();
+
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
   for (const step of plan.steps) {
@@ -282,6 +304,10 @@ export async function renderTargets(
       target = target.trimBorder.refit(region);
       checkTarget(target, step.index, oriented);
       region = targetRegion(target, source);
+    }
+    if (placedByAttention(target)) {
+      region = (await attentionCrops())(region, target.cropPlacement!.within);
+      target = { ...target, crop: region };
     }
     // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
     // content as it is. The rest run for this target alone (steps/index.ts).
