@@ -59,6 +59,8 @@ describe("a CMYK JPEG with an embedded CMYK profile is converted through it", ()
     const d = deltaE(await srgbPixels(out.bytes), ref);
     console.log(`tagged CMYK photo 1600×1200 → 400×300: mean ΔE76 ${d.mean.toFixed(2)}, max ${d.max.toFixed(1)}`);
     expect(d.mean).toBeLessThan(3.5);
+    const ink = await sharp(photo).pipelineColourspace("cmyk").resize(400, 300).toColourspace("cmyk").raw().toBuffer();
+    expect(deltaE(cmykInkToRgb(ink), ref).mean, "the naive conversion is far worse").toBeGreaterThan(3.5);
   });
 
   it("YCCK (Adobe transform 2) with the profile: its ink goes through the profile like plain CMYK", async () => {
