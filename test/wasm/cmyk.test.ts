@@ -8,7 +8,7 @@ import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { parseIccProfile } from "../../wasm/src/icc/profile.ts";
 import { cmykToSrgb, compositeLut } from "../../wasm/src/icc/to-srgb.ts";
 import { embedIccInJpeg } from "../../wasm/src/icc/containers.ts";
-import { CMYK_TABLE_BYTES } from "../../wasm/src/icc/cmyk.ts";
+import { CMYK_TABLE_BYTES, inkToSrgbInPlace } from "../../wasm/src/icc/cmyk.ts";
 import { readJpegHeader } from "../../wasm/src/jpeg.ts";
 import { picture, probe } from "./fixtures.ts";
 import { deltaE, patchChart } from "./icc-fixtures.ts";
@@ -96,6 +96,30 @@ describe("a CMYK JPEG with an embedded CMYK profile is converted through it", ()
     const [kept, stripped] = [await render(jpeg, { ...t, metadata: "keep" }), await render(jpeg, t)];
     expect((await sharp(kept.out.bytes).metadata()).icc).toBeUndefined();
     expect(Buffer.from(kept.out.bytes).equals(Buffer.from(stripped.out.bytes))).toBe(true);
+  });
+});
+
+describe("the ink → sRGB interpolation", () => {
+  it("tetrahedral-in-CMY, linear-in-K, in place, agrees with the plain quadrilinear conversion within a level", async () => {
+    const profile = parseIccProfile(await cmykProfileOf(await taggedChart()));
+    const composite = compositeLut(profile.a2b!);
+    const pixels = 500_000;
+    const ink = Uint8Array.from({ length: pixels * 4 }, (_, i) => (i * 7919) >> 3);
+    const quadrilinear = new Uint8Array(pixels * 3);
+    cmykToSrgb(composite, ink, quadrilinear);
+    const data = ink.slice();
+    const start = performance.now();
+    inkToSrgbInPlace(composite, data, pixels);
+    // The per-pixel cost, for the README (timed, not asserted: the machine is shared).
+    console.log(`CMYK ink → sRGB: ${((performance.now() - start) * 2).toFixed(0)} ms per megapixel`);
+    let max = 0, sum = 0;
+    for (let i = 0; i < pixels * 3; i++) {
+      const d = Math.abs(data[i] - quadrilinear[i]);
+      sum += d;
+      max = Math.max(max, d);
+    }
+    expect(max).toBeLessThanOrEqual(1);
+    expect(sum / (pixels * 3)).toBeLessThan(0.1);
   });
 });
 

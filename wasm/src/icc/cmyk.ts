@@ -9,7 +9,7 @@
  */
 import type { Raster } from "../raster.ts";
 import type { IccProfile } from "./profile.ts";
-import { cmykToSrgb, compositeLut, type CompositeLut } from "./to-srgb.ts";
+import { compositeLut, type CompositeLut } from "./to-srgb.ts";
 
 /** Bytes of the composite grid (17⁴ nodes, 3 float32 each), for the decoder's memory model. */
 export const CMYK_TABLE_BYTES = 17 ** 4 * 3 * 4;
@@ -38,10 +38,43 @@ export function cmykConversion(profile: IccProfile): CmykConversion | undefined 
     toSrgb(ink) {
       composite ??= compositeLut(lut);
       const { width, height } = ink;
-      // Pixel p is read (bytes 4p..4p+3) before it is written (3p..3p+2), and never over a later pixel's bytes.
-      const rgb = ink.data.subarray(0, width * height * 3);
-      cmykToSrgb(composite, ink.data.subarray(0, width * height * 4), rgb);
-      return { data: rgb, width, height, channels: 3 };
+      inkToSrgbInPlace(composite, ink.data, width * height);
+      return { data: ink.data.subarray(0, width * height * 3), width, height, channels: 3 };
     },
   };
+}
+
+/**
+ * `pixels` CMYK ink pixels at the start of `data` → sRGB packed at its start (pixel p is read, bytes 4p..4p+3,
+ * before it is written, 3p..3p+2, and no write reaches a later pixel's bytes). Interpolated as lcms does CMYK:
+ * tetrahedral in C, M, Y on the two K planes around the pixel's K, then linear in K — 8 nodes a pixel instead of
+ * quadrilinear's 16, and about 4× faster (see to-srgb.ts cmykToSrgb for the plain quadrilinear one).
+ */
+export function inkToSrgbInPlace(composite: CompositeLut, data: Uint8Array, pixels: number): void {
+  const { nodes, grid } = composite;
+  const scale = (grid - 1) / 255, top = grid - 2;
+  const sK = 3, sY = 3 * grid, sM = 3 * grid * grid, sC = 3 * grid * grid * grid;
+  for (let p = 0, i = 0, o = 0; p < pixels; p++, i += 4, o += 3) {
+    const pc = data[i] * scale, pm = data[i + 1] * scale, py = data[i + 2] * scale, pk = data[i + 3] * scale;
+    const ic = Math.min(top, pc | 0), im = Math.min(top, pm | 0), iy = Math.min(top, py | 0), ik = Math.min(top, pk | 0);
+    const fc = pc - ic, fm = pm - im, fy = py - iy, fk = pk - ik;
+    // The tetrahedron: walk the axes from the largest fraction to the smallest.
+    let s1: number, s2: number, f1: number, f2: number, f3: number;
+    if (fc >= fm) {
+      if (fm >= fy) { s1 = sC; s2 = sC + sM; f1 = fc; f2 = fm; f3 = fy; }
+      else if (fc >= fy) { s1 = sC; s2 = sC + sY; f1 = fc; f2 = fy; f3 = fm; }
+      else { s1 = sY; s2 = sY + sC; f1 = fy; f2 = fc; f3 = fm; }
+    } else if (fc >= fy) { s1 = sM; s2 = sM + sC; f1 = fm; f2 = fc; f3 = fy; }
+    else if (fm >= fy) { s1 = sM; s2 = sM + sY; f1 = fm; f2 = fy; f3 = fc; }
+    else { s1 = sY; s2 = sY + sM; f1 = fy; f2 = fm; f3 = fc; }
+    const s3 = sC + sM + sY;
+    const a = ic * sC + im * sM + iy * sY + ik * sK, b = a + sK;
+    for (let c = 0; c < 3; c++) {
+      const a0 = nodes[a + c], a1 = nodes[a + s1 + c], a2 = nodes[a + s2 + c], a3 = nodes[a + s3 + c];
+      const b0 = nodes[b + c], b1 = nodes[b + s1 + c], b2 = nodes[b + s2 + c], b3 = nodes[b + s3 + c];
+      const lo = a0 + f1 * (a1 - a0) + f2 * (a2 - a1) + f3 * (a3 - a2);
+      const hi = b0 + f1 * (b1 - b0) + f2 * (b2 - b1) + f3 * (b3 - b2);
+      data[o + c] = lo + (hi - lo) * fk + 0.5;
+    }
+  }
 }
