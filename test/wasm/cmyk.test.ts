@@ -9,7 +9,7 @@ import { parseIccProfile } from "../../wasm/src/icc/profile.ts";
 import { cmykToSrgb, compositeLut } from "../../wasm/src/icc/to-srgb.ts";
 import { embedIccInJpeg } from "../../wasm/src/icc/containers.ts";
 import { CMYK_TABLE_BYTES, inkToSrgbInPlace } from "../../wasm/src/icc/cmyk.ts";
-import { decodeJpeg, readJpegHeader } from "../../wasm/src/jpeg.ts";
+import { decodeJpeg, decodeLoadedJpeg, estimateJpegDecodeBytes, loadJpeg, readJpegHeader } from "../../wasm/src/jpeg.ts";
 import { FORMATS } from "../../wasm/src/formats/index.ts";
 import { picture, probe, psnr } from "./fixtures.ts";
 import { deltaE, patchChart } from "./icc-fixtures.ts";
@@ -123,6 +123,18 @@ describe("our JPEG decoder's CMYK ink output", () => {
     expect(psnr(decodeJpeg(modules.jpeg!, jpeg, 1, { cmykInk: true }).data, ink)).toBeGreaterThan(40);
     const rgbJpeg = new Uint8Array(await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg().toBuffer());
     expect(decodeJpeg(modules.jpeg!, rgbJpeg, 1, { cmykInk: true }).channels).toBe(3);
+  });
+
+  it("the decode's memory estimate covers the instance with the 4-byte ink output, at every scale", async () => {
+    const [w, h] = [1200, 800];
+    const jpeg = new Uint8Array(await sharp(syntheticPhoto(w, h), { raw: { width: w, height: h, channels: 3 } }).toColourspace("cmyk").jpeg({ quality: 85 }).toBuffer());
+    const header = readJpegHeader(jpeg);
+    for (const scale of [1, 2, 4, 8] as const) {
+      const { heapBytes } = decodeLoadedJpeg(loadJpeg(modules.jpeg!, jpeg), scale, { header, cmykInk: true });
+      const estimate = estimateJpegDecodeBytes(header, scale, true);
+      expect(estimate, `1/${scale}`).toBeGreaterThanOrEqual(heapBytes);
+      expect(estimate, `1/${scale}`).toBeLessThan(heapBytes * 1.25 + 256 * 1024);
+    }
   });
 });
 
