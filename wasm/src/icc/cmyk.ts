@@ -14,14 +14,14 @@ import { compositeLut, type CompositeLut } from "./to-srgb.ts";
 /** Bytes of the composite grid (17⁴ nodes, 3 float32 each), for the decoder's memory model. */
 export const CMYK_TABLE_BYTES = 17 ** 4 * 3 * 4;
 
-/** The conversion of one source's CMYK ink to sRGB, built from its profile once. */
+/** The conversion of one source's CMYK ink to sRGB through its profile. */
 export interface CmykConversion {
   /** What the conversion is from, for logs and reports. */
   readonly from: string;
   readonly tableBytes: number;
   /**
    * Converts a CMYK ink raster (4 bytes a pixel: C, M, Y, K, 0 = no ink) to sRGB in place: the returned RGB raster
-   * views the first three quarters of the same buffer, so the decode's memory is all it holds.
+   * views the first three quarters of the same buffer, so the decode's memory is all it holds. Called once a render, at its one decode.
    */
   toSrgb(ink: Raster): Raster;
 }
@@ -30,15 +30,14 @@ export interface CmykConversion {
 export function cmykConversion(profile: IccProfile): CmykConversion | undefined {
   const lut = profile.a2b;
   if (profile.colourSpace !== "CMYK" || !lut || lut.inputs !== 4) return undefined;
-  // Sampled at the first decode, not when the profile is read: a render refused by its plan never pays for it.
-  let composite: CompositeLut | undefined;
   return {
     from: profile.description ?? "CMYK profile",
     tableBytes: CMYK_TABLE_BYTES,
     toSrgb(ink) {
-      composite ??= compositeLut(lut);
+      // Sampled at the decode, not when the profile is read (a render refused by its plan never pays for it), and
+      // let go after it: the plan counts the tables in the decode phase only.
       const { width, height } = ink;
-      inkToSrgbInPlace(composite, ink.data, width * height);
+      inkToSrgbInPlace(compositeLut(lut), ink.data, width * height);
       return { data: ink.data.subarray(0, width * height * 3), width, height, channels: 3 };
     },
   };
