@@ -18,10 +18,12 @@ export const CMYK_TABLE_BYTES = 17 ** 4 * 3 * 4;
 export interface CmykConversion {
   /** What the conversion is from, for logs and reports. */
   readonly from: string;
+  /** Bytes of its tables while it runs, for the decoder's memory model (CMYK_TABLE_BYTES). */
   readonly tableBytes: number;
   /**
    * Converts a CMYK ink raster (4 bytes a pixel: C, M, Y, K, 0 = no ink) to sRGB in place: the returned RGB raster
-   * views the first three quarters of the same buffer, so the decode's memory is all it holds. Called once a render, at its one decode.
+   * views the first three quarters of the same buffer, so the decode's memory is all it holds. Called once a
+   * render, at its one decode.
    */
   toSrgb(ink: Raster): Raster;
 }
