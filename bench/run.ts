@@ -169,8 +169,9 @@ for (const input of chainOnly ? [] : inputs) {
   const format = meta.format === "png" || meta.format === "gif" || meta.format === "webp" || meta.format === "svg" ? meta.format : "jpeg";
   const source: SourceInfo = { format, width: meta.width!, height: meta.height!, orientation: (meta.orientation ?? 1) as Orientation, hasAlpha: !!meta.hasAlpha || format === "svg" };
   const n = iterations(input);
-  // No naive contender for GIF, WebP or SVG (it decodes PNG and JPEG only); sharp's time for a GIF is of the first frame.
-  const huge = input.width * input.height > 40e6 || format === "gif" || format === "webp" || format === "svg";
+  // No naive contender for GIF, WebP or SVG (it decodes PNG and JPEG only) nor CMYK (jSquash's mozjpeg refuses it);
+  // sharp's time for a GIF is of the first frame.
+  const huge = input.width * input.height > 40e6 || format === "gif" || format === "webp" || format === "svg" || meta.space === "cmyk";
   for (const [setName, variants] of Object.entries(variantSets(input.width, input.height))) {
     const targets = variants.map(toTarget);
     // Ours, within the default 96 MiB budget; when refused, once more with the budget lifted to show its time.

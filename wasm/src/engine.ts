@@ -27,6 +27,7 @@ import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts
 import { outputSize } from "./steps/step.ts";
 import { exifForOutput } from "./metadata.ts";
 import { convertsToSrgb, sourceColour, withKeptProfile } from "./icc/source-colour.ts";
+import type { CmykConversion } from "./icc/cmyk.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
 import { placeholderOf } from "./placeholder.ts";
@@ -139,8 +140,8 @@ function releaseBuffer(bytes: Uint8Array): void {
 }
 
 /** What a format module's decoder needs from the engine: the modules, the codec instantiators, the limits. */
-export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPixels: number): DecodeContext {
-  return { modules, codecs, keepAlpha, maxPixels };
+export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPixels: number, cmyk?: CmykConversion): DecodeContext {
+  return { modules, codecs, keepAlpha, maxPixels, cmyk };
 }
 
 /**
@@ -196,7 +197,7 @@ export async function renderTargets(
   // The embedded profile, parsed once, and its conversion to sRGB, built once for every target that needs it
   // (copied first when it views a streamed input, which is let go after the decode).
   const iccBytes = reading.iccProfile?.();
-  const colour = sourceColour(streamed ? iccBytes?.slice() : iccBytes);
+  const colour = sourceColour(streamed ? iccBytes?.slice() : iccBytes, reading.cmykPixels);
   const conversion = colour.conversion;
   const appliesTo = (t: RenderTarget) => convertsToSrgb(colour, t);
   const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
@@ -229,7 +230,7 @@ export async function renderTargets(
     clock = now;
   };
 
-  const context = decodeContext(modules, source.hasAlpha, maxPixels);
+  const context = decodeContext(modules, source.hasAlpha, maxPixels, colour.cmyk);
   // Read before a streamed input is let go (the format's reading may view it).
   const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
   const exif = carriesExif ? (streamed ? reading.exif()?.slice() : reading.exif()) : undefined;
