@@ -82,6 +82,9 @@ export async function benchInputs(keep: (name: string) => boolean = () => true):
     // Colour management's case: a Display P3 photo (as phones shoot), converted to sRGB for every output.
     ...await wanted("12 MP Display P3", () => ensure("12 MP Display P3", "photo-4000x3000-p3.jpg", 4000, 3000, () =>
       sharp(pixels(4000, 3000, "photo", 3), { raw: { width: 4000, height: 3000, channels: 3 } }).withIccProfile("p3").jpeg({ quality: 90 }).toBuffer())),
+    // A print file: Adobe CMYK tagged with sharp's CMYK press profile, converted through it (icc/cmyk.ts).
+    ...await wanted("12 MP CMYK tagged", () => ensure("12 MP CMYK tagged", "photo-4000x3000-cmyk.jpg", 4000, 3000, () =>
+      sharp(pixels(4000, 3000, "photo", 3), { raw: { width: 4000, height: 3000, channels: 3 } }).withIccProfile("cmyk").jpeg({ quality: 90 }).toBuffer())),
     ...await wanted("24 MP photo", () => ensure("24 MP photo", "photo-6000x4000.jpg", 6000, 4000, jpeg(6000, 4000, "photo", false))),
     ...await wanted("50 MP photo", () => ensure("50 MP photo", "photo-8660x5774.jpg", 8660, 5774, jpeg(8660, 5774, "photo", false))),
     ...await wanted("100 MP photo", () => ensure("100 MP photo", "photo-12000x8333.jpg", 12000, 8333, jpeg(12000, 8333, "photo", false))),

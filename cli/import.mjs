@@ -29,7 +29,7 @@ blank lines and # comments skipped; the platform fetches them), and follows each
 Exit codes: 0 every image ready, 1 some failed, 2 usage, 3 credentials refused, 4 platform unreachable,
 130 interrupted (run it again with --resume).`;
 
-const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif"]);
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif", ".heic", ".heif", ".svg"]);
 const MAX_CONCURRENCY = 64;
 
 /** Parsed `import` flags, checked once here. */

@@ -162,7 +162,7 @@ describe("sniffing and probing an SVG", () => {
     for (const text of ["<html></html>", '<svg width="1"/>', "hello", '<?xml version="1.0"?><rss/>', "<svgx " + NS + "/>"]) {
       expect(sniffFormat(bytes(text)), text).toBeUndefined();
     }
-    expectCodecError(() => probeImage(bytes("<html/>")), "unsupported", /expected JPEG, PNG, GIF, WebP, AVIF or SVG/);
+    expectCodecError(() => probeImage(bytes("<html/>")), "unsupported", /expected JPEG, PNG, GIF, WebP, AVIF, HEIC or SVG/);
   });
 
   it("takes the intrinsic size from width and height in px or absolute units, else the viewBox, else 300×150", () => {

@@ -50,4 +50,18 @@ describe("colour management through upload and delivery", () => {
     // Its stored values are P3's: read as if sRGB they are visibly off, which is what conversion fixes.
     expect(deltaE(kept.rgb, reference.rgb).mean).toBeGreaterThan(d.mean + 2);
   });
+
+  it("a CMYK JPEG with an embedded CMYK profile is delivered in sRGB through the profile, as sharp renders it", async () => {
+    await json(await upload("cmykTaggedJpeg", { id: "cmyk-tagged" }));
+    await waitForStatus("cmyk-tagged", ["ready"]);
+    const reference = readPng(fixture("cmykTaggedJpegSrgbAt64"));
+    // metadata=keep too: a CMYK profile cannot describe the RGB output, so it is converted all the same.
+    for (const metadata of ["none", "keep"]) {
+      const ours = readPng((await deliver(`cmyk-tagged/w=64,h=48,fit=scale-down,f=png,metadata=${metadata}`)).bytes);
+      expect([ours.width, ours.height]).toEqual([64, 48]);
+      expect(ours.iccp, metadata).toBe(false);
+      // test/wasm/cmyk.test.ts: ~1.2 mean on a downscaled photo; the naive conversion is far off (checked there).
+      expect(deltaE(ours.rgb, reference.rgb).mean, metadata).toBeLessThan(3.5);
+    }
+  });
 });

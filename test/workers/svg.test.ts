@@ -77,7 +77,7 @@ describe("SVG through upload, queue and delivery", () => {
       const body = await json(response, status);
       expect(body.errors[0].message).toMatch(message);
     };
-    await refused(await api("/v1", { method: "POST", body: svgForm("<html><body>hi</body></html>") }), 415, /expected JPEG, PNG, GIF, WebP, AVIF or SVG/);
+    await refused(await api("/v1", { method: "POST", body: svgForm("<html><body>hi</body></html>") }), 415, /expected JPEG, PNG, GIF, WebP, AVIF, HEIC or SVG/);
     await refused(await api("/v1", { method: "POST", body: svgForm('<svg xmlns="http://www.w3.org/2000/svg"><g></svg>') }), 422, /not well-formed XML/);
     const xxe = '<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>';
     await refused(await api("/v1", { method: "POST", body: svgForm(xxe) }), 415, /no XXE or entity expansion/);

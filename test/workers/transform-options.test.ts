@@ -50,9 +50,15 @@ describe("the render fingerprint covers every option", () => {
 });
 
 describe("gravity", () => {
-  it("refuses auto (a saliency crop) by name instead of silently centring", () => {
-    expect(refused("w=100,h=100,fit=cover,gravity=auto")).toMatch(/^gravity=auto \(a saliency crop\) is not supported yet; use one of center, left, right, top, bottom or XxY/);
-    expect(refused("g=auto")).toMatch(/^gravity=auto/);
+  it("takes auto (a saliency crop), a transform and key of its own, not the centre's", async () => {
+    expect(parseFlexibleOptions("w=100,h=100,fit=cover,gravity=auto")).toMatchObject({ gravity: "auto" });
+    expect(canonicalTransform(parseFlexibleOptions("w=100,h=100,fit=cover,g=auto"))).toContain(",g=attention,");
+    expect(await fingerprint("w=100,h=100,fit=cover,g=auto")).not.toBe(await fingerprint("w=100,h=100,fit=cover"));
+    expect(await fingerprint("w=100,h=100,fit=cover,g=auto")).toBe(await fingerprint("fit=cover,gravity=auto,h=100,w=100"));
+  });
+
+  it("refuses an unknown gravity, naming what it takes", () => {
+    expect(refused("g=middle")).toBe(`gravity must be one of auto, center, left, right, top, bottom or XxY with fractions from 0 to 1, got "middle"`);
   });
 
   it("centres by default, the same transform and key as gravity=center", async () => {
@@ -112,7 +118,7 @@ describe("the rest of Cloudflare's option set, validated once into the transform
     expect(refused("compression=slow")).toBe('compression must be fast, got "slow"');
     expect(parseFlexibleOptions("f=baseline-jpeg").format).toBe("jpeg");
     expect(parseFlexibleOptions("format=json").format).toBe("json");
-    expect(refused("f=gif")).toBe('format must be one of auto, avif, webp, jpeg, png, baseline-jpeg, json, got "gif"');
+    expect(refused("f=gif")).toBe('format must be one of auto, svg, avif, webp, jpeg, png, baseline-jpeg, json, got "gif"');
   });
 
   it("zoom is checked against 0–1, then refused unless it is its default: it applies only to gravity=face", () => {

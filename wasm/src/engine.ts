@@ -13,7 +13,8 @@ import type { Raster, Rect } from "./raster.ts";
 import type { EngineModules } from "./modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "./targets.ts";
 import { kernels } from "./kernels.ts";
-import { planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { placedByAttention, planRender, targetRegion, type PlanInput, type RenderPlan } from "./plan.ts";
+import { analysisBytes, analysisSize, attentionPlacer, type AttentionPlacer } from "./saliency.ts";
 import { findBorderRegion } from "./trim-border.ts";
 import { CONTENT_TYPES, FORMATS, FORMAT_NAMES, sniffFormat, type DecodeContext, type DecodeResult } from "./formats/index.ts";
 import * as codecs from "./codecs/instances.ts";
@@ -26,6 +27,7 @@ import { REUSABLE_STEPS, TARGET_STEPS, type StepContext } from "./steps/index.ts
 import { outputSize } from "./steps/step.ts";
 import { exifForOutput } from "./metadata.ts";
 import { convertsToSrgb, sourceColour, withKeptProfile } from "./icc/source-colour.ts";
+import type { CmykConversion } from "./icc/cmyk.ts";
 import { readAnimation } from "./animation/index.ts";
 import { renderKeepingAnimation, wantsAnimation } from "./animation/render.ts";
 import { placeholderOf } from "./placeholder.ts";
@@ -93,6 +95,14 @@ function checkTarget(t: RenderTarget, i: number, oriented: { width: number; heig
       throw bad(`crop ${JSON.stringify(c)} is outside the ${oriented.width}×${oriented.height} oriented source`);
     }
   }
+  if (t.cropPlacement) {
+    const { strategy, within: w } = t.cropPlacement;
+    if (strategy !== "attention") throw bad(`cropPlacement.strategy must be "attention", got ${JSON.stringify(strategy)}`);
+    const fits = t.crop && t.crop.width <= w.width && t.crop.height <= w.height;
+    if (!(fits && w.left >= 0 && w.top >= 0 && w.left + w.width <= oriented.width && w.top + w.height <= oriented.height)) {
+      throw bad(`cropPlacement.within ${JSON.stringify(w)} must be inside the ${oriented.width}×${oriented.height} oriented source and hold the crop`);
+    }
+  }
   if (t.rotate !== undefined && !ROTATIONS.includes(t.rotate)) throw bad(`rotate must be one of ${ROTATIONS.join(", ")}, got ${t.rotate}`);
   if (t.flip !== undefined && !FLIPS.includes(t.flip)) throw bad(`flip must be one of ${FLIPS.join(", ")}, got ${t.flip}`);
   for (const name of t.filters ? FILTER_NAMES : []) {
@@ -130,8 +140,8 @@ function releaseBuffer(bytes: Uint8Array): void {
 }
 
 /** What a format module's decoder needs from the engine: the modules, the codec instantiators, the limits. */
-export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPixels: number): DecodeContext {
-  return { modules, codecs, keepAlpha, maxPixels };
+export function decodeContext(modules: EngineModules, keepAlpha: boolean, maxPixels: number, cmyk?: CmykConversion): DecodeContext {
+  return { modules, codecs, keepAlpha, maxPixels, cmyk };
 }
 
 /**
@@ -187,7 +197,7 @@ export async function renderTargets(
   // The embedded profile, parsed once, and its conversion to sRGB, built once for every target that needs it
   // (copied first when it views a streamed input, which is let go after the decode).
   const iccBytes = reading.iccProfile?.();
-  const colour = sourceColour(streamed ? iccBytes?.slice() : iccBytes);
+  const colour = sourceColour(streamed ? iccBytes?.slice() : iccBytes, reading.cmykPixels);
   const conversion = colour.conversion;
   const appliesTo = (t: RenderTarget) => convertsToSrgb(colour, t);
   const resizeKernel = kernels.resize && modules.resize ? kernels.resize.estimateResizeBytes : undefined;
@@ -220,7 +230,7 @@ export async function renderTargets(
     clock = now;
   };
 
-  const context = decodeContext(modules, source.hasAlpha, maxPixels);
+  const context = decodeContext(modules, source.hasAlpha, maxPixels, colour.cmyk);
   // Read before a streamed input is let go (the format's reading may view it).
   const carriesExif = targets.some((t) => t.metadata !== "none" && (t.format === "jpeg" || t.format === "webp"));
   const exif = carriesExif ? (streamed ? reading.exif()?.slice() : reading.exif()) : undefined;
@@ -272,6 +282,19 @@ export async function renderTargets(
     options.placeholder(await placeholderOf(sourceRaster, source.orientation, whole, oriented, modules));
   }
 
+  // gravity=auto: one analysis of the decoded source places every attention crop (saliency.ts). Made before the
+  // first target, while the source is alive for all of them (a crop refitted to a border trim asks for it later,
+  // from a step that reads the source anyway).
+  let attention: Promise<AttentionPlacer> | undefined;
+  const attentionCrops = () => (attention ??= (async () => {
+    const analysed = analysisSize(decodedOriented.width, decodedOriented.height);
+    account.set("attention analysis", analysisBytes(analysed.width, analysed.height, sourceRaster!.channels));
+    const placer = await attentionPlacer(sourceRaster!, source.orientation, oriented, modules);
+    account.drop("attention analysis");
+    return placer;
+  })());
+  if (plan.steps.some((s) => placedByAttention(s.target))) await attentionCrops();
+
   const outputs: RenderedOutput[] = new Array(targets.length);
   let previous: { content: Raster; region: Rect } | undefined;
   for (const step of plan.steps) {
@@ -282,6 +305,10 @@ export async function renderTargets(
       target = target.trimBorder.refit(region);
       checkTarget(target, step.index, oriented);
       region = targetRegion(target, source);
+    }
+    if (placedByAttention(target)) {
+      region = (await attentionCrops())(region, target.cropPlacement!.within);
+      target = { ...target, crop: region };
     }
     // The reusable steps (resize) run from the source or from the previous target's content; "same" takes that
     // content as it is. The rest run for this target alone (steps/index.ts).

@@ -10,8 +10,9 @@
 //   unread. Baseline images with all components in one scan stream MCU rows straight to RGB.
 // - Chroma: subsampling by 2 is upsampled with libjpeg's triangle ("fancy") filter at the output scale,
 //   other factors (3, 4) by replication.
-// - CMYK/YCCK: converted naively (R = (1−C)(1−K) etc.); Adobe APP14 files are read as inverted, like
-//   libjpeg/libvips. No ICC transform.
+// - CMYK/YCCK: converted naively (R = (1−C)(1−K) etc.), or with `cmykInk` handed back as CMYK ink amounts
+//   (4 bytes a pixel) for a conversion through the file's CMYK profile (icc/cmyk.ts); Adobe APP14 files are
+//   read as inverted, like libjpeg/libvips.
 // - Truncated data: a scan decodes what is there; once it has used up its data (and no RSTn marker lets it
 //   resynchronise) the rest of it is not decoded, as libjpeg does: blocks no scan reached are mid-grey, later
 //   scans leave earlier ones' coefficients. So a small file claiming a huge frame costs work in proportion to
@@ -126,14 +127,19 @@ function interpretColor(comps: JpegComponentInfo[], jfif: boolean, adobeTransfor
 const KERNEL_STATIC_BYTES = 128 * 1024;
 const PAGE = 65536;
 
+/** Bytes a pixel of the decoded raster: 4 for a four-component image decoded to CMYK ink, else 3 (RGB). */
+export function jpegOutputChannels(header: JpegHeader, cmykInk: boolean): 3 | 4 {
+  return cmykInk && header.components === 4 ? 4 : 3;
+}
+
 /** Peak wasm memory a decode at this scale will use (input copy included), in bytes, page-rounded. */
-export function estimateJpegDecodeBytes(header: JpegHeader, scale: JpegScale): number {
+export function estimateJpegDecodeBytes(header: JpegHeader, scale: JpegScale, cmykInk = false): number {
   const k = 8 / scale;
   const hmax = Math.max(...header.sampling.map((c) => c.h));
   const vmax = Math.max(...header.sampling.map((c) => c.v));
   const mcusX = Math.ceil(header.width / (8 * hmax));
   const mcusY = Math.ceil(header.height / (8 * vmax));
-  const outBytes = Math.ceil(header.width / scale) * Math.ceil(header.height / scale) * 3;
+  const outBytes = Math.ceil(header.width / scale) * Math.ceil(header.height / scale) * jpegOutputChannels(header, cmykInk);
   const maskBytes = header.progressive && (k === 2 || k === 4) ? 8 : 0;
   let buffers = outBytes + 16;
   for (const c of header.sampling) {
@@ -149,7 +155,7 @@ export function estimateJpegDecodeBytes(header: JpegHeader, scale: JpegScale): n
 interface JpegKernel {
   memory: WebAssembly.Memory;
   alloc(n: number): number;
-  decode(ptr: number, len: number, scale: number, colorSpace: number, maxPixels: number): number;
+  decode(ptr: number, len: number, scale: number, colorSpace: number, maxPixels: number, channels: number): number;
   errorMessage(): number;
   outputPtr(): number;
   outputWidth(): number;
@@ -176,10 +182,15 @@ export interface JpegDecodeOptions {
   maxMemoryBytes?: number;
   /** The stream's header when the caller has read it already (the engine's one marker walk). */
   header?: JpegHeader;
+  /**
+   * A CMYK/YCCK image decodes to CMYK ink amounts (C, M, Y, K; 0 = no ink, Adobe's inversion undone; 4 bytes a
+   * pixel, `channels` 4) instead of naive RGB: for a conversion through its embedded profile. Others ignore it.
+   */
+  cmykInk?: boolean;
 }
 
 /**
- * Decodes a JPEG to RGB at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
+ * Decodes a JPEG to RGB (CMYK ink with `cmykInk`) at 1/`scale` size: ceil(width/scale) × ceil(height/scale), not oriented.
  * Uses a fresh instance of `module` (the compiled jpeg.wasm); a large returned raster views that
  * instance's memory (so it lives as long as the raster), a small one is a copy.
  * Truncated scan data decodes what is present; blocks without data are mid-grey (as libjpeg).
@@ -248,7 +259,8 @@ export function decodeLoadedJpeg(loaded: LoadedJpeg, scale: JpegScale, options: 
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const k = loaded.kernel;
   try {
-    const rc = k.decode(loaded.ptr, loaded.length, scale, colorCode(header), maxPixels);
+    const channels = jpegOutputChannels(header, options.cmykInk ?? false);
+    const rc = k.decode(loaded.ptr, loaded.length, scale, colorCode(header), maxPixels, channels);
     if (rc !== 0) throw new CodecError(KINDS[rc] ?? "corrupt", readString(k.memory, k.errorMessage()));
     const width = k.outputWidth();
     const height = k.outputHeight();
@@ -256,9 +268,9 @@ export function decodeLoadedJpeg(loaded: LoadedJpeg, scale: JpegScale, options: 
     // detach): copying 36 MB would briefly need it twice. A small one (shrink-on-load) is copied so the
     // instance's memory, mostly the input and coefficients, is not kept alive by the raster.
     const heapBytes = k.memory.buffer.byteLength;
-    const view = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * 3);
+    const view = new Uint8Array(k.memory.buffer, k.outputPtr(), width * height * channels);
     const data = view.length * 4 < heapBytes ? view.slice() : view;
-    return { raster: { data, width, height, channels: 3 }, heapBytes };
+    return { raster: { data, width, height, channels }, heapBytes };
   } catch (e) {
     if (e instanceof CodecError) throw e;
     if (e instanceof WebAssembly.RuntimeError) {
@@ -278,7 +290,7 @@ export function checkedHeader(bytes: Uint8Array, scale: JpegScale, options: Jpeg
     throw new CodecError("limit", `image of ${header.width}x${header.height} exceeds the limit of ${maxPixels} pixels`);
   }
   if (options.maxMemoryBytes !== undefined) {
-    const need = estimateJpegDecodeBytes(header, scale);
+    const need = estimateJpegDecodeBytes(header, scale, options.cmykInk);
     if (need > options.maxMemoryBytes) {
       throw new CodecError("limit", `decoding ${header.width}x${header.height} at 1/${scale} needs ${need} bytes, above the ${options.maxMemoryBytes} byte budget`);
     }

@@ -11,6 +11,7 @@ import { orientedSize } from "./pixels.ts";
 import { orientedRectToStored as rectToStored } from "./orient.ts";
 import { TARGET_STEPS } from "./steps/index.ts";
 import { outputPixels } from "./steps/step.ts";
+import { analysisBytes, analysisSize } from "./saliency.ts";
 
 const MiB = 1024 * 1024;
 
@@ -81,14 +82,18 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo, colour?
     // Converted content cannot feed a target that keeps the source's profile, nor the other way round.
     if (colour && colour.convertsToSrgb(prev.target) !== colour.convertsToSrgb(cur.target)) continue;
     const p = prev.region, r = cur.region;
-    if (r.left === p.left && r.top === p.top && r.width === p.width && r.height === p.height &&
-      cur.target.width === prev.target.width && cur.target.height === prev.target.height) {
+    // An attention crop is placed only after the decode (saliency.ts), the same way for the same size and bounds:
+    // it shares the content of such a crop, and is cut from a previous content covering all of its bounds, but
+    // nothing else is cut from it (its region here is only the centred stand-in).
+    const [pa, ca] = [prev.target.cropPlacement, cur.target.cropPlacement];
+    if (sameRect(r, p) && cur.target.width === prev.target.width && cur.target.height === prev.target.height &&
+      (pa && ca ? sameRect(pa.within, ca.within) : !pa && !ca)) {
       cur.from = "same";
       prev.keepForNext = true;
       continue;
     }
-    const inside = r.left >= p.left && r.top >= p.top && r.left + r.width <= p.left + p.width && r.top + r.height <= p.top + p.height;
-    if (!inside) continue;
+    if (pa) continue;
+    if (!covers(p, ca ? ca.within : r)) continue;
     const mappedW = (r.width * prev.target.width) / p.width;
     const mappedH = (r.height * prev.target.height) / p.height;
     if (mappedW >= 2 * cur.target.width && mappedH >= 2 * cur.target.height) {
@@ -100,6 +105,15 @@ export function planCascade(targets: RenderTarget[], source: SourceInfo, colour?
   steps.forEach((s, i) => (s.sourceNeededAfter = i < lastSourceUse));
   return steps;
 }
+
+/** Whether the engine places this target's crop itself, after the decode (gravity=auto). */
+export function placedByAttention(target: RenderTarget): boolean {
+  return target.cropPlacement?.strategy === "attention" && target.crop !== undefined;
+}
+
+const sameRect = (a: Rect, b: Rect) => a.left === b.left && a.top === b.top && a.width === b.width && a.height === b.height;
+const covers = (outer: Rect, r: Rect) =>
+  r.left >= outer.left && r.top >= outer.top && r.left + r.width <= outer.left + outer.width && r.top + r.height <= outer.top + outer.height;
 
 /** Decoded pixels needed, per stored axis, so that no target is upscaled from the decode. */
 function neededScale(steps: TargetStep[], source: SourceInfo, scale: number): boolean {
@@ -148,6 +162,14 @@ export function planRender(p: PlanInput, decoder: SourceDecoder): RenderPlan {
   const phases: Array<{ phase: string; bytes: number }> = [
     { phase: `decode (${decoder.name}${scale > 1 ? ` at 1/${scale}` : ""}, ${dw}×${dh})`, bytes: decodeBytes - inputBytes + inputWhileDecoding },
   ];
+  if (p.targets.some(placedByAttention)) {
+    // The saliency analysis runs on a small copy of the decoded source, before any target (saliency.ts).
+    const decodedOriented = orientedSize(dw, dh, source.orientation);
+    const a = analysisSize(decodedOriented.width, decodedOriented.height);
+    const stored = orientedSize(a.width, a.height, source.orientation);
+    const shrink = p.resizeKernel ? p.resizeKernel(dw, dh, c, stored.width, stored.height) + a.width * a.height * c : resizeBytes(dw, dh, stored.width, stored.height, c);
+    phases.push({ phase: `attention analysis (${a.width}×${a.height})`, bytes: inputAfter + rasterBytes + shrink + analysisBytes(a.width, a.height, c) });
+  }
   let sourceAlive = true;
   let previous = 0;
   for (const step of steps) {

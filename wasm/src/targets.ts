@@ -6,12 +6,23 @@ import type { Placement } from "./draw-over.ts";
 
 export type { MetadataMode, OutputFormat } from "./vocabulary.ts";
 
+/**
+ * A crop whose size is decided and whose place is not: `attention` puts it on the most salient part of `within`
+ * (saliency.ts), the oriented full-resolution region it may take pixels from (the whole picture, or what a trim keeps).
+ */
+export interface CropPlacement {
+  strategy: "attention";
+  within: Rect;
+}
+
 export interface RenderTarget {
   /** Size of the resized image content, in oriented pixels (before `flip` and `rotate`). */
   width: number;
   height: number;
   /** Region of the ORIENTED source to resize (fit=cover/crop); default the whole image. */
   crop?: Rect;
+  /** gravity=auto: the engine places `crop` on the decoded pixels (its left/top, the centred crop, are ignored). */
+  cropPlacement?: CropPlacement;
   /** Applied to the resized content, flip first (default none, 0). */
   flip?: Flip;
   rotate?: Rotation;

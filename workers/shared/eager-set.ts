@@ -65,6 +65,7 @@ function targetOf(oriented: { width: number; height: number }, transform: Transf
       width: swap ? g.height : g.width,
       height: swap ? g.width : g.height,
       crop: g.crop && orientedRectToStored(g.crop, view, oriented.width, oriented.height),
+      cropPlacement: g.cropPlacement && { ...g.cropPlacement, within: orientedRectToStored(g.cropPlacement.within, view, oriented.width, oriented.height) },
       flip: transform.flip,
       rotate: transform.rotate,
       canvas: g.canvas ? { ...g.canvas, background } : undefined,

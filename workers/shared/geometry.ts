@@ -1,8 +1,9 @@
 import type { Rect } from "../../wasm/src/raster.ts";
 import { storedRectToOriented } from "../../wasm/src/orient.ts";
 import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
+import type { CropPlacement } from "../../wasm/src/targets.ts";
 import { badRequest } from "./errors.ts";
-import { MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
+import { AUTO_GRAVITY, MAX_OUTPUT_SIDE, type Gravity, type Transform } from "./transform.ts";
 import type { PixelTrim } from "./transform-options.ts";
 
 /**
@@ -13,6 +14,8 @@ export interface Geometry {
   width: number;
   height: number;
   crop?: Rect;
+  /** gravity=auto: `crop` is the centred stand-in of that size; the engine places it on the decoded pixels. */
+  cropPlacement?: CropPlacement;
   canvas?: { width: number; height: number };
   /** The output's size once every step ran: the canvas (or the content) plus the border. */
   output: { width: number; height: number };
@@ -34,6 +37,7 @@ export function planGeometry(oriented: { width: number; height: number }, t: Tra
     const region = storedRectToOriented(trimmed, viewOrientation(t.rotate, t.flip), oriented.width, oriented.height);
     const crop = g.crop ?? { left: 0, top: 0, width: region.width, height: region.height };
     g.crop = { ...crop, left: crop.left + region.left, top: crop.top + region.top };
+    if (g.cropPlacement) g.cropPlacement = { ...g.cropPlacement, within: region };
   }
   const box = g.canvas ?? g;
   const b = t.border;
@@ -84,7 +88,7 @@ function planFit(whole: { width: number; height: number }, t: Transform): Fitted
         const w = Math.min(boxW, sw);
         const h = Math.min(boxH, sh);
         if (w === sw && h === sh) return { width: sw, height: sh };
-        return { width: w, height: h, crop: cropRect(sw, sh, w, h, t.gravity) };
+        return { width: w, height: h, ...placedCrop(sw, sh, w, h, t.gravity) };
       }
       return covered(sw, sh, boxW, boxH, coverScale, t.gravity);
   }
@@ -98,8 +102,15 @@ function covered(sw: number, sh: number, boxW: number, boxH: number, scale: numb
   // The source region that, scaled by `scale`, exactly fills the box.
   const cw = Math.min(sw, Math.max(1, Math.round(boxW / scale)));
   const ch = Math.min(sh, Math.max(1, Math.round(boxH / scale)));
-  const crop = cw === sw && ch === sh ? undefined : cropRect(sw, sh, cw, ch, gravity);
-  return { width: boxW, height: boxH, crop };
+  return { width: boxW, height: boxH, ...(cw === sw && ch === sh ? {} : placedCrop(sw, sh, cw, ch, gravity)) };
+}
+
+/** The crop for a gravity; gravity=auto leaves its place to the engine (the pixels are not known here). */
+function placedCrop(sw: number, sh: number, cw: number, ch: number, gravity: Gravity): Pick<Geometry, "crop" | "cropPlacement"> {
+  if (gravity === AUTO_GRAVITY) {
+    return { crop: cropRect(sw, sh, cw, ch, "center"), cropPlacement: { strategy: "attention", within: { left: 0, top: 0, width: sw, height: sh } } };
+  }
+  return { crop: cropRect(sw, sh, cw, ch, gravity) };
 }
 
 function cropRect(sw: number, sh: number, cw: number, ch: number, gravity: Gravity): Rect {

@@ -18,10 +18,12 @@ export { FLIPS, METADATA_MODES, OUTPUT_FORMATS, ROTATIONS, type Flip, type Metad
 /** squeeze: stretched to exactly width × height, the aspect ratio not kept. */
 export const FITS = ["scale-down", "contain", "cover", "crop", "pad", "squeeze"] as const;
 /**
- * Named gravities we crop by: the side that is not cropped. Cloudflare's `auto` (a saliency crop) and `face` are
- * refused until they are built, never taken as centre.
+ * Named gravities we crop by: the side that is not cropped. Cloudflare's `face` is refused until it is built,
+ * never taken as centre.
  */
 export const GRAVITIES = ["center", "left", "right", "top", "bottom"] as const;
+/** Cloudflare's `gravity=auto`: a saliency crop, placed by the engine on the decoded pixels (wasm/src/saliency.ts). */
+export const AUTO_GRAVITY = "auto";
 
 export type Fit = (typeof FITS)[number];
 /** `svg`: an SVG image's sanitised original, as stored (other images are negotiated as for `auto`). */
@@ -30,10 +32,10 @@ export type RequestedFormat = OutputFormat | "auto" | "svg";
 export type TransformFormat = RequestedFormat | "json";
 
 /**
- * Where a crop keeps its focus: a named edge, or a point given as fractions of width and height that sits at the
- * same fractions of the crop (Cloudflare's XxY).
+ * Where a crop keeps its focus: a named edge, `auto` (the most salient part, found by the engine), or a point given
+ * as fractions of width and height that sits at the same fractions of the crop (Cloudflare's XxY).
  */
-export type Gravity = (typeof GRAVITIES)[number] | { x: number; y: number };
+export type Gravity = (typeof GRAVITIES)[number] | typeof AUTO_GRAVITY | { x: number; y: number };
 
 /** A fully defaulted description of one output, from a named variant or flexible URL options. */
 export interface Transform {
@@ -349,16 +351,14 @@ function applyOptions(start: Transform, options: Array<{ rawName: string; name: 
 }
 
 function parseGravity(value: string): Gravity {
-  if (value === "auto") {
-    throw badRequest(`gravity=auto (a saliency crop) is not supported yet; use one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1`);
-  }
+  if (value === AUTO_GRAVITY) return AUTO_GRAVITY;
   if (value === "face") {
-    throw badRequest(`gravity=face (face detection) is not supported; use one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1`);
+    throw badRequest(`gravity=face (face detection) is not supported; use one of ${AUTO_GRAVITY}, ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1`);
   }
   if (GRAVITIES.includes(value as (typeof GRAVITIES)[number])) return value as Gravity;
   const m = /^(0(?:\.\d+)?|1(?:\.0+)?)x(0(?:\.\d+)?|1(?:\.0+)?)$/.exec(value);
   if (m) return { x: Number(m[1]), y: Number(m[2]) };
-  throw badRequest(`gravity must be one of ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1, got ${quote(value)}`);
+  throw badRequest(`gravity must be one of ${AUTO_GRAVITY}, ${GRAVITIES.join(", ")} or XxY with fractions from 0 to 1, got ${quote(value)}`);
 }
 
 /** The background is opaque (it is what alpha is flattened onto). */
@@ -375,10 +375,10 @@ function parseColor(value: string): [number, number, number] {
  */
 export function canonicalTransform(t: Transform): string {
   // The centre was the default under the name "auto" when the first renditions were stored: it keeps that text
-  // so their keys stay valid (a real gravity=auto, when built, takes a text of its own).
+  // so their keys stay valid, and the real gravity=auto (the saliency crop) takes "attention".
   // A point gravity positions the crop as Cloudflare does (the point at the same fractions of both) since the
   // options work; before, the crop was centred on the point, so the new placement takes a text of its own.
-  const gravity = typeof t.gravity === "object" ? `at:${t.gravity.x}x${t.gravity.y}` : t.gravity === "center" ? "auto" : t.gravity;
+  const gravity = typeof t.gravity === "object" ? `at:${t.gravity.x}x${t.gravity.y}` : t.gravity === "center" ? "auto" : t.gravity === AUTO_GRAVITY ? "attention" : t.gravity;
   const added = [
     t.flip !== "none" ? `flip=${t.flip}` : "",
     t.rotate !== 0 ? `rot=${t.rotate}` : "",

@@ -101,8 +101,8 @@ export function rgbRow(r: usize, g: usize, b: usize, out: usize, n: i32): void {
   }
 }
 
-// Naive device-independent CMYK→RGB: R = (1−C)(1−K) with C, K as ink fractions. No ICC transform: the
-// platform has no CMYK profile handling, and this is what browsers do for untagged CMYK.
+// Naive device-independent CMYK→RGB: R = (1−C)(1−K) with C, K as ink fractions, for CMYK without a usable
+// profile (what browsers do for untagged CMYK); a tagged file is decoded to ink instead (cmykInkRow).
 @inline function mul255(a: i32, b: i32): i32 {
   const t = a * b + 128;
   return (t + (t >> 8)) >> 8;
@@ -117,6 +117,35 @@ export function cmykRow(c: usize, m: usize, y: usize, k: usize, out: usize, n: i
     store<u8>(o, mul255(<i32>load<u8>(c + <usize>x) ^ flip, kw));
     store<u8>(o, mul255(<i32>load<u8>(m + <usize>x) ^ flip, kw), 1);
     store<u8>(o, mul255(<i32>load<u8>(y + <usize>x) ^ flip, kw), 2);
+  }
+}
+
+/**
+ * CMYK kept as ink amounts (4 bytes a pixel, 0 = no ink), for a conversion through the source's CMYK profile
+ * (wasm/src/icc/cmyk.ts): plain CMYK is stored as ink already, Adobe's inverted.
+ */
+export function cmykInkRow(c: usize, m: usize, y: usize, k: usize, out: usize, n: i32, inverted: bool): void {
+  const flip = inverted ? 255 : 0;
+  for (let x = 0; x < n; x++) {
+    const o = out + <usize>(x * 4);
+    store<u8>(o, <i32>load<u8>(c + <usize>x) ^ flip);
+    store<u8>(o, <i32>load<u8>(m + <usize>x) ^ flip, 1);
+    store<u8>(o, <i32>load<u8>(y + <usize>x) ^ flip, 2);
+    store<u8>(o, <i32>load<u8>(k + <usize>x) ^ flip, 3);
+  }
+}
+
+/** Adobe YCCK as ink amounts: the YCbCr decodes to 255 − ink for C, M, Y (see ycckRow), K is stored inverted. */
+export function ycckInkRow(yy: usize, cb: usize, cr: usize, k: usize, out: usize, n: i32): void {
+  for (let x = 0; x < n; x++) {
+    const l = <i32>load<u8>(yy + <usize>x);
+    const b = <i32>load<u8>(cb + <usize>x) - 128;
+    const r = <i32>load<u8>(cr + <usize>x) - 128;
+    const o = out + <usize>(x * 4);
+    store<u8>(o, clampByte(l + ((91881 * r + 32768) >> 16)));
+    store<u8>(o, clampByte(l + ((-22554 * b - 46802 * r + 32768) >> 16)), 1);
+    store<u8>(o, clampByte(l + ((116130 * b + 32768) >> 16)), 2);
+    store<u8>(o, 255 - <i32>load<u8>(k + <usize>x), 3);
   }
 }
 

@@ -4,7 +4,7 @@
 // is never reset. Errors are recorded with fail() and checked at block/MCU granularity; every loop is
 // bounded by the frame's block count, so hostile input ends in an error, never a hang.
 import { initIdct, idct8, idct4, idct2, fillFlat, aanScale } from "./idct";
-import { CS_GRAY, CS_YCBCR, CS_RGB, CS_CMYK, CS_CMYK_INVERTED, CS_YCCK, grayRow, ycbcrRow, rgbRow, cmykRow, ycckRow } from "./color";
+import { CS_GRAY, CS_YCBCR, CS_RGB, CS_CMYK, CS_CMYK_INVERTED, CS_YCCK, grayRow, ycbcrRow, rgbRow, cmykRow, ycckRow, cmykInkRow, ycckInkRow } from "./color";
 
 export const KIND_UNSUPPORTED: i32 = 1;
 export const KIND_CORRUPT: i32 = 2;
@@ -243,6 +243,8 @@ let mcusX: i32 = 0;
 let mcusY: i32 = 0;
 let restartInterval: i32 = 0;
 let colorSpace: i32 = CS_YCBCR;
+/** Bytes a pixel of the output: 3 (RGB), or 4 for a four-component image kept as CMYK ink. */
+let outChannels: i32 = 3;
 let maxPixels: f64 = 0;
 
 // Output scale: K×K coefficients kept per block, K×K pixels produced per block.
@@ -421,7 +423,7 @@ const UPSAMPLE_SLACK: u64 = 160;
 function setupBuffers(firstScanHasAll: bool): bool {
   streaming = !progressive && firstScanHasAll;
   useMask = progressive && (K == 2 || K == 4);
-  const outBytes = <u64>outW * <u64>outH * 3;
+  const outBytes = <u64>outW * <u64>outH * <u64>outChannels;
   let coefBytes: u64 = 0;
   for (let i = 0; i < ncomp; i++) {
     const c = unchecked(comps[i]);
@@ -1097,7 +1099,7 @@ function replicate(src: usize, dst: usize, f: i32): usize {
 }
 
 function emitRow(y: i32, r: i32, pending: bool, first: bool, last: bool): void {
-  const out = outPtr + <usize>y * <usize>(outW * 3);
+  const out = outPtr + <usize>y * <usize>(outW * outChannels);
   const p0 = componentRow(unchecked(comps[0]), r, pending, first, last);
   if (ncomp == 1) { grayRow(p0, out, outW); return; }
   const p1 = componentRow(unchecked(comps[1]), r, pending, first, last);
@@ -1108,6 +1110,11 @@ function emitRow(y: i32, r: i32, pending: bool, first: bool, last: bool): void {
     return;
   }
   const p3 = componentRow(unchecked(comps[3]), r, pending, first, last);
+  if (outChannels == 4) {
+    if (colorSpace == CS_YCCK) ycckInkRow(p0, p1, p2, p3, out, outW);
+    else cmykInkRow(p0, p1, p2, p3, out, outW, colorSpace == CS_CMYK_INVERTED);
+    return;
+  }
   if (colorSpace == CS_YCCK) ycckRow(p0, p1, p2, p3, out, outW);
   else cmykRow(p0, p1, p2, p3, out, outW, colorSpace == CS_CMYK_INVERTED);
 }
@@ -1160,10 +1167,11 @@ function nextMarker(): i32 {
 }
 
 /**
- * Decodes `len` bytes at `ptr` at 1/`scale` size into RGB. Returns 0 on success, else the error kind
- * (see errorMessage()). `cs` is the colour interpretation the caller derived from the header.
+ * Decodes `len` bytes at `ptr` at 1/`scale` size into RGB, or with `channels` 4 a four-component image into
+ * CMYK ink amounts. Returns 0 on success, else the error kind (see errorMessage()). `cs` is the colour
+ * interpretation the caller derived from the header.
  */
-export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f64): i32 {
+export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f64, channels: i32): i32 {
   initIdct();
   huffBase = allocExact(HT_SIZE * 8 + FAST_AC_SIZE * 4);
   if (huffBase == 0) return errKind;
@@ -1173,6 +1181,7 @@ export function decode(ptr: usize, len: i32, scale: i32, cs: i32, pixelLimit: f6
   pos = ptr;
   maxPixels = pixelLimit;
   colorSpace = cs;
+  outChannels = channels == 4 && (cs == CS_CMYK || cs == CS_CMYK_INVERTED || cs == CS_YCCK) ? 4 : 3;
   if (scale != 1 && scale != 2 && scale != 4 && scale != 8) { fail(KIND_UNSUPPORTED, "scale must be 1, 2, 4 or 8"); return errKind; }
   setScale(scale);
   if (len < 4 || load<u8>(data) != 0xFF || load<u8>(data + 1) != 0xD8) { fail(KIND_CORRUPT, "not a JPEG: missing SOI marker"); return errKind; }

@@ -10,7 +10,8 @@ import type { Raster, Rect } from "../raster.ts";
 import type { EngineModules } from "../modules.ts";
 import type { RenderedOutput, RenderOptions, RenderTarget, SourceInfo } from "../targets.ts";
 import type { RenderPlan } from "../plan.ts";
-import { encoderBytes, targetRegion } from "../plan.ts";
+import { encoderBytes, placedByAttention, targetRegion } from "../plan.ts";
+import { analysisBytes, analysisSize, attentionPlacer } from "../saliency.ts";
 import { CONTENT_TYPES } from "../formats/index.ts";
 import { kernels } from "../kernels.ts";
 import { encodeRaster } from "../encode.ts";
@@ -58,7 +59,11 @@ export function planAnimation(inputBytes: number, animation: AnimationHeader, so
     gathered += frames * n * 0.5;
     phases.push({ phase: `animated ${t.format} ${t.width}×${t.height}, ${frames} frames`, bytes: 0 });
   }
-  const peakBytes = Math.ceil(inputBytes + 2 * canvas + decoder + perFrame + encoder + gathered);
+  // The first frame's attention analysis (saliency.ts) comes before any target's encoder is working.
+  const analysed = analysisSize(animation.width, animation.height);
+  const attention = targets.some(placedByAttention)
+    ? analysisBytes(analysed.width, analysed.height, 4) + 12 * analysed.width * analysed.height : 0;
+  const peakBytes = Math.ceil(inputBytes + 2 * canvas + decoder + perFrame + Math.max(encoder, attention) + gathered);
   for (const p of phases) p.bytes = peakBytes;
   return {
     decoder: `${source.format}-frames`,
@@ -102,8 +107,15 @@ export async function renderAnimation(
     webpFrames: [],
   }));
 
+  // gravity=auto: attention crops are placed on the first frame and kept for the rest, so the crop does not jump.
+  let unplaced = targets.some(placedByAttention);
   for (const frame of await composedFrames(input, source, modules)) {
     const raster: Raster = { data: frame.rgba, width: frame.width, height: frame.height, channels: 4 };
+    if (unplaced) {
+      const place = await attentionPlacer(raster, 1, raster, modules);
+      for (const track of tracks) if (placedByAttention(track.target)) track.region = place(track.region, track.target.cropPlacement!.within);
+      unplaced = false;
+    }
     for (const track of tracks) {
       const { target } = track;
       let out = await resizeOriented(raster, 1, target.width, target.height, track.region, modules);

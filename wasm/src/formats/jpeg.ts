@@ -2,7 +2,9 @@
  * JPEG: one marker walk (jpeg-markers.ts) serves the probe, the plan, the EXIF and our decoder's header.
  * Decoders, preferred first: our DCT-scaling kernel (when the engine has it and its header reader says
  * `supported`), then mozjpeg at full size. What neither implements — arithmetic coding, 12-bit, lossless — is
- * `unsupported`; CMYK/YCCK needs our decoder (mozjpeg decodes straight to RGBA and libjpeg cannot convert it).
+ * `unsupported`; CMYK/YCCK needs our decoder (jSquash's mozjpeg asks libjpeg for RGBA, which it refuses for CMYK:
+ * "Unsupported color conversion request"). With an embedded CMYK profile our decoder hands back CMYK ink, converted
+ * to sRGB through the profile right after the decode (icc/cmyk.ts); without one, its naive conversion.
  */
 import { CodecError } from "../errors.ts";
 import { exifOrientation, exifTiff } from "../exif.ts";
@@ -11,6 +13,7 @@ import { chooseDecodeScale } from "../plan.ts";
 import { asCodecError, rasterFromRgba, rgbaDecodeMemory } from "../decode.ts";
 import type { CodecImage } from "../codecs/instances.ts";
 import { jpegIccProfile } from "../icc/containers.ts";
+import { CMYK_TABLE_BYTES } from "../icc/cmyk.ts";
 import { readJpegMarkers, type JpegFrame, type JpegMarkers } from "./jpeg-markers.ts";
 import type { ImageFormatModule, ImageHeader, SourceDecoder } from "./types.ts";
 
@@ -33,7 +36,8 @@ export const jpeg: ImageFormatModule = {
     const input = { bytes };
     const header = kernels.jpeg!.jpegHeaderOf(markers, byteLength);
     // Streamed from storage, as the processor hands every original on, the file goes into our kernel's memory.
-    return [...(header.supported ? [kernelDecoder(input, header, undefined, true)] : []), mozjpegDecoder(input, markers.frame!)];
+    // The profile's APP2 segments may lie past the bytes probed: any CMYK file is planned as if tagged (ink, 4 B/px).
+    return [...(header.supported ? [kernelDecoder(input, header, undefined, true, true)] : []), mozjpegDecoder(input, markers.frame!)];
   },
   read(bytes, source, modules) {
     const markers = readJpegMarkers(bytes, { toEnd: true });
@@ -54,13 +58,13 @@ export const jpeg: ImageFormatModule = {
     if (kernels.jpeg && modules.jpeg) {
       const header = kernels.jpeg.jpegHeaderOf(markers, bytes.length);
       // Over budget with our decoder means mozjpeg (full size, RGBA) would be worse still: the engine refuses.
-      if (header.supported) decoders.push(kernelDecoder(input, header, loaded));
+      if (header.supported) decoders.push(kernelDecoder(input, header, loaded, loaded !== undefined, markers.icc.length > 0));
     }
     decoders.push(mozjpegDecoder(input, frame));
     // The EXIF is copied out now: the kernel's decode grows its memory, which detaches views of the file there.
     const exif = markers.exif && exifTiff(markers.exif).slice();
     const icc = jpegIccProfile(markers.icc); // reassembled into a buffer of its own, like the EXIF copy
-    return { decoders, exif: () => exif, iccProfile: () => icc };
+    return { decoders, exif: () => exif, iccProfile: () => icc, cmykPixels: frame.components.length === 4 };
   },
 };
 
@@ -104,9 +108,13 @@ export function undecodableCoding(frame: JpegFrame): string | undefined {
   return undefined;
 }
 
-/** Our AssemblyScript decoder (jpeg.ts) at the plan's DCT scale, reading the header the walk already gave. */
-function kernelDecoder(input: { bytes: Uint8Array }, header: JpegHeader, streamedIn: LoadedJpeg | undefined, holdsInput = streamedIn !== undefined): SourceDecoder {
+/**
+ * Our AssemblyScript decoder (jpeg.ts) at the plan's DCT scale, reading the header the walk already gave. `tagged`:
+ * the file carries a profile, so a CMYK one may decode to CMYK ink (4 bytes a pixel) and its conversion's tables.
+ */
+function kernelDecoder(input: { bytes: Uint8Array }, header: JpegHeader, streamedIn: LoadedJpeg | undefined, holdsInput: boolean, tagged: boolean): SourceDecoder {
   const jpegKernel = kernels.jpeg!;
+  const mayDecodeInk = tagged && header.components === 4;
   let loaded = streamedIn;
   return {
     name: "jpeg-kernel",
@@ -115,19 +123,22 @@ function kernelDecoder(input: { bytes: Uint8Array }, header: JpegHeader, streame
     memory({ inputBytes, width, height, scale }) {
       // Our decoder returns a large raster as a view of its instance memory (which then lives as long as the
       // raster) and copies a small one out (both exist for a moment).
-      const heap = jpegKernel.estimateJpegDecodeBytes(header, scale);
-      const out = width * height * 3;
+      // CMYK ink is converted to sRGB in its own buffer (icc/cmyk.ts): the raster keeps its 4 bytes a pixel.
+      const heap = jpegKernel.estimateJpegDecodeBytes(header, scale, mayDecodeInk);
+      const out = width * height * (mayDecodeInk ? 4 : 3);
       const copied = out * 4 < heap;
-      return { rasterBytes: copied ? out : heap, decodeBytes: inputBytes + heap + (copied ? out : 0) };
+      const tables = mayDecodeInk ? CMYK_TABLE_BYTES : 0;
+      return { rasterBytes: copied ? out : heap, decodeBytes: inputBytes + heap + (copied ? out : 0) + tables };
     },
-    async decode(scale, { modules, maxPixels }) {
+    async decode(scale, { modules, maxPixels, cmyk }) {
+      const cmykInk = mayDecodeInk && cmyk !== undefined;
       try {
         jpegKernel.checkedHeader(input.bytes, scale, { maxPixels, header });
         const instance = loaded ?? jpegKernel.loadJpeg(modules.jpeg!, input.bytes);
         loaded = undefined; // the raster keeps the instance's memory alive where it views it, nothing else does
         try {
-          const { raster, heapBytes } = jpegKernel.decodeLoadedJpeg(instance, scale, { maxPixels, header });
-          return { raster, decoderHeapBytes: heapBytes };
+          const { raster, heapBytes } = jpegKernel.decodeLoadedJpeg(instance, scale, { maxPixels, header, cmykInk });
+          return { raster: cmykInk ? cmyk.toSrgb(raster) : raster, decoderHeapBytes: heapBytes };
         } catch (e) {
           // The file was only in the instance's memory, which the decode grew (detaching the view): a copy for the fallback.
           if (e instanceof CodecError && e.kind === "unsupported" && streamedIn) input.bytes = jpegKernel.loadedJpegBytes(instance);
@@ -169,7 +180,7 @@ function mozjpegDecoder(input: { bytes: Uint8Array }, frame: JpegFrame): SourceD
       const refusal = undecodableCoding(frame);
       if (refusal) throw new CodecError("unsupported", refusal);
       if (frame.components.length === 4) {
-        // jSquash's mozjpeg build decodes straight to RGBA, and libjpeg cannot convert CMYK/YCCK to RGB.
+        // jSquash's mozjpeg build asks for RGBA, and libjpeg refuses that for CMYK/YCCK ("Unsupported color conversion request").
         throw new CodecError("unsupported", "CMYK/YCCK JPEG: the mozjpeg fallback cannot convert it to RGB (needs our JPEG decoder)");
       }
       const codec = await codecs.instantiateMozjpegDecoder(modules.mozjpegDec);

@@ -10,6 +10,7 @@
  */
 import { CodecError } from "../errors.ts";
 import { asCodecError, rasterFromRgba } from "../decode.ts";
+import type { Rect } from "../raster.ts";
 import { checkRoot } from "../svg-sanitise.ts";
 import { rasterSvg, type RasterSvg } from "../svg-raster.ts";
 import type { RenderTarget, SourceInfo } from "../targets.ts";
@@ -98,17 +99,23 @@ function rasterFor(source: SourceInfo, targets: RenderTarget[], maxPixels: numbe
   const width = Math.max(1, Math.floor(source.width * zoom));
   const height = Math.max(1, Math.floor(source.height * zoom));
   const [zx, zy] = [width / source.width, height / source.height];
-  const scaled = targets.map((t) => {
-    if (!t.crop) return t;
-    const left = Math.min(width - 1, Math.round(t.crop.left * zx));
-    const top = Math.min(height - 1, Math.round(t.crop.top * zy));
-    const crop = {
+  const scaleRect = (r: Rect): Rect => {
+    const left = Math.min(width - 1, Math.round(r.left * zx));
+    const top = Math.min(height - 1, Math.round(r.top * zy));
+    return {
       left,
       top,
-      width: Math.max(1, Math.min(width - left, Math.round(t.crop.width * zx))),
-      height: Math.max(1, Math.min(height - top, Math.round(t.crop.height * zy))),
+      width: Math.max(1, Math.min(width - left, Math.round(r.width * zx))),
+      height: Math.max(1, Math.min(height - top, Math.round(r.height * zy))),
     };
-    return { ...t, crop };
+  };
+  const scaled = targets.map((t) => {
+    if (!t.crop) return t;
+    const crop = scaleRect(t.crop);
+    if (!t.cropPlacement) return { ...t, crop };
+    // gravity=auto: the bounds the engine places the crop in are mapped too, and the crop kept within them.
+    const within = scaleRect(t.cropPlacement.within);
+    return { ...t, crop: { ...crop, width: Math.min(crop.width, within.width), height: Math.min(crop.height, within.height) }, cropPlacement: { ...t.cropPlacement, within } };
   });
   return { source: { ...source, width, height, orientation: 1 }, targets: scaled };
 }

@@ -6,6 +6,7 @@ import type { JpegScale } from "../kernels.ts";
 import type { RenderTarget, SourceInfo } from "../targets.ts";
 import type { PlanInput } from "../plan.ts";
 import type { ImageFormat } from "./index.ts";
+import type { CmykConversion } from "../icc/cmyk.ts";
 
 /** What an image's header says, read without decoding any pixel data. */
 export interface ImageHeader {
@@ -70,6 +71,8 @@ export interface SourceReading {
   exif(): Uint8Array | undefined;
   /** The source's embedded ICC profile (JPEG APP2, PNG iCCP, WebP ICCP, AVIF colr), undefined when it has none. */
   iccProfile?(): Uint8Array | undefined;
+  /** The pixels are stored as CMYK (a four-component JPEG): only a CMYK profile describes them. */
+  cmykPixels?: boolean;
 }
 
 /** One decoder for one stream, with its memory model (planned before it runs, see plan.ts). */
@@ -102,6 +105,8 @@ export interface DecodeContext {
   /** Keep an alpha channel when the image has one (the probe said so); else RGB. */
   keepAlpha: boolean;
   maxPixels: number;
+  /** The source's CMYK profile conversion (icc/cmyk.ts), for a decoder that can hand back CMYK ink. */
+  cmyk?: CmykConversion;
 }
 
 export interface DecodeResult {

@@ -8,18 +8,24 @@ import type { OutputFormat } from "../vocabulary.ts";
 import { CARRIES_ICC_PROFILE, embedIccInJpeg, embedIccInPng, embedIccInWebp } from "./containers.ts";
 import { parseIccProfile, type IccProfile } from "./profile.ts";
 import { rgbToSrgb, type SrgbConversion } from "./to-srgb.ts";
+import { cmykConversion, type CmykConversion } from "./cmyk.ts";
 
 export interface SourceColour {
   /** The embedded profile, when there is one and it parses. */
   profile?: IccProfile;
   /** Undefined when there is nothing to convert: untagged, sRGB already, or a profile we cannot apply. */
   conversion?: SrgbConversion;
+  /** A CMYK profile's conversion of the decoder's CMYK ink to sRGB (icc/cmyk.ts), applied right after the decode. */
+  cmyk?: CmykConversion;
   /** Why an embedded profile was ignored (unreadable), for logs; the image renders as if untagged. */
   ignored?: string;
 }
 
-/** Reads the source's profile bytes (from its format module's reading) into the render's colour management. */
-export function sourceColour(iccBytes: Uint8Array | undefined): SourceColour {
+/**
+ * Reads the source's profile bytes (from its format module's reading) into the render's colour management.
+ * `cmykPixels`: the source stores CMYK (a four-component JPEG), which only a CMYK profile describes.
+ */
+export function sourceColour(iccBytes: Uint8Array | undefined, cmykPixels = false): SourceColour {
   if (!iccBytes) return {};
   let profile: IccProfile;
   try {
@@ -28,7 +34,12 @@ export function sourceColour(iccBytes: Uint8Array | undefined): SourceColour {
     // Browsers render an image with a broken profile as untagged; so do we, rather than fail the image.
     return { ignored: e instanceof Error ? e.message : String(e) };
   }
+  // A profile for other pixels than the file's is ignored, as libvips and browsers ignore it.
+  if ((profile.colourSpace === "CMYK") !== cmykPixels) {
+    return { ignored: `a ${profile.colourSpace} profile on ${cmykPixels ? "CMYK" : "non-CMYK"} pixels` };
+  }
   try {
+    if (cmykPixels) return { profile, cmyk: cmykConversion(profile) };
     return { profile, conversion: rgbToSrgb(profile) };
   } catch (e) {
     return { profile, ignored: e instanceof Error ? e.message : String(e) };
@@ -37,7 +48,9 @@ export function sourceColour(iccBytes: Uint8Array | undefined): SourceColour {
 
 /** The target keeps the source's profile (and its pixels as they are) instead of being converted to sRGB. */
 export function keepsProfile(colour: SourceColour, target: RenderTarget): boolean {
-  return colour.profile !== undefined && target.metadata === "keep" && CARRIES_ICC_PROFILE[target.format];
+  // A CMYK profile cannot describe the RGB pixels every output has: those are converted to sRGB (or naive) instead.
+  const describesOutput = colour.profile !== undefined && colour.profile.colourSpace !== "CMYK";
+  return describesOutput && target.metadata === "keep" && CARRIES_ICC_PROFILE[target.format];
 }
 
 /** The target's pixels are converted to sRGB. */

@@ -82,7 +82,7 @@ const ENCODE_STEPS = 65535;
 
 /**
  * The conversion of `profile`'s RGB pixels to sRGB; undefined when it would do nothing (the profile is sRGB)
- * or the profile describes something other than RGB (CMYK pixels do not reach the engine's rasters yet).
+ * or the profile describes something other than RGB (a CMYK source is converted at its decode instead, icc/cmyk.ts).
  */
 export function rgbToSrgb(profile: IccProfile): SrgbConversion | undefined {
   if (profile.colourSpace !== "RGB") return undefined;
@@ -253,7 +253,7 @@ function lutConversion(lut: LutTransform, from: string): SrgbConversion {
 
 /**
  * CMYK ink amounts (4 bytes a pixel, 0 = no ink, 255 = full) → RGB (3 bytes a pixel) through a CMYK profile's
- * A2B: the composite 17⁴ grid, interpolated quadrilinearly. For the JPEG decoder's CMYK output (see wasm/README).
+ * A2B: the composite 17⁴ grid, interpolated quadrilinearly. The reference for icc/cmyk.ts's faster in-place one.
  */
 export function cmykToSrgb(composite: CompositeLut, cmyk: Uint8Array, rgb: Uint8Array): void {
   if (composite.inputs !== 4) throw new CodecError("corrupt", "ICC profile: a CMYK profile's A2B must have 4 inputs");
