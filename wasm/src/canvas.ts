@@ -18,28 +18,9 @@ export function padTo(src: Raster, width: number, height: number, background: [n
       `padTo: canvas must be integers at least the image size ${src.width}x${src.height}, got ${width}x${height}`,
     );
   }
-  const [br, bg, bb, ba] = background;
-  const ch: 3 | 4 = src.channels === 4 || ba < 255 ? 4 : 3;
-  const out = new Uint8Array(width * height * ch);
-  const fill = ch === 4 ? [br, bg, bb, ba] : [br, bg, bb];
-  for (let i = 0; i < ch; i++) {
-    if (fill[i] !== 0) for (let p = i; p < out.length; p += ch) out[p] = fill[i];
-  }
   const left = (width - src.width) >> 1;
   const top = (height - src.height) >> 1;
-  const rowBytes = src.width * src.channels;
-  for (let y = 0; y < src.height; y++) {
-    const from = y * rowBytes;
-    let d = ((top + y) * width + left) * ch;
-    if (ch === src.channels) {
-      out.set(src.data.subarray(from, from + rowBytes), d);
-    } else {
-      for (let s = from; s < from + rowBytes; s += 3) {
-        out[d++] = src.data[s]; out[d++] = src.data[s + 1]; out[d++] = src.data[s + 2]; out[d++] = 255;
-      }
-    }
-  }
-  return { data: out, width, height, channels: ch };
+  return placeOnColour(src, width, height, left, top, background);
 }
 
 /** Composites RGBA over an opaque `background` colour and drops alpha (for formats without it, like JPEG). */
@@ -67,12 +48,18 @@ export function borderAround(
   src: Raster,
   { top, right, bottom, left, color }: { top: number; right: number; bottom: number; left: number; color: [number, number, number, number] },
 ): Raster {
-  const width = src.width + left + right, height = src.height + top + bottom;
-  const ch: 3 | 4 = src.channels === 4 || color[3] < 255 ? 4 : 3;
+  return placeOnColour(src, src.width + left + right, src.height + top + bottom, left, top, color);
+}
+
+/**
+ * `src` with its top-left corner at (`left`, `top`) of a `width`×`height` canvas filled with `colour` (RGBA): RGBA
+ * when the source has alpha or the colour is not opaque, RGB otherwise. The one placing of fit=pad and border.
+ */
+function placeOnColour(src: Raster, width: number, height: number, left: number, top: number, colour: [number, number, number, number]): Raster {
+  const ch: 3 | 4 = src.channels === 4 || colour[3] < 255 ? 4 : 3;
   const out = new Uint8Array(width * height * ch);
-  const fill = color.slice(0, ch);
   for (let i = 0; i < ch; i++) {
-    if (fill[i] !== 0) for (let p = i; p < out.length; p += ch) out[p] = fill[i];
+    if (colour[i] !== 0) for (let p = i; p < out.length; p += ch) out[p] = colour[i];
   }
   const rowBytes = src.width * src.channels;
   for (let y = 0; y < src.height; y++) {

@@ -69,34 +69,52 @@ export function embedExifInJpeg(jpeg: Uint8Array, tiff: Uint8Array): Uint8Array 
 
 /** Adds an EXIF chunk to a WebP, converting a simple (VP8/VP8L) file to the extended (VP8X) layout. */
 export function embedExifInWebp(webp: Uint8Array, tiff: Uint8Array, width: number, height: number, hasAlpha: boolean): Uint8Array {
-  const chunk = (type: string, body: Uint8Array) => {
-    const c = new Uint8Array(8 + body.length + (body.length & 1));
-    for (let i = 0; i < 4; i++) c[i] = type.charCodeAt(i);
-    new DataView(c.buffer).setUint32(4, body.length, true);
-    c.set(body, 8);
+  // EXIF goes after the image data, as libwebp's muxer orders it; its VP8X flag is 0x08.
+  return withWebpChunk(webp, "EXIF", tiff, 0x08, "last", { width, height, hasAlpha });
+}
+
+/**
+ * `webp` with one more chunk, `where` right after VP8X or after everything, and `flag` set in VP8X: a simple
+ * (VP8/VP8L) file is converted to the extended layout first, with a VP8X of `size` (and its alpha flag).
+ */
+export function withWebpChunk(
+  webp: Uint8Array,
+  type: string,
+  body: Uint8Array,
+  flag: number,
+  where: "after-vp8x" | "last",
+  size: { width: number; height: number; hasAlpha: boolean },
+): Uint8Array {
+  const chunk = (fourcc: string, data: Uint8Array) => {
+    const c = new Uint8Array(8 + data.length + (data.length & 1));
+    for (let i = 0; i < 4; i++) c[i] = fourcc.charCodeAt(i);
+    new DataView(c.buffer).setUint32(4, data.length, true);
+    c.set(data, 8);
     return c;
   };
-  const first = String.fromCharCode(webp[12], webp[13], webp[14], webp[15]);
-  let head: Uint8Array;
+  let vp8x: Uint8Array;
   let rest: Uint8Array;
-  if (first === "VP8X") {
-    head = webp.slice(12, 12 + 18);
-    head[8] |= 0x08;
+  if (String.fromCharCode(webp[12], webp[13], webp[14], webp[15]) === "VP8X") {
+    vp8x = webp.slice(12, 30);
     rest = webp.subarray(30);
   } else {
-    const vp8x = new Uint8Array(10);
-    vp8x[0] = 0x08 | (hasAlpha ? 0x10 : 0);
-    const w = width - 1, h = height - 1;
-    vp8x.set([w & 255, (w >> 8) & 255, (w >> 16) & 255, h & 255, (h >> 8) & 255, (h >> 16) & 255], 4);
-    head = chunk("VP8X", vp8x);
+    const fields = new Uint8Array(10);
+    fields[0] = size.hasAlpha ? 0x10 : 0;
+    const w = size.width - 1, h = size.height - 1;
+    fields.set([w & 255, (w >> 8) & 255, (w >> 16) & 255, h & 255, (h >> 8) & 255, (h >> 16) & 255], 4);
+    vp8x = chunk("VP8X", fields);
     rest = webp.subarray(12);
   }
-  const exif = chunk("EXIF", tiff);
-  const out = new Uint8Array(12 + head.length + rest.length + exif.length);
+  vp8x[8] |= flag;
+  const added = chunk(type, body);
+  const parts = where === "after-vp8x" ? [vp8x, added, rest] : [vp8x, rest, added];
+  const out = new Uint8Array(12 + parts.reduce((n, p) => n + p.length, 0));
   out.set(webp.subarray(0, 12));
-  out.set(head, 12);
-  out.set(rest, 12 + head.length);
-  out.set(exif, 12 + head.length + rest.length);
+  let at = 12;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   new DataView(out.buffer).setUint32(4, out.length - 8, true);
   return out;
 }

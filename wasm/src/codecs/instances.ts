@@ -19,6 +19,7 @@ import webpEncFactory from "@jsquash/webp/codec/enc/webp_enc_simd.js";
 import avifDecFactory from "@jsquash/avif/codec/dec/avif_dec.js";
 import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import heifDecFactory from "libheif-js/libheif-wasm/libheif.js";
+import { bindgenObjects } from "./bindgen.ts";
 
 export { instantiateResvg } from "./resvg.ts";
 
@@ -185,18 +186,7 @@ export interface PngCodec {
  * prefix because wasm-bindgen suffixes them with a hash; an import we do not know fails loudly here.
  */
 export function instantiatePngCodec(module: WebAssembly.Module): CodecInstance<PngCodec> {
-  const objects = new Map<number, unknown>();
-  let nextHandle = 1000; // wasm-bindgen reserves handles below 132 for constants
-  const hold = (value: unknown) => {
-    const handle = nextHandle++;
-    objects.set(handle, value);
-    return handle;
-  };
-  const take = (handle: number) => {
-    const value = objects.get(handle);
-    objects.delete(handle);
-    return value;
-  };
+  const { objects, hold, take } = bindgenObjects();
   let exports: Record<string, any>;
   const bytes = () => new Uint8Array((exports.memory as WebAssembly.Memory).buffer);
 

@@ -11,6 +11,7 @@
  * from a data URI is listed by `imagesToResolve` and left out), we never call `resolveImage`, and it is
  * given no font, so text renders nothing.
  */
+import { bindgenObjects } from "./bindgen.ts";
 import type { CodecImage, CodecInstance } from "./instances.ts";
 
 export interface SvgRasteriser {
@@ -19,19 +20,7 @@ export interface SvgRasteriser {
 }
 
 export function instantiateResvg(module: WebAssembly.Module): CodecInstance<SvgRasteriser> {
-  const objects = new Map<number, unknown>();
-  let nextHandle = 1000; // wasm-bindgen reserves handles below 132 for constants
-  const hold = (value: unknown) => {
-    const handle = nextHandle++;
-    objects.set(handle, value);
-    return handle;
-  };
-  const get = (handle: number): any => objects.get(handle);
-  const take = (handle: number) => {
-    const value = objects.get(handle);
-    objects.delete(handle);
-    return value;
-  };
+  const { hold, get, take } = bindgenObjects();
   let exports: Record<string, any>;
   const memory = () => exports.memory as WebAssembly.Memory;
   const text = (ptr: number, len: number) => new TextDecoder().decode(new Uint8Array(memory().buffer, ptr >>> 0, len >>> 0));

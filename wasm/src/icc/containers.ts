@@ -7,6 +7,7 @@
  */
 import { Unzlib, zlibSync } from "fflate";
 import { MAX_ICC_PROFILE_BYTES } from "./profile.ts";
+import { withWebpChunk } from "../metadata.ts";
 
 const ICC_PREFIX = "ICC_PROFILE\0";
 /** An APP2 segment holds 65533 bytes after its length; 14 of them are the prefix and the chunk numbers. */
@@ -149,32 +150,5 @@ function crc32(b: Uint8Array): number {
 
 /** Adds an ICCP chunk right after VP8X (converting a simple VP8/VP8L file to the extended layout) and sets its ICC flag. */
 export function embedIccInWebp(webp: Uint8Array, profile: Uint8Array, width: number, height: number, hasAlpha: boolean): Uint8Array {
-  const chunk = (type: string, body: Uint8Array) => {
-    const c = new Uint8Array(8 + body.length + (body.length & 1));
-    for (let i = 0; i < 4; i++) c[i] = type.charCodeAt(i);
-    new DataView(c.buffer).setUint32(4, body.length, true);
-    c.set(body, 8);
-    return c;
-  };
-  let vp8x: Uint8Array, rest: Uint8Array;
-  if (String.fromCharCode(webp[12], webp[13], webp[14], webp[15]) === "VP8X") {
-    vp8x = webp.slice(12, 30);
-    rest = webp.subarray(30);
-  } else {
-    const body = new Uint8Array(10);
-    body[0] = hasAlpha ? 0x10 : 0;
-    const w = width - 1, h = height - 1;
-    body.set([w & 255, (w >> 8) & 255, (w >> 16) & 255, h & 255, (h >> 8) & 255, (h >> 16) & 255], 4);
-    vp8x = chunk("VP8X", body);
-    rest = webp.subarray(12);
-  }
-  vp8x[8] |= 0x20;
-  const iccp = chunk("ICCP", profile);
-  const out = new Uint8Array(12 + vp8x.length + iccp.length + rest.length);
-  out.set(webp.subarray(0, 12));
-  out.set(vp8x, 12);
-  out.set(iccp, 12 + vp8x.length);
-  out.set(rest, 12 + vp8x.length + iccp.length);
-  new DataView(out.buffer).setUint32(4, out.length - 8, true);
-  return out;
+  return withWebpChunk(webp, "ICCP", profile, 0x20, "after-vp8x", { width, height, hasAlpha });
 }
