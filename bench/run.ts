@@ -214,6 +214,25 @@ for (const input of chainOnly ? [] : inputs) {
   }
 }
 
+/** One render of `targets`' first output, ours vs `theirs` (sharp doing the same), 3 runs each, as one table row. */
+async function compareOne(input: string, set: string, bytes: Uint8Array, source: SourceInfo, targets: RenderTarget[], theirs: () => Promise<Uint8Array>): Promise<void> {
+  let report: RenderReport | undefined;
+  const ours = await timed(3, async () => (await renderTargets(bytes, source, targets, { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
+  const sharpRun = await timed(3, theirs);
+  rows.push({
+    input,
+    set,
+    ours: fmtMs(ours.ms),
+    sharp: fmtMs(sharpRun.ms),
+    naive: "not run",
+    ratio: `${(ours.ms / sharpRun.ms).toFixed(2)}×`,
+    oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`,
+    naivePeak: "–",
+    psnr: `${set} ${psnr(await rgb(ours.result), await rgb(sharpRun.result)).toFixed(1)}`,
+  });
+  process.stderr.write(`  ${input} ${set} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
 // A chained transform (rotate=90 + blur + sharpen + resize) on one 12 MP photo, vs sharp doing the same chain.
 // `--only chained` runs just this row.
 if (!only || "chained".includes(only)) {
@@ -224,24 +243,10 @@ if (!only || "chained".includes(only)) {
   const [viewW, viewH] = [768, 1024];
   const filters = { ...NO_FILTERS, blur: 5, sharpen: 1 };
   const target: RenderTarget = { width: viewH, height: viewW, rotate: 90, filters, format: "webp", quality: QUALITY, metadata: "none" };
-  let report: RenderReport | undefined;
-  const ours = await timed(3, async () => (await renderTargets(bytes, source, [target], { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
   const { sigma, m1, m2, x1, y2, y3 } = sharpenParameters(filters.sharpen);
-  const theirs = await timed(3, () => sharp(bytes).rotate(90).resize(viewW, viewH, { fit: "fill" })
+  await compareOne(input.name, "chained", bytes, source, [target], () => sharp(bytes).rotate(90).resize(viewW, viewH, { fit: "fill" })
     .blur({ sigma: blurSigma(filters.blur), minAmplitude: 0.001, precision: "float" }).sharpen({ sigma, m1, m2, x1, y2, y3 })
     .webp({ quality: QUALITY }).toBuffer());
-  rows.push({
-    input: input.name,
-    set: "chained",
-    ours: fmtMs(ours.ms),
-    sharp: fmtMs(theirs.ms),
-    naive: "not run",
-    ratio: `${(ours.ms / theirs.ms).toFixed(2)}×`,
-    oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`,
-    naivePeak: "–",
-    psnr: `chained ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
-  });
-  process.stderr.write(`  ${input.name} chained done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 
 // A named variant with a watermark (draw): one 12 MP photo to a 1366×768 WebP with a 20 %-wide layer drawn 16 px
@@ -262,23 +267,9 @@ if (!only || "watermark".includes(only)) {
     width: w, height: h, format: "webp", quality: QUALITY, metadata: "none",
     draw: [{ raster: { data: layer, width: lw, height: lh, channels: 4 }, placement: { bottom: 16, right: 16 } }],
   };
-  let report: RenderReport | undefined;
-  const ours = await timed(3, async () => (await renderTargets(bytes, source, [target], { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
-  const theirs = await timed(3, async () => sharp(await sharp(bytes).resize(w, h).toBuffer())
+  await compareOne(input.name, "watermark", bytes, source, [target], async () => sharp(await sharp(bytes).resize(w, h).toBuffer())
     .composite([{ input: Buffer.from(layer), raw: { width: lw, height: lh, channels: 4 }, left: w - lw - 16, top: h - lh - 16 }])
     .webp({ quality: QUALITY }).toBuffer());
-  rows.push({
-    input: input.name,
-    set: "watermark",
-    ours: fmtMs(ours.ms),
-    sharp: fmtMs(theirs.ms),
-    naive: "not run",
-    ratio: `${(ours.ms / theirs.ms).toFixed(2)}×`,
-    oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`,
-    naivePeak: "–",
-    psnr: `watermark ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
-  });
-  process.stderr.write(`  ${input.name} watermark done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 
 // gravity=auto: a 400×400 attention crop (analysis, window search, resize, encode) vs sharp's `position:
@@ -292,21 +283,7 @@ if (!only || "attention".includes(only)) {
     const meta = await sharp(bytes).metadata();
     const source: SourceInfo = { format: "jpeg", width: meta.width!, height: meta.height!, orientation: 1, hasAlpha: false };
     const targets = renderTargetsOf(source, [{ transform: parseFlexibleOptions("fit=cover,w=400,h=400,g=auto,f=webp"), format: "webp", fingerprint: "", variant: null }]);
-    let report: RenderReport | undefined;
-    const ours = await timed(3, async () => (await renderTargets(bytes, source, targets, { modules, maxPixels: 100_000_000 }, (r) => (report = r)))[0].bytes);
-    const theirs = await timed(3, () => sharp(bytes).resize(400, 400, { fit: "cover", position: "attention" }).webp({ quality: QUALITY }).toBuffer());
-    rows.push({
-      input: name,
-      set: "attention",
-      ours: fmtMs(ours.ms),
-      sharp: fmtMs(theirs.ms),
-      naive: "not run",
-      ratio: `${(ours.ms / theirs.ms).toFixed(2)}×`,
-      oursPeak: `${fmtMB(report!.measuredPeakBytes)} / est ${fmtMB(report!.plan.peakBytes)}`,
-      naivePeak: "–",
-      psnr: `attention ${psnr(await rgb(ours.result), await rgb(theirs.result)).toFixed(1)}`,
-    });
-    process.stderr.write(`  ${name} attention done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    await compareOne(name, "attention", bytes, source, targets, () => sharp(bytes).resize(400, 400, { fit: "cover", position: "attention" }).webp({ quality: QUALITY }).toBuffer());
   }
 }
 
