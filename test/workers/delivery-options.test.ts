@@ -88,6 +88,20 @@ describe("named variants with the flexible options beside Cloudflare's four fiel
     await json(await api("/v1/variants/narrow-trim", { method: "DELETE" }));
   });
 
+  it("filters in a named variant render as in a URL: blur and saturation change the pixels, the same as their flexible twin", async () => {
+    await createVariant("soft-grey", { fit: "scale-down", width: 160, height: 160, metadata: "none", blur: 8, saturation: 0 });
+    await createVariant("plain-160", { fit: "scale-down", width: 160, height: 160, metadata: "none" });
+    await json(await upload("landscapeJpeg", { id: "filtered-variant" }));
+    await waitForStatus("filtered-variant", ["ready"]);
+    const png = { accept: "image/png" };
+    const soft = await deliver("filtered-variant/soft-grey", png);
+    const plain = await deliver("filtered-variant/plain-160", png);
+    const flexible = await deliver("filtered-variant/w=160,h=160,blur=8,saturation=0", png);
+    expect(soft.header).toMatchObject({ width: 160, height: 120 });
+    expect(soft.bytes).not.toEqual(plain.bytes);
+    expect(soft.bytes).toEqual(flexible.bytes);
+  });
+
   it("validates each extra option with the flexible options' own parser, naming it", async () => {
     const base = { fit: "cover", width: 10, height: 10, metadata: "none" };
     expect((await createVariant("bad-rotate", { ...base, rotate: 45 }, 400)).errors[0].message).toBe("rotate must be one of 0, 90, 180, 270 (degrees clockwise), got \"45\"");
