@@ -320,6 +320,19 @@ describe("on-demand renders", () => {
     });
     expect((await coordinator("committed").snapshot()).life).toBe(life);
   });
+
+  it("say where their time went in Server-Timing: each lookup, the render, and the processor's original read and engine", async () => {
+    await json(await upload("landscapeJpeg", { id: "timed" }));
+    await waitForStatus("timed", ["ready"]);
+    const steps = (response: Response) => (response.headers.get("server-timing") ?? "").split(", ").map((entry) => entry.split(";dur=")[0]);
+    const rendered = await deliver("timed/w=91,f=webp", webp);
+    expect(rendered.response.headers.get("x-image-source")).toBe("RENDERED");
+    expect(steps(rendered.response)).toEqual(["edge", "cache", "r2", "limit", "render", "original", "engine"]);
+    expect(rendered.response.headers.get("server-timing")).toMatch(/^(\w+;dur=\d+(\.\d)?(, )?)+$/);
+    await eventually(async () => expect((await deliver("timed/w=91,f=webp", webp)).response.headers.get("x-image-source")).toBe("HIT"));
+    // Served from the cache twice: the isolate's memory tier answers without a lookup.
+    expect(steps((await deliver("timed/w=91,f=webp", webp)).response)).toEqual(["edge", "memory"]);
+  });
 });
 
 describe("read replicas", () => {

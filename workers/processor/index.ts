@@ -61,7 +61,7 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
         return output;
       });
       report("ok");
-      return output;
+      return { ...output, timings: tracedPhases(trace) };
     } catch (error) {
       report(error instanceof CodecError ? error.kind : "error", describeError(error));
       const apiError =

@@ -1,3 +1,4 @@
+import type { PhaseTimings } from "./log.ts";
 import type { ImageFormat } from "../../wasm/src/probe.ts";
 import type { Orientation } from "../../wasm/src/raster.ts";
 import type { OutputFormat, Transform } from "./transform.ts";
@@ -49,6 +50,8 @@ export interface RenderedRendition {
   contentType: string;
   width: number;
   height: number;
+  /** An on-demand render's phases in the processor (reading the original, the engine), for delivery's Server-Timing. */
+  timings?: PhaseTimings;
 }
 
 /** An on-demand render's result. Errors travel as data; `stale` says the request named a life that is over. */

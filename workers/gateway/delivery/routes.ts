@@ -14,6 +14,7 @@ import { renditionCache, renditionCacheKey } from "./cache.ts";
 import { fitsMemoryTier, keepInMemory, memoryRendition } from "./memory-tier.ts";
 import { accountEdgeState, forgetImage, imageEdgeState, type AccountEdgeState, type ImageEdgeState } from "./edge-state.ts";
 import { negotiateFormat } from "./negotiate.ts";
+import { ServerTiming } from "./server-timing.ts";
 import { respondWithBytes } from "./respond.ts";
 import { serveSvgOriginal } from "./svg-original.ts";
 import { verifySignedUrl } from "./signing.ts";
@@ -38,6 +39,7 @@ type Ctx = Context<GatewayContext>;
 
 async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const config = c.get("config");
+  const timing = new ServerTiming();
   const url = new URL(c.req.url);
   const address = parseDeliveryPath(url.pathname);
   c.get("logFields").imageId = address.imageId;
@@ -49,6 +51,7 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
     imageEdgeState(c.env, config, c.executionCtx, address.imageId),
     accountEdgeState(c.env, config, c.executionCtx),
   ]);
+  timing.step("edge");
   const visible = checkVisible(image, address.imageId);
   const output = flexible ?? (await resolveNamed(c, account, address.variant));
   const signed = visible.signed && !output.neverRequireSignedUrls;
@@ -74,12 +77,16 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   const key = renditionCacheKey(visible, output.fingerprint, format);
   const inMemory = memoryRendition(key);
   if (inMemory) {
+    timing.step("memory");
+    headers.set("server-timing", timing.header());
     headers.set("etag", inMemory.etag);
     headers.set("x-image-source", "HIT");
     return respondWithBytes(c.req.raw, inMemory.bytes, inMemory.bytes.length, headers);
   }
   const cache = await renditionCache();
   const cached = await cache.match(key);
+  timing.step("cache");
+  headers.set("server-timing", timing.header());
   if (cached?.body) {
     const etag = cached.headers.get("etag") ?? "";
     const size = Number(cached.headers.get("x-size"));
@@ -94,11 +101,14 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
   }
 
   const stored = await c.env.BUCKET.get(renditionKey(visible, output.fingerprint, format, output.variant === null));
+  timing.step("r2");
+  headers.set("server-timing", timing.header());
   if (stored) {
     return answerAndCache(c, cache, key, stored.body, stored.size, stored.customMetadata?.etag ?? stored.httpEtag, headers, "STORED");
   }
 
   await limitRenders(c);
+  timing.step("limit");
   const rendered = await coordinatorOf(c.env, visible.id).render({
     source: {
       imageId: visible.id,
@@ -124,6 +134,10 @@ async function deliver(c: Ctx, retryStale: boolean): Promise<Response> {
     }
     throw new ApiError(rendered.status, rendered.code, rendered.message, rendered.retryAfter ? { "retry-after": String(rendered.retryAfter) } : undefined);
   }
+  timing.step("render");
+  timing.add("original", rendered.timings?.fetchOriginal);
+  timing.add("engine", rendered.timings?.render);
+  headers.set("server-timing", timing.header());
   return answerAndCache(c, cache, key, rendered.bytes, rendered.bytes.length, rendered.etag, headers, "RENDERED");
 }
 
