@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, fileForm, fixture, json, jsonBody, waitForStatus } from "./helpers.ts";
+import { api, fileForm, fixture, gatewayWith, json, jsonBody, waitForStatus } from "./helpers.ts";
 
 /** A direct upload whose URL carries limits (our extension of `POST /v2/direct_upload`). */
 async function limitedUrl(id: string, limits: Record<string, unknown>): Promise<{ uploadURL: string; limits: unknown }> {
@@ -73,5 +73,46 @@ describe("upload URLs that carry their own limits", () => {
     expect(await refused({ maxMegapixels: -1 })).toContain("maxMegapixels must be a positive number");
     expect(await refused({ formats: ["jpeg", "tiff"] })).toContain('not accepted: "tiff"');
     expect(await refused({ formats: [] })).toContain("an empty list");
+  });
+});
+
+describe("uploads received at once", () => {
+  it("are read and stored UPLOAD_CONCURRENCY at a time per isolate: the next waits for a slot, then goes through", async () => {
+    const serialized = async (name: "landscapeJpeg" | "gif", id: string) => {
+      const form = fileForm(name);
+      form.set("id", id);
+      const encoded = new Response(form);
+      return { bytes: new Uint8Array(await encoded.arrayBuffer()), type: encoded.headers.get("content-type")! };
+    };
+    const url = "http://gateway.test/client/v4/accounts/test-account/images/v1";
+    const headers = (type: string) => ({ authorization: "Bearer test-token", "content-type": type });
+    const only = { UPLOAD_CONCURRENCY: "1" };
+
+    // The first upload holds the one slot while its body is half sent.
+    const first = await serialized("landscapeJpeg", "gate-first");
+    let finishFirst!: () => void;
+    const rest = new Promise<void>((resolve) => (finishFirst = resolve));
+    const half = first.bytes.length >> 1;
+    const slowBody = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(first.bytes.subarray(0, half));
+        await rest;
+        controller.enqueue(first.bytes.subarray(half));
+        controller.close();
+      },
+    });
+    const holding = gatewayWith(only, url, { method: "POST", body: slowBody, headers: headers(first.type), duplex: "half" } as RequestInit);
+    await new Promise((r) => setTimeout(r, 100));
+
+    const second = await serialized("gif", "gate-second");
+    let secondDone = false;
+    const waiting = gatewayWith(only, url, { method: "POST", body: second.bytes, headers: headers(second.type) }).then((r) => ((secondDone = true), r));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(secondDone).toBe(false);
+
+    finishFirst();
+    expect((await holding).status).toBe(200);
+    expect((await waiting).status).toBe(200);
+    expect(await waitForStatus("gate-second", ["ready", "failed"])).toMatchObject({ status: "ready" });
   });
 });

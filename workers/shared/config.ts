@@ -11,6 +11,11 @@ export interface Config {
   publicUrl?: string;
   limits: {
     maxUploadBytes: number;
+    /**
+     * Multipart uploads one gateway isolate reads and stores at once (each holds its file, up to MAX_UPLOAD_BYTES,
+     * about twice while it is parsed and stored); the rest wait their turn.
+     */
+    uploadConcurrency: number;
     maxPixels: number;
     maxSide: number;
     /** An animation kept: the summed area of all its frames (MAX_ANIMATION_PIXELS, Cloudflare's 50 MP). */
@@ -128,6 +133,7 @@ export interface ConfigEnv {
   SOURCE_HEADERS_TIMEOUT_SECONDS?: string;
   SOURCE_FETCH_TIMEOUT_SECONDS?: string;
   MAX_DIRECT_UPLOAD_BYTES?: string;
+  UPLOAD_CONCURRENCY?: string;
   R2_S3_ENDPOINT?: string;
   R2_BUCKET_NAME?: string;
   R2_ACCESS_KEY_ID?: string;
@@ -154,6 +160,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, "") || undefined,
     limits: {
       maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024, "MAX_UPLOAD_BYTES"),
+      uploadConcurrency: positiveInt(env.UPLOAD_CONCURRENCY, 4, "UPLOAD_CONCURRENCY"),
       maxPixels: positiveInt(env.MAX_PIXELS, 100_000_000, "MAX_PIXELS"),
       maxSide: positiveInt(env.MAX_SIDE, 12_000, "MAX_SIDE"),
       maxAnimationPixels: positiveInt(env.MAX_ANIMATION_PIXELS, DEFAULT_MAX_ANIMATION_PIXELS, "MAX_ANIMATION_PIXELS"),

@@ -27,6 +27,7 @@ import { checkUploadLimits } from "../../shared/upload-checks.ts";
 import { presignPut } from "../r2-presign.ts";
 import { checkDeclaredSize, parseDeclaredSize, parseUploadLimits, withUploadLimits } from "../upload-limits.ts";
 import { readFieldsForm, readJsonObject, readUploadForm, refuseBody } from "../request-body.ts";
+import { uploadGate } from "../upload-gate.ts";
 
 const MIN_EXPIRY_MS = 2 * 60 * 1000;
 const MAX_EXPIRY_MS = 6 * 60 * 60 * 1000;
@@ -95,7 +96,7 @@ uploadUrlRoutes.use(async (c, next) => {
   await next();
 });
 
-uploadUrlRoutes.post("/*", async (c) => {
+uploadUrlRoutes.post("/*", uploadGate, async (c) => {
   const config = c.get("config");
   const { id, token } = parseUploadPath(new URL(c.req.url).pathname);
   c.get("logFields").imageId = id;

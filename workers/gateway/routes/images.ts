@@ -26,6 +26,7 @@ import { cachedRenditions, invalidateImage } from "../invalidate.ts";
 import { metadataFilterCondition, parseMetadataFilters } from "../list-filters.ts";
 import { presentImages, presentOne } from "../presenters.ts";
 import { readJsonObject, readUploadForm } from "../request-body.ts";
+import { uploadGate } from "../upload-gate.ts";
 import type { Context } from "hono";
 import { since } from "../../shared/log.ts";
 
@@ -35,7 +36,7 @@ import { since } from "../../shared/log.ts";
  */
 export const imageRoutes = router();
 
-imageRoutes.post("/v1", async (c) => {
+imageRoutes.post("/v1", uploadGate, async (c) => {
   const config = c.get("config");
   const started = Date.now();
   const form = await readUploadForm(c.req.raw, config);
