@@ -7,6 +7,7 @@
  */
 import { TAG_ARTIST, TAG_COPYRIGHT, TAG_ORIENTATION, ifd0Entries, openTiff } from "./exif.ts";
 import type { MetadataMode } from "./vocabulary.ts";
+import { VP8X_ALPHA, VP8X_EXIF, chunkBytes, riff } from "./codecs/webp-animation.ts";
 
 /** The EXIF to write for a metadata mode, or undefined for none. */
 export function exifForOutput(exif: Uint8Array | undefined, mode: MetadataMode): Uint8Array | undefined {
@@ -69,8 +70,8 @@ export function embedExifInJpeg(jpeg: Uint8Array, tiff: Uint8Array): Uint8Array 
 
 /** Adds an EXIF chunk to a WebP, converting a simple (VP8/VP8L) file to the extended (VP8X) layout. */
 export function embedExifInWebp(webp: Uint8Array, tiff: Uint8Array, width: number, height: number, hasAlpha: boolean): Uint8Array {
-  // EXIF goes after the image data, as libwebp's muxer orders it; its VP8X flag is 0x08.
-  return withWebpChunk(webp, "EXIF", tiff, 0x08, "last", { width, height, hasAlpha });
+  // EXIF goes after the image data, as libwebp's muxer orders it.
+  return withWebpChunk(webp, "EXIF", tiff, VP8X_EXIF, "last", { width, height, hasAlpha });
 }
 
 /**
@@ -85,13 +86,6 @@ export function withWebpChunk(
   where: "after-vp8x" | "last",
   size: { width: number; height: number; hasAlpha: boolean },
 ): Uint8Array {
-  const chunk = (fourcc: string, data: Uint8Array) => {
-    const c = new Uint8Array(8 + data.length + (data.length & 1));
-    for (let i = 0; i < 4; i++) c[i] = fourcc.charCodeAt(i);
-    new DataView(c.buffer).setUint32(4, data.length, true);
-    c.set(data, 8);
-    return c;
-  };
   let vp8x: Uint8Array;
   let rest: Uint8Array;
   if (String.fromCharCode(webp[12], webp[13], webp[14], webp[15]) === "VP8X") {
@@ -99,22 +93,13 @@ export function withWebpChunk(
     rest = webp.subarray(30);
   } else {
     const fields = new Uint8Array(10);
-    fields[0] = size.hasAlpha ? 0x10 : 0;
+    fields[0] = size.hasAlpha ? VP8X_ALPHA : 0;
     const w = size.width - 1, h = size.height - 1;
     fields.set([w & 255, (w >> 8) & 255, (w >> 16) & 255, h & 255, (h >> 8) & 255, (h >> 16) & 255], 4);
-    vp8x = chunk("VP8X", fields);
+    vp8x = chunkBytes("VP8X", fields);
     rest = webp.subarray(12);
   }
   vp8x[8] |= flag;
-  const added = chunk(type, body);
-  const parts = where === "after-vp8x" ? [vp8x, added, rest] : [vp8x, rest, added];
-  const out = new Uint8Array(12 + parts.reduce((n, p) => n + p.length, 0));
-  out.set(webp.subarray(0, 12));
-  let at = 12;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  new DataView(out.buffer).setUint32(4, out.length - 8, true);
-  return out;
+  const added = chunkBytes(type, body);
+  return riff(where === "after-vp8x" ? [vp8x, added, rest] : [vp8x, rest, added]);
 }

@@ -22,6 +22,8 @@ export interface WebpFirstFrame {
 /** VP8X feature flags (the WebP container spec). */
 export const VP8X_ANIMATION = 0x02;
 export const VP8X_ALPHA = 0x10;
+export const VP8X_EXIF = 0x08;
+export const VP8X_ICC = 0x20;
 
 export interface Chunk {
   fourcc: string;

@@ -8,6 +8,7 @@
 import { Unzlib, zlibSync } from "fflate";
 import { MAX_ICC_PROFILE_BYTES } from "./profile.ts";
 import { withWebpChunk } from "../metadata.ts";
+import { VP8X_ICC } from "../codecs/webp-animation.ts";
 
 const ICC_PREFIX = "ICC_PROFILE\0";
 /** An APP2 segment holds 65533 bytes after its length; 14 of them are the prefix and the chunk numbers. */
@@ -150,5 +151,5 @@ function crc32(b: Uint8Array): number {
 
 /** Adds an ICCP chunk right after VP8X (converting a simple VP8/VP8L file to the extended layout) and sets its ICC flag. */
 export function embedIccInWebp(webp: Uint8Array, profile: Uint8Array, width: number, height: number, hasAlpha: boolean): Uint8Array {
-  return withWebpChunk(webp, "ICCP", profile, 0x20, "after-vp8x", { width, height, hasAlpha });
+  return withWebpChunk(webp, "ICCP", profile, VP8X_ICC, "after-vp8x", { width, height, hasAlpha });
 }
