@@ -18,9 +18,8 @@
  * before it. Between steps the image is kept as a lossless PNG, so only the output is encoded lossily.
  */
 import { RpcTarget, WorkerEntrypoint } from "cloudflare:workers";
-import { drawOver, decodeStill, type Placement } from "../../wasm/src/compose.ts";
-import { encodeRaster } from "../../wasm/src/encode.ts";
-import { renderTargets, type OutputFormat } from "../../wasm/src/engine.ts";
+import { decodeStill, type Placement } from "../../wasm/src/compose.ts";
+import { renderTargets, type OutputFormat, type RenderTarget } from "../../wasm/src/engine.ts";
 import { CodecError } from "../../wasm/src/errors.ts";
 import { CONTENT_TYPES, type ImageHeader } from "../../wasm/src/probe.ts";
 import { engineModules } from "../../wasm/src/modules.worker.ts";
@@ -295,8 +294,16 @@ async function readInput(stream: ReadableStream<Uint8Array>, options: { encoding
   }
 }
 
-/** One render of `still`, with `transform` (the identity when undefined), to one format. */
-async function renderStill(still: Still, transform: Partial<Transform> | undefined, format: OutputFormat, quality: number, config: Config): Promise<Still> {
+/** One render of `still`, with `transform` (the identity when undefined) and any layers drawn over it, to one format. */
+async function renderStill(
+  still: Still,
+  transform: Partial<Transform> | undefined,
+  format: OutputFormat,
+  quality: number,
+  config: Config,
+  /** Decodes the layers to draw; called inside the render slot, so their rasters count against it as the render's. */
+  layers?: () => Promise<NonNullable<RenderTarget["draw"]>>,
+): Promise<Still> {
   const full: Transform = {
     ...parseFlexibleOptions(""),
     metadata: "keep",
@@ -305,22 +312,16 @@ async function renderStill(still: Still, transform: Partial<Transform> | undefin
   };
   const source = { format: still.header.format, width: still.header.width, height: still.header.height, orientation: still.header.orientation, hasAlpha: still.header.hasAlpha };
   const [target] = renderTargetsOf(source, [{ transform: full, format, fingerprint: "", variant: null }]);
-  const [output] = await withRenderSlot(() =>
-    renderTargets(still.bytes, source, [target], { modules: engineModules, memoryBudgetBytes: config.memoryBudgetBytes, maxPixels: config.limits.maxPixels }),
-  );
+  const [output] = await withRenderSlot(async () => {
+    if (layers) target.draw = await layers();
+    return renderTargets(still.bytes, source, [target], { modules: engineModules, memoryBudgetBytes: config.memoryBudgetBytes, maxPixels: config.limits.maxPixels });
+  });
   return { bytes: output.bytes, header: probeUpload(output.bytes) };
 }
 
-/** Draws an overlay (a lossless PNG from renderStill) over `still`; the result is a lossless PNG. */
+/** Draws an overlay (a lossless PNG from renderStill) over `still` with the engine's draw step; the result is a lossless PNG. */
 async function drawStep(still: Still, overlayBytes: Uint8Array, placement: Placement, config: Config): Promise<Still> {
-  // The base as a PNG first, so it is oriented and decodes with our PNG decoder.
-  const base = still.header.format === "png" && still.header.orientation === 1 ? still : await renderStill(still, undefined, "png", 100, config);
-  const encoded = await withRenderSlot(async () => {
-    const [raster, overlay] = [await decodeStill(base.bytes, engineModules, config.limits.maxPixels), await decodeStill(overlayBytes, engineModules, config.limits.maxPixels)];
-    const drawn = drawOver(raster, overlay, placement);
-    return encodeRaster(drawn, "png", 100, engineModules);
-  });
-  return { bytes: encoded.bytes, header: probeUpload(encoded.bytes) };
+  return renderStill(still, undefined, "png", 100, config, async () => [{ raster: await decodeStill(overlayBytes, engineModules, config.limits.maxPixels), placement }]);
 }
 
 function toBase64(bytes: Uint8Array): string {
