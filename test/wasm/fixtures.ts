@@ -4,7 +4,7 @@
  * square marks the STORED top-left corner, so orientation can be checked on any output.
  */
 export { psnr } from "./measure.ts";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import type { SourceInfo } from "../../wasm/src/engine.ts";
 import type { Orientation } from "../../wasm/src/raster.ts";
 
@@ -75,4 +75,17 @@ export async function probe(bytes: Uint8Array): Promise<SourceInfo> {
 export async function rgbOnWhite(bytes: Uint8Array): Promise<{ data: Buffer; width: number; height: number }> {
   const { data, info } = await sharp(bytes).flatten({ background: "#ffffff" }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
+}
+
+/** An image's RGB pixels (alpha dropped), as sharp decodes it. */
+export async function rgb(s: Sharp) {
+  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/** sharp, one operation per pass so its own order of operations cannot differ from the one written here. */
+export async function sharpSteps(input: Uint8Array, ...steps: Array<(s: Sharp) => Sharp>) {
+  let bytes = Buffer.from(input);
+  for (const step of steps) bytes = await step(sharp(bytes)).png().toBuffer();
+  return rgb(sharp(bytes));
 }

@@ -9,7 +9,7 @@ import { renderTargets, type EngineModules, type OutputFormat } from "../../wasm
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { renderTargetsOf } from "../../workers/shared/eager-set.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
-import { jpegWithOrientation, picture, probe, psnr } from "./fixtures.ts";
+import { jpegWithOrientation, picture, probe, psnr, rgb, sharpSteps } from "./fixtures.ts";
 import { AH, AW, animatedGif } from "./animation-fixtures.ts";
 
 let modules: EngineModules;
@@ -27,18 +27,6 @@ async function oursAll(input: Uint8Array, segments: string[], format: OutputForm
   return Promise.all(outputs.map((o) => rgb(sharp(o.bytes))));
 }
 const ours = async (input: Uint8Array, segment: string) => (await oursAll(input, [segment]))[0];
-
-async function rgb(s: Sharp) {
-  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
-
-/** sharp, one operation per pass so its own order of operations cannot differ from the one written here. */
-async function sharpSteps(input: Uint8Array, ...steps: Array<(s: Sharp) => Sharp>) {
-  let bytes = Buffer.from(input);
-  for (const step of steps) bytes = await step(sharp(bytes)).png().toBuffer();
-  return rgb(sharp(bytes));
-}
 
 describe("fit=squeeze", () => {
   it("stretches to exactly width × height like sharp's fit fill (PSNR > 35 dB)", async () => {

@@ -8,7 +8,7 @@ import { renderTargets, type EngineModules } from "../../wasm/src/engine.ts";
 import { loadEngineModules } from "../../wasm/src/modules.node.ts";
 import { renderTargetsOf } from "../../workers/shared/eager-set.ts";
 import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
-import { jpegWithOrientation, picture, probe, psnr } from "./fixtures.ts";
+import { jpegWithOrientation, picture, probe, psnr, rgb, sharpSteps } from "./fixtures.ts";
 
 let modules: EngineModules;
 let inputPng: Buffer;
@@ -24,18 +24,6 @@ async function ours(input: Uint8Array, segment: string) {
   const [target] = renderTargetsOf(source, [{ transform, format: "png", fingerprint: "", variant: null }]);
   const [out] = await renderTargets(input, source, [target], { modules, maxPixels: 1e8 });
   return rgb(sharp(out.bytes));
-}
-
-async function rgb(s: Sharp) {
-  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
-
-/** sharp, one operation per pass so its own order of operations cannot differ from the one written here. */
-async function sharpSteps(input: Uint8Array, ...steps: Array<(s: Sharp) => Sharp>) {
-  let bytes = Buffer.from(input);
-  for (const step of steps) bytes = await step(sharp(bytes)).png().toBuffer();
-  return rgb(sharp(bytes));
 }
 
 describe("rotate and flip", () => {

@@ -1,5 +1,5 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect, vi } from "vitest";
 import { probeImage } from "../../wasm/src/probe.ts";
 import type { CoordinatorState } from "../../workers/shared/bindings.ts";
 import gateway from "../../workers/gateway/index.ts";
@@ -99,4 +99,26 @@ export async function gatewayWith(vars: Partial<ConfigEnv> | Partial<typeof env>
   const response = await gateway.fetch(new Request(url, init), { ...env, ...vars } as typeof env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
+}
+
+/**
+ * The JSON log lines (workers/shared/log.ts) a test file's tests write, one test at a time: call it at the top of
+ * the file; the array it returns is emptied before each test and filled while it runs.
+ */
+export function captureLogLines(): Record<string, any>[] {
+  const lines: Record<string, any>[] = [];
+  beforeEach(() => {
+    lines.length = 0;
+    const capture = (...args: unknown[]) => {
+      if (typeof args[0] !== "string" || !args[0].startsWith("{")) return;
+      try {
+        lines.push(JSON.parse(args[0]));
+      } catch {
+        // not one of ours
+      }
+    };
+    for (const level of ["log", "warn", "error"] as const) vi.spyOn(console, level).mockImplementation(capture);
+  });
+  afterEach(() => vi.restoreAllMocks());
+  return lines;
 }

@@ -1,28 +1,15 @@
 import { createMessageBatch, createExecutionContext, env, getQueueResult } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import processor from "../../workers/processor/index.ts";
 import { parseConfig } from "../../workers/shared/config.ts";
 import { database } from "../../workers/shared/db.ts";
 import { images } from "../../workers/shared/schema.ts";
-import { API, AUTH, DELIVERY, api, fileForm, gatewayWith, json, upload, waitForStatus } from "./helpers.ts";
+import { API, AUTH, DELIVERY, api, captureLogLines, fileForm, gatewayWith, json, upload, waitForStatus } from "./helpers.ts";
 
 const consume = processor.queue as unknown as (batch: MessageBatch, env: unknown, ctx: ExecutionContext) => Promise<void>;
 
-/** Every JSON log line written while a test runs (console.log, warn and error). */
-let lines: Record<string, any>[] = [];
-beforeEach(() => {
-  lines = [];
-  const capture = (...args: unknown[]) => {
-    if (typeof args[0] !== "string" || !args[0].startsWith("{")) return;
-    try {
-      lines.push(JSON.parse(args[0]));
-    } catch {
-      // not one of ours
-    }
-  };
-  for (const level of ["log", "warn", "error"] as const) vi.spyOn(console, level).mockImplementation(capture);
-});
-afterEach(() => vi.restoreAllMocks());
+/** The JSON log lines written while a test runs (console.log, warn and error). */
+const lines = captureLogLines();
 
 const linesOf = (event: string, requestId?: string) => lines.filter((l) => l.event === event && (requestId === undefined || l.requestId === requestId));
 

@@ -1,23 +1,10 @@
 // Our libwebp build (wasm/native/webp-scaled) runs in workerd: a lossy WebP uploaded through the API is decoded
 // straight to half size by it, and its eager variants are delivered.
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { deliver, json, upload, waitForStatus } from "./helpers.ts";
+import { describe, expect, it, vi } from "vitest";
+import { captureLogLines, deliver, json, upload, waitForStatus } from "./helpers.ts";
 
-/** The JSON log lines written while a test runs. */
-let lines: Record<string, any>[] = [];
-beforeEach(() => {
-  lines = [];
-  const capture = (...args: unknown[]) => {
-    if (typeof args[0] !== "string" || !args[0].startsWith("{")) return;
-    try {
-      lines.push(JSON.parse(args[0]));
-    } catch {
-      // not one of ours
-    }
-  };
-  for (const level of ["log", "warn", "error"] as const) vi.spyOn(console, level).mockImplementation(capture);
-});
-afterEach(() => vi.restoreAllMocks());
+/** The JSON log lines written while a test runs (console.log, warn and error). */
+const lines = captureLogLines();
 
 describe("lossy WebP through the platform", () => {
   it("is decoded at 1/2 by the scaled decoder, and its public variant is delivered in WebP and JPEG", async () => {
