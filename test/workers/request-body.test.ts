@@ -97,6 +97,35 @@ describe("request bodies are bounded while they stream", () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it("answers 408 when a body of declared length stops arriving, and 400 when it ends short", async () => {
+    // A declared length within the limit is read by a native pipe (the runtime ends the body there); the deadline
+    // still holds, and a body shorter than it said is not taken for a whole one.
+    const head = new TextEncoder().encode(endlessFileHead);
+    const declared = (then: "stall" | "end") => {
+      let sent = false;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return then === "stall" ? new Promise(() => {}) : controller.close();
+          sent = true;
+          controller.enqueue(head);
+        },
+      });
+    };
+    const length = head.length + 100_000;
+    const send = (body: ReadableStream) =>
+      gatewayWith({ UPLOAD_BODY_TIMEOUT_SECONDS: "1" }, `${API}/v1`, {
+        method: "POST",
+        body,
+        headers: { ...AUTH, "content-type": MULTIPART, "content-length": String(length) },
+      });
+    const started = Date.now();
+    const stalled = await send(declared("stall"));
+    expect((await json(stalled, 408)).errors[0].message).toBe("the request body did not arrive within 1 s (UPLOAD_BODY_TIMEOUT_SECONDS)");
+    expect(Date.now() - started).toBeLessThan(5000);
+    const short = await send(declared("end"));
+    expect((await json(short, 400)).errors[0].message).toBe("the multipart body could not be parsed");
+  });
+
   it("still reads bodies within the limits", async () => {
     const patched = await json(
       await api("/v1/bounded-edit", { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ creator: "x".repeat(1000) }) }),

@@ -3,7 +3,7 @@ import { notFound } from "../../shared/errors.ts";
 import { putObjectNotification } from "../../shared/r2-notifications.ts";
 import { parseIncomingKey } from "../../shared/storage.ts";
 import { router } from "../app.ts";
-import { boundStream, refuseBody } from "../request-body.ts";
+import { boundDeclaredStream, refuseBody } from "../request-body.ts";
 import { verifyPresignedRequest, type S3Refusal } from "./presigned-request.ts";
 
 /**
@@ -44,18 +44,16 @@ localR2Routes.put("/*", async (c) => {
     return refuse({ status: 400, code: "EntityTooLarge", message: `the body is ${length} bytes; uploads take at most ${directUploads.maxBytes} (MAX_DIRECT_UPLOAD_BYTES)` });
   }
 
-  // R2 needs the length up front: the body streams through a FixedLengthStream, which also fails a body that
-  // ends short or runs long; the bound cuts it at the limit whatever was declared, and on the body deadline.
-  const bounded = boundStream(request.body ?? new ReadableStream({ start: (controller) => controller.close() }), directUploads.maxBytes, AbortSignal.timeout(c.get("config").bodyTimeoutSeconds * 1000));
-  const fixed = new FixedLengthStream(length);
-  const piped = bounded.stream.pipeTo(fixed.writable);
+  // R2 needs the length up front: the body streams through a FixedLengthStream, which fails a body that ends
+  // short or runs long (the declared length is within the limit), and is cut on the body deadline.
+  const body = request.body ?? new ReadableStream({ start: (controller) => controller.close() });
+  const bounded = boundDeclaredStream(body, length, AbortSignal.timeout(c.get("config").bodyTimeoutSeconds * 1000));
   let object: R2Object | null;
   try {
-    [object] = await Promise.all([c.env.BUCKET.put(key, fixed.readable), piped]);
+    object = await c.env.BUCKET.put(key, bounded.stream);
     if (!object) throw new Error("the put was refused");
   } catch {
     const cut = bounded.cut();
-    if (cut === "limit") return s3Error({ status: 400, code: "EntityTooLarge", message: `the body is over ${directUploads.maxBytes} bytes (MAX_DIRECT_UPLOAD_BYTES)` });
     if (cut === "deadline") return s3Error({ status: 400, code: "RequestTimeout", message: "the body did not arrive within UPLOAD_BODY_TIMEOUT_SECONDS" });
     return s3Error({ status: 400, code: "IncompleteBody", message: `the body did not match its Content-Length of ${length} bytes` });
   }
