@@ -11,12 +11,8 @@ import { imageIdOfStorageId, imageStorageId, parseIncomingKey } from "../shared/
 import { checkRenderable } from "../shared/render-admission.ts";
 import { checkAnimationLimits, checkImageLimits, checkUploadLimits, overUploadUrlBytes, probeUpload, storedOriginal } from "../shared/upload-checks.ts";
 import type { ProcessorEnv } from "./env.ts";
+import { probeStoredPrefix } from "./pipeline/stored-original.ts";
 
-/**
- * How much of an object is read for its header, growing only when the header is not complete yet: most images'
- * headers fit in the first 64 KiB; large EXIF, ICC or XMP segments before a JPEG's frame header can push it out.
- */
-const HEADER_READS = [64 * 1024, 1024 * 1024, 16 * 1024 * 1024];
 /** A notification whose object another processor is moving is looked at again this much later. */
 const BUSY_RETRY_SECONDS = 30;
 
@@ -151,30 +147,26 @@ async function checkIncoming(
     throw new ApiError(413, ErrorCode.tooLarge, `the upload is ${size} bytes; direct uploads take at most ${claim.account.maxBytes} bytes (MAX_DIRECT_UPLOAD_BYTES)`);
   }
   if (claim.limits.maxBytes !== undefined && size > claim.limits.maxBytes) throw overUploadUrlBytes(size, claim.limits.maxBytes);
-  for (const [i, length] of HEADER_READS.entries()) {
-    const object = await bucket.get(key, { range: { offset: 0, length: Math.min(length, size) }, onlyIf: { etagMatches: etag } });
-    if (!object) return "missing";
-    if (!("body" in object)) return "replaced";
-    const prefix = new Uint8Array(await object.arrayBuffer());
-    let header: ImageHeader;
-    try {
-      header = probeUpload(prefix);
-    } catch (error) {
-      const whole = prefix.length >= size;
+  let probed;
+  try {
+    probed = await probeStoredPrefix(
+      bucket,
+      key,
+      probeUpload,
       // A damaged-looking header may only be cut off by the read: read further, up to the last read's length.
-      if (error instanceof ApiError && error.status === 422 && !whole && i < HEADER_READS.length - 1) continue;
-      if (error instanceof ApiError && error.status === 422 && !whole) {
-        throw new ApiError(422, ErrorCode.unprocessable, `the image's header is not within the first ${length / 1024 / 1024} MiB of the file`);
-      }
-      if (error instanceof ApiError && error.status === 415) throw new ApiError(415, ErrorCode.unsupportedFormat, `the uploaded file is not an image we take: ${error.message}`);
-      throw error;
-    }
-    checkImageLimits(header, claim.account);
-    checkUploadLimits(size, header, claim.limits);
-    await checkRenderable(prefix, header);
-    return header;
+      (error) => error instanceof ApiError && error.status === 422,
+      (bytes) => new ApiError(422, ErrorCode.unprocessable, `the image's header is not within the first ${bytes / 1024 / 1024} MiB of the file`),
+      etag,
+    );
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 415) throw new ApiError(415, ErrorCode.unsupportedFormat, `the uploaded file is not an image we take: ${error.message}`);
+    throw error;
   }
-  throw new Error("unreachable: the last header read either probes or throws");
+  if (typeof probed === "string") return probed;
+  checkImageLimits(probed.header, claim.account);
+  checkUploadLimits(size, probed.header, claim.limits);
+  await checkRenderable(probed.prefix, probed.header);
+  return probed.header;
 }
 
 /** Streams the notified version of the object to its original's key (R2 has no server-side copy in the binding). */

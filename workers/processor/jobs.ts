@@ -40,9 +40,9 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
       return "failed";
     }
     const { header, source: original } = await timed(trace, "fetchOriginal", async () => {
-      const object = await env.BUCKET.get(job.originalKey);
-      if (!object) throw new CodecError("corrupt", "the original is missing from storage");
-      return readStoredOriginal(object);
+      const stored = await readStoredOriginal(env.BUCKET, job.originalKey);
+      if (!stored) throw new CodecError("corrupt", "the original is missing from storage");
+      return stored;
     });
     const named = await db.select().from(variants).orderBy(asc(variants.id));
     const requests = await eagerRequests(named, header);

@@ -146,12 +146,12 @@ export async function backfillImage(
   if (formats.length === 0) return "done";
   const target = { imageId: image.id, life: image.life, storageId: await imageStorageId(image.id) };
   const trace = newRenderTrace();
-  const object = await timed(trace, "fetchOriginal", () => env.BUCKET.get(originalKey(target)));
-  if (!object) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage", requestId) : "skipped";
   const db = database(primary(env.DB));
   const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
-    const { header, source: original } = await readStoredOriginal(object);
+    const stored = await timed(trace, "fetchOriginal", () => readStoredOriginal(env.BUCKET, originalKey(target)));
+    if (!stored) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage", requestId) : "skipped";
+    const { header, source: original } = stored;
     const placeholder = await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace);
     // An image processed before placeholders existed gets one when a backfill renders it again (only its own life's record).
     if (placeholder && !image.thumbhash) await updateImageLife(db, image.id, image.life, placeholderColumns(placeholder));

@@ -183,27 +183,27 @@ function frameHead(header: unknown): Uint8Array {
   return head;
 }
 
-/** A frame whose one part is a stream of known length, sent as it is read. */
+/**
+ * A frame whose one part is a stream of known length (an R2 object's body), sent as it is read. The head is
+ * written into a FixedLengthStream (so the call has a Content-Length), then the part is piped after it by the
+ * runtime itself, without JavaScript per chunk. The stream holds no queue: each write waits for its read.
+ */
 function framedStream(header: unknown, part: SourceStream): { body: ReadableStream<Uint8Array>; length: number } {
   const head = frameHead(header);
-  const reader = part.stream.getReader();
-  let headSent = false;
-  const body = new ReadableStream<Uint8Array>({
-    pull: async (controller) => {
-      if (!headSent) {
-        headSent = true;
-        return controller.enqueue(head);
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
   const length = head.length + part.byteLength;
-  // workerd sends a stream of declared length with a Content-Length only through a FixedLengthStream.
-  const sized = typeof FixedLengthStream === "function" ? body.pipeThrough(new FixedLengthStream(length)) : body;
-  return { body: sized, length };
+  const { readable, writable } = new FixedLengthStream(length);
+  void (async () => {
+    const writer = writable.getWriter();
+    try {
+      await writer.write(head);
+    } catch (error) {
+      await part.stream.cancel(error).catch(() => {});
+      return;
+    }
+    writer.releaseLock();
+    await part.stream.pipeTo(writable);
+  })().catch(() => {});
+  return { body: readable, length };
 }
 
 /** Reads a frame's header from the stream and hands on the rest, `total` bytes in all, as a stream of its own. */

@@ -1,11 +1,15 @@
-// An original read from storage for a render: its header from the first bytes of the object's body, and the whole
-// file as a stream the engine writes straight where its decoder reads it (wasm/src/source-stream.ts). The
-// processor never holds the file itself, so a 50 MB original is held once, in the engine.
+// An original read from storage for a render: its header from ranged reads of the object's first bytes, and the
+// whole file as the object's own body stream, which the engine writes straight where its decoder reads it
+// (wasm/src/source-stream.ts). The processor never holds the file itself, so a 50 MB original is held once, in
+// the engine; and the body is R2's own stream, which the runtime pipes on without JavaScript per chunk.
 import { CodecError } from "../../../wasm/src/errors.ts";
 import { probeImage, type ImageHeader } from "../../../wasm/src/probe.ts";
 import type { SourceStream } from "../../../wasm/src/source-stream.ts";
 
-/** How much of the body is buffered, at most, to find the header (a JPEG's can follow large APP segments). */
+/**
+ * How much of an object is read for its header, growing only when the header is not complete yet: most images'
+ * headers fit in the first 64 KiB; large EXIF, ICC or XMP segments before a JPEG's frame header can push it out.
+ */
 const HEADER_READS = [64 * 1024, 1024 * 1024, 16 * 1024 * 1024];
 
 export interface StoredOriginal {
@@ -13,57 +17,58 @@ export interface StoredOriginal {
   source: SourceStream;
 }
 
-/**
- * Probes the object's header from the start of its body and hands the rest on unread. Throws the probe's
- * CodecError (not an image we take, a damaged header, a bomb) like a probe of the whole file would.
- */
-export async function readStoredOriginal(object: R2ObjectBody): Promise<StoredOriginal> {
-  const reader = object.body.getReader();
-  const prefix: Uint8Array[] = [];
-  let buffered = 0;
-  let ended = false;
-  let header: ImageHeader | undefined;
-  for (const limit of HEADER_READS) {
-    while (!ended && buffered < Math.min(limit, object.size)) {
-      const { done, value } = await reader.read();
-      if (done) ended = true;
-      else {
-        prefix.push(value);
-        buffered += value.length;
-      }
-    }
-    try {
-      header = probeImage(concat(prefix, buffered));
-      break;
-    } catch (error) {
-      // A header that looks damaged may only be cut off by the read: read further, up to the last read.
-      const cutOff = error instanceof CodecError && error.kind === "corrupt" && !ended && buffered < object.size;
-      if (!cutOff || limit === HEADER_READS.at(-1)) {
-        reader.cancel().catch(() => {});
-        throw error;
-      }
-    }
-  }
-  const stream = new ReadableStream<Uint8Array>({
-    pull: async (controller) => {
-      const chunk = prefix.shift();
-      if (chunk) return controller.enqueue(chunk);
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return { header: header!, source: { byteLength: object.size, stream } };
+/** What a probe of an object's first bytes found: the header, and the bytes it was found in. */
+export interface ProbedPrefix<H> {
+  header: H;
+  prefix: Uint8Array;
+  etag: string;
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+/**
+ * Probes the object at `key` from its first bytes, reading more (HEADER_READS) while `cutOff` says the probe's
+ * error may only mean the header did not fit; past the last read, `tooFar` is thrown. With `etag`, only that
+ * version of the object is read ("replaced" when another is there); "missing" when there is none.
+ */
+export async function probeStoredPrefix<H>(
+  bucket: R2Bucket,
+  key: string,
+  probe: (prefix: Uint8Array) => H,
+  cutOff: (error: unknown) => boolean,
+  tooFar: (bytes: number) => Error,
+  etag?: string,
+): Promise<ProbedPrefix<H> | "missing" | "replaced"> {
+  for (const [i, length] of HEADER_READS.entries()) {
+    const object = await bucket.get(key, { range: { offset: 0, length }, ...(etag ? { onlyIf: { etagMatches: etag } } : {}) });
+    if (!object) return "missing";
+    if (!("body" in object)) return "replaced";
+    const prefix = new Uint8Array(await object.arrayBuffer());
+    try {
+      return { header: probe(prefix), prefix, etag: object.etag };
+    } catch (error) {
+      if (!cutOff(error) || prefix.length >= object.size) throw error;
+      if (i === HEADER_READS.length - 1) throw tooFar(length);
+    }
   }
-  return out;
+  throw new Error("unreachable: the last header read either probes or throws");
+}
+
+/**
+ * Probes the header of the original at `key`, then opens the whole object (the same version). Null when there is
+ * no such object; throws the probe's CodecError (not an image we take, a damaged header, a bomb) like a probe of
+ * the whole file would.
+ */
+export async function readStoredOriginal(bucket: R2Bucket, key: string): Promise<StoredOriginal | null> {
+  const probed = await probeStoredPrefix(
+    bucket,
+    key,
+    probeImage,
+    (error) => error instanceof CodecError && error.kind === "corrupt",
+    (bytes) => new CodecError("corrupt", `the image's header is not within the first ${bytes / 1024 / 1024} MiB of the file`),
+  );
+  if (probed === "missing") return null;
+  if (probed === "replaced") throw new Error("unreachable: no version was asked for");
+  const object = await bucket.get(key, { onlyIf: { etagMatches: probed.etag } });
+  if (!object) return null;
+  if (!("body" in object)) throw new Error(`the original ${key} was replaced while it was read`);
+  return { header: probed.header, source: { byteLength: object.size, stream: object.body } };
 }
