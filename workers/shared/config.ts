@@ -16,6 +16,11 @@ export interface Config {
      * about twice while it is parsed and stored); the rest wait their turn.
      */
     uploadConcurrency: number;
+    /**
+     * A second and later concurrent upload is let in only while the isolate's event loop runs timers at most this
+     * late (UPLOAD_MAX_LAG_MS): uploads give way to the deliveries the same isolate serves.
+     */
+    uploadMaxLagMs: number;
     maxPixels: number;
     maxSide: number;
     /** An animation kept: the summed area of all its frames (MAX_ANIMATION_PIXELS, Cloudflare's 50 MP). */
@@ -134,6 +139,7 @@ export interface ConfigEnv {
   SOURCE_FETCH_TIMEOUT_SECONDS?: string;
   MAX_DIRECT_UPLOAD_BYTES?: string;
   UPLOAD_CONCURRENCY?: string;
+  UPLOAD_MAX_LAG_MS?: string;
   R2_S3_ENDPOINT?: string;
   R2_BUCKET_NAME?: string;
   R2_ACCESS_KEY_ID?: string;
@@ -161,6 +167,7 @@ export function parseConfig(env: ConfigEnv, requireSecrets = true): Config {
     limits: {
       maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 10 * 1024 * 1024, "MAX_UPLOAD_BYTES"),
       uploadConcurrency: positiveInt(env.UPLOAD_CONCURRENCY, 4, "UPLOAD_CONCURRENCY"),
+      uploadMaxLagMs: positiveInt(env.UPLOAD_MAX_LAG_MS, 5, "UPLOAD_MAX_LAG_MS"),
       maxPixels: positiveInt(env.MAX_PIXELS, 100_000_000, "MAX_PIXELS"),
       maxSide: positiveInt(env.MAX_SIDE, 12_000, "MAX_SIDE"),
       maxAnimationPixels: positiveInt(env.MAX_ANIMATION_PIXELS, DEFAULT_MAX_ANIMATION_PIXELS, "MAX_ANIMATION_PIXELS"),
