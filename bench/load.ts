@@ -7,7 +7,8 @@
  *   1. cached delivery of a ≈10 KB and a ≈200 KB rendition: requests/s and p50/p99 at 16 keep-alive connections,
  *      ours vs a bare Worker answering the same bytes from the Cache API (bench/bare-worker/), measured alternately;
  *   2. upload → ready: N multipart uploads of a 12 MP JPEG, C in flight, each followed on its event stream;
- *   3. a 10× upload spike while delivery runs at a steady rate: delivery p99 during vs before, and the drain;
+ *   3. a 10× upload spike while delivery runs at a steady rate: delivery p99 during vs before, and the drain; then
+ *      the same uploads on the bare Worker, which only stores them (form, R2 put): the local runtime's own cost;
  *   4. a burst of uncached renders of a 24 MP image while delivery runs: delivery p99 during vs idle.
  * Prints one table; exits 0 when a target is missed (the table says so), 1 only when the harness itself fails.
  */
@@ -16,11 +17,11 @@ import { loadEngineModules } from "../wasm/src/modules.node.ts";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { freePort, spawnProcessGroup, startLocalPlatform, waitForHttp, type LocalPlatform, type LocalProcess } from "../scripts/local-platform.ts";
-import { keepAliveAgent, percentile, saturate, SteadyLoad, summarize, type Sample } from "./load/http-load.ts";
-import { deliveryUrl, uploadMany, uploadUntilSettled, type UploadResult } from "./load/images-api.ts";
+import { keepAliveAgent, percentile, saturate, summarize, type Sample } from "./load/http-load.ts";
+import { deliveryUrl, encodeUploadForm, uploadMany, uploadUntilSettled, type EncodedForm, type UploadResult } from "./load/images-api.ts";
+import { SteadyLoadThread } from "./load/steady-thread.ts";
 import { loadInputs, type Bytes } from "./load/inputs.ts";
 import { compareP99, verdict } from "./load/targets.ts";
 
@@ -128,7 +129,7 @@ try {
   const steadyRps = settings.steadyRps ?? Math.max(20, Math.round((cached?.smallRps ?? 400) / 10));
   const small = { url: cached?.smallUrl, rps: steadyRps };
   await phase("upload → ready", () => uploadToReady(ours, inputs.photo12mp));
-  await phase("upload spike", () => uploadSpike(ours, inputs.photo12mp, small));
+  await phase("upload spike", () => uploadSpike(ours, bare.origin, inputs.photo12mp, { ...small, bareUrl: cached?.bareSmallUrl }));
   await phase("render burst", () => renderBurst(ours, inputs.photo24mp, small));
   await phase("render overhead", () => renderOverhead(ours, inputs.smooth12mp));
 } catch (error) {
@@ -228,11 +229,11 @@ async function startBareWorker(stateDir: string): Promise<{ process: LocalProces
 }
 
 /** Phase 1. Returns the small rendition and ours' requests/s on it (the basis of the steady rate of phases 3 and 4). */
-async function cachedDelivery(platform: LocalPlatform, bareOrigin: string, texture: Bytes): Promise<{ smallUrl: URL; smallRps: number }> {
+async function cachedDelivery(platform: LocalPlatform, bareOrigin: string, texture: Bytes): Promise<{ smallUrl: URL; smallRps: number; bareSmallUrl: URL }> {
   const upload = await uploadUntilSettled(platform, texture, "texture.jpg", Date.now() + 120_000);
   if (upload.outcome !== "ready") throw new Error(`the texture upload ended ${upload.outcome}: ${upload.detail ?? ""}`);
   const headers = { accept: BROWSER_ACCEPT };
-  let small = { smallUrl: new URL(platform.origin), smallRps: 0 };
+  let small = { smallUrl: new URL(platform.origin), smallRps: 0, bareSmallUrl: new URL(bareOrigin) };
   for (const { label, variant } of RENDITIONS) {
     const ours = deliveryUrl(platform, upload.id!, variant);
     const bare = new URL(`${bareOrigin}/${label}`);
@@ -259,7 +260,7 @@ async function cachedDelivery(platform: LocalPlatform, bareOrigin: string, textu
 
     const [o, b] = [summarize(oursSamples), summarize(bareSamples)];
     const [oRps, bRps] = [o.count / settings.deliverySeconds, b.count / settings.deliverySeconds];
-    if (label === "small") small = { smallUrl: ours, smallRps: oRps };
+    if (label === "small") small = { smallUrl: ours, smallRps: oRps, bareSmallUrl: bare };
     const what = `cached ${label} (${served.bytes.length.toLocaleString("en")} B)`;
     const clientCpu = ((cpu.user + cpu.system) / 1000 / (settings.deliverySeconds * 2 * 1000)) * 100;
     row({
@@ -326,39 +327,45 @@ async function uploadToReady(platform: LocalPlatform, photo: Bytes): Promise<voi
 }
 
 /**
- * Cached delivery at a fixed rate for phases 3 and 4, with the client's own event-loop lag watched (so a stalled
- * client is not mistaken for a stalled server), after a second of warm-up. `finish` stops both, once `also` settled.
+ * Cached delivery at a fixed rate for phases 3 and 4, from a thread of its own (steady-thread.ts: the uploads this
+ * thread drives cannot delay it) that watches its own event-loop lag (so a stalled client is not mistaken for a
+ * stalled server), after a second of warm-up. `finish` stops it, then waits for `also`.
  */
 async function steadyDelivery(url: URL, rate: number) {
-  const agent = keepAliveAgent(CONNECTIONS);
-  const load = new SteadyLoad(agent, url, { rate, headers: { accept: BROWSER_ACCEPT } });
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
-  load.start();
+  const load = new SteadyLoadThread(url, { rate, connections: CONNECTIONS, headers: { accept: BROWSER_ACCEPT } });
+  await load.start();
   await sleep(1000);
   const finish = async (also?: Promise<unknown>) => {
     await load.stop();
-    lag.disable();
     await also;
-    agent.destroy();
   };
-  return { load, lag, finish };
+  return { load, finish };
 }
 
-/** Phase 3: steady uploads (a tenth of the spike in flight), then the spike all at once, while delivery runs. */
-async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { url?: URL; rps: number }): Promise<void> {
-  if (!delivery.url) throw new Error("needs phase 1's cached rendition");
+/**
+ * Phase 3: steady uploads (a tenth of the spike in flight), then the spike all at once, while delivery runs. Then
+ * the same on the bare Worker, whose uploads only read the form and put the file in R2 (at the rate ours' steady
+ * uploads were started, then the same burst): what the local runtime's R2 emulator alone does to delivery.
+ */
+async function uploadSpike(platform: LocalPlatform, bareOrigin: string, photo: Bytes, delivery: { url?: URL; bareUrl?: URL; rps: number }): Promise<void> {
+  if (!delivery.url || !delivery.bareUrl) throw new Error("needs phase 1's cached rendition");
   const steadyUploads = Math.max(1, Math.round(settings.spike / 10));
-  const { load, lag, finish } = await steadyDelivery(delivery.url, delivery.rps);
+  // The spike's forms are encoded first, so that sending them all at once is all the burst asks of the client.
+  const forms = await Promise.all(Array.from({ length: settings.spike }, (_, n) => encodeUploadForm(photo, `spike-${n}.jpg`)));
+  const { load, finish } = await steadyDelivery(delivery.url, delivery.rps);
   // Without uploads first, for context: the ratio compares with the steady uploads, as the target says.
   const idleFrom = performance.now();
   await sleep((settings.baselineSeconds * 1000) / 2);
   const idleTo = performance.now();
   let steadyRunning = true;
   const deadline = Date.now() + (settings.baselineSeconds + 5 + settings.drainTimeoutSeconds) * 1000;
+  const steadyStarts: number[] = [];
   const steady = (async () => {
     const slots = Array.from({ length: steadyUploads }, async (_, slot) => {
-      for (let n = 0; steadyRunning; n++) await uploadUntilSettled(platform, photo, `steady-${slot}-${n}.jpg`, deadline);
+      for (let n = 0; steadyRunning; n++) {
+        steadyStarts.push(performance.now());
+        await uploadUntilSettled(platform, photo, `steady-${slot}-${n}.jpg`, deadline);
+      }
     });
     await Promise.all(slots);
   })();
@@ -368,16 +375,19 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
   const burstFrom = performance.now();
   steadyRunning = false;
   const burstDeadline = Date.now() + settings.drainTimeoutSeconds * 1000;
-  const burst = await Promise.all(
-    Array.from({ length: settings.spike }, (_, n) => uploadUntilSettled(platform, photo, `spike-${n}.jpg`, burstDeadline)),
-  );
+  const burst = await Promise.all(forms.map((form, n) => uploadUntilSettled(platform, form, `spike-${n}.jpg`, burstDeadline)));
   const burstTo = performance.now();
   await finish(steady);
 
   const idle = load.window(idleFrom, idleTo);
   const before = load.window(beforeFrom, burstFrom);
   const during = load.window(burstFrom, burstTo);
+  // While the burst's bodies are taken in (until its last POST answered): what the bare Worker is measured on too.
+  const ingestTo = burstFrom + Math.max(...burst.map((r) => r.postMs).filter(Number.isFinite));
+  const ingest = load.window(burstFrom, ingestTo);
   const counts = tally(burst);
+  const steadyRate = steadyStarts.filter((t) => t >= beforeFrom && t < burstFrom).length / settings.baselineSeconds;
+  const bare = await bareSpike(bareOrigin, delivery.bareUrl, delivery.rps, forms, steadyRate);
   row({
     what: `spike: ${settings.spike} uploads at once (${steadyUploads} steady before) — delivery p99`,
     ours: `during ${ms(during.p99)}`,
@@ -385,11 +395,56 @@ async function uploadSpike(platform: LocalPlatform, photo: Bytes, delivery: { ur
     ...compareP99(before, during, 1.5, counts.stuck === 0 ? "" : `${counts.stuck} stuck`),
     note:
       `delivery ${delivery.rps} req/s (n ${before.count} / ${during.count}, dropped ${before.dropped} / ${during.dropped}), ` +
-      `p99 with no uploads ${ms(idle.p99)} (during is ${(during.p99 / idle.p99).toFixed(0)}× that), errors ${during.errors}, ${clientLag(lag)}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
+      `p99 with no uploads ${ms(idle.p99)} (during is ${(during.p99 / idle.p99).toFixed(0)}× that), errors ${during.errors}, ${clientLag(load)}; drained in ${((burstTo - burstFrom) / 1000).toFixed(0)} s: ` +
       `${describeCounts(counts)}; spike ready p50 / p99 ${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.5))} / ` +
-      `${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.99))}` +
+      `${s(percentile(burst.filter((r) => r.outcome === "ready").map((r) => r.ms), 0.99))}; while the burst was taken in ` +
+      `(${((ingestTo - burstFrom) / 1000).toFixed(1)} s, until its last POST answered) p99 ${ms(ingest.p99)}` +
       firstProblem(burst),
   });
+  row({
+    what: `spike on the bare Worker: the same uploads, only stored (form + R2 put) — delivery p99`,
+    ours: `during ${ms(bare.during.p99)}`,
+    reference: `before ${ms(bare.before.p99)}`,
+    ratio: `${(bare.during.p99 / bare.before.p99).toFixed(2)}×`,
+    note:
+      `the local runtime's own cost: ${steadyRate.toFixed(1)} uploads/s before (ours' steady rate), then ${settings.spike} at once, taken in within ` +
+      `${(bare.seconds).toFixed(1)} s; delivery ${delivery.rps} req/s (n ${bare.before.count} / ${bare.during.count}, dropped ${bare.before.dropped} / ${bare.during.dropped}), ` +
+      `errors ${bare.during.errors + bare.failed}; compare with ours' p99 while its burst was taken in, ${ms(ingest.p99)}`,
+  });
+}
+
+/** The spike on the bare Worker: uploads at `steadyRate` per second, then all of `forms` at once. */
+async function bareSpike(origin: string, url: URL, rps: number, forms: EncodedForm[], steadyRate: number) {
+  const post = async (form: EncodedForm) => {
+    try {
+      const response = await fetch(`${origin}/upload`, { method: "POST", headers: { "content-type": form.contentType }, body: form.body });
+      await response.arrayBuffer();
+      return response.status === 201;
+    } catch {
+      return false;
+    }
+  };
+  const { load, finish } = await steadyDelivery(url, rps);
+  let steadyRunning = true;
+  const steady = (async () => {
+    for (let n = 0; steadyRunning && steadyRate > 0; n++) {
+      await Promise.all([post(forms[n % forms.length]), sleep(1000 / steadyRate)]);
+    }
+  })();
+  await sleep(2000);
+  const beforeFrom = performance.now();
+  await sleep(settings.baselineSeconds * 1000);
+  const burstFrom = performance.now();
+  steadyRunning = false;
+  const stored = await Promise.all(forms.map(post));
+  const burstTo = performance.now();
+  await finish(steady);
+  return {
+    before: load.window(beforeFrom, burstFrom),
+    during: load.window(burstFrom, burstTo),
+    seconds: (burstTo - burstFrom) / 1000,
+    failed: stored.filter((ok) => !ok).length,
+  };
 }
 
 /** Phase 4: `renders` distinct uncached widths of a 24 MP image requested at once, while delivery runs. */
@@ -397,7 +452,7 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
   if (!delivery.url) throw new Error("needs phase 1's cached rendition");
   const upload = await uploadUntilSettled(platform, photo, "photo-24mp.jpg", Date.now() + 180_000);
   if (upload.outcome !== "ready") throw new Error(`the 24 MP upload ended ${upload.outcome}: ${upload.detail ?? ""}`);
-  const { load, lag, finish } = await steadyDelivery(delivery.url, delivery.rps);
+  const { load, finish } = await steadyDelivery(delivery.url, delivery.rps);
   const idleFrom = performance.now();
   await sleep(settings.baselineSeconds * 1000);
   const burstFrom = performance.now();
@@ -430,7 +485,7 @@ async function renderBurst(platform: LocalPlatform, photo: Bytes, delivery: { ur
     ...compareP99(idle, during, 2, ""),
     note:
       `delivery ${delivery.rps} req/s (n ${idle.count} / ${during.count}, dropped ${idle.dropped} / ${during.dropped}), errors ${during.errors}, ` +
-      `${clientLag(lag)}; renders took ${((burstTo - burstFrom) / 1000).toFixed(1)} s: ` +
+      `${clientLag(load)}; renders took ${((burstTo - burstFrom) / 1000).toFixed(1)} s: ` +
       [...byStatus].map(([k, v]) => `${k} ×${v}`).join(", ") +
       ` (429 = rate limited, not an error)${other > 0 ? `; ${other} errors` : ""}`,
   });
@@ -452,8 +507,9 @@ function firstProblem(results: UploadResult[]): string {
 }
 
 /** The client's own event-loop delay: if it is near the latencies measured, the client, not the server, is slow. */
-function clientLag(lag: IntervalHistogram): string {
-  return `client loop lag p99 ${ms(lag.percentile(99) / 1e6)}`;
+function clientLag(load: SteadyLoadThread): string {
+  const lag = load.clientLag();
+  return `delivery client's loop lag p99 ${ms(lag.p99Ms)}, max ${ms(lag.maxMs)}`;
 }
 
 function ms(v: number): string {

@@ -23,16 +23,32 @@ export interface UploadResult {
   detail?: string;
 }
 
-/** Uploads `bytes` and follows its events until terminal, or until `deadline` (a Date.now() time) passes. */
-export async function uploadUntilSettled(platform: Platform, bytes: Bytes, filename: string, deadline: number): Promise<UploadResult> {
+/** A multipart upload form, encoded ahead of time (so that sending many at once costs the client nothing more). */
+export interface EncodedForm {
+  body: Uint8Array<ArrayBuffer>;
+  contentType: string;
+}
+
+export async function encodeUploadForm(bytes: Bytes, filename: string): Promise<EncodedForm> {
+  const form = new FormData();
+  form.append("file", new Blob([bytes], { type: "image/jpeg" }), filename);
+  const encoded = new Response(form);
+  return { body: new Uint8Array(await encoded.arrayBuffer()), contentType: encoded.headers.get("content-type")! };
+}
+
+/**
+ * Uploads `bytes` (or a form encoded ahead of time; `filename` then names it in messages only) and follows its
+ * events until terminal, or until `deadline` (a Date.now() time) passes.
+ */
+export async function uploadUntilSettled(platform: Platform, upload: Bytes | EncodedForm, filename: string, deadline: number): Promise<UploadResult> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
   let id: string | undefined;
   try {
-    const form = new FormData();
-    form.append("file", new Blob([bytes], { type: "image/jpeg" }), filename);
-    const response = await fetch(`${apiBase(platform)}/v1`, { method: "POST", headers: authorization(platform), body: form, signal });
+    const form = "contentType" in upload ? upload : await encodeUploadForm(upload, filename);
+    const headers = { ...authorization(platform), "content-type": form.contentType };
+    const response = await fetch(`${apiBase(platform)}/v1`, { method: "POST", headers, body: form.body, signal });
     const body = (await response.json()) as { result?: { id: string }; errors?: { message: string }[] };
     const postMs = elapsed();
     if (!response.ok || !body.result) {

@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { keepAliveAgent, percentile, saturate, SteadyLoad, summarize } from "../../bench/load/http-load.ts";
 import { uploadMany } from "../../bench/load/images-api.ts";
+import { SteadyLoadThread } from "../../bench/load/steady-thread.ts";
+import { Worker } from "node:worker_threads";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -79,6 +81,38 @@ describe("a steady load", () => {
     expect(load.window(from, performance.now()).dropped).toBeGreaterThan(20);
     expect(load.samples.length).toBe(10);
     expect(load.samples.every((s) => s.status === 0)).toBe(true);
+  });
+});
+
+describe("a steady load in a thread of its own", () => {
+  it("is not delayed by a stall of the thread that started it, and says when its own loop lagged", async () => {
+    // The server runs in another thread too: this one is about to stop for 300 ms.
+    const server = new Worker(
+      `const { createServer } = require("node:http"); const { parentPort } = require("node:worker_threads");
+       const s = createServer((req, res) => res.end("ok")); s.listen(0, "127.0.0.1", () => parentPort.postMessage(s.address().port));`,
+      { eval: true },
+    );
+    const port = await new Promise<number>((resolve) => server.once("message", resolve));
+    try {
+      const url = new URL(`http://127.0.0.1:${port}/`);
+      const load = new SteadyLoadThread(url, { rate: 100, connections: 2 });
+      await load.start();
+      await new Promise((r) => setTimeout(r, 200));
+      const stallFrom = performance.now();
+      while (performance.now() < stallFrom + 300); // this thread stalls; the load's does not
+      const stallTo = performance.now();
+      await new Promise((r) => setTimeout(r, 200));
+      await load.stop();
+      const during = load.window(stallFrom, stallTo);
+      expect(during.count).toBeGreaterThanOrEqual(25);
+      expect(during.errors).toBe(0);
+      expect(during.p99).toBeLessThan(100);
+      expect(load.clientLag().maxMs).toBeLessThan(100);
+      // Windows are in this thread's clock: one before the load started is empty.
+      expect(load.window(stallFrom - 10_000, stallFrom - 5_000).count).toBe(0);
+    } finally {
+      await server.terminate();
+    }
   });
 });
 
