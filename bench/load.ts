@@ -170,6 +170,18 @@ async function renderOverhead(platform: LocalPlatform, photo: Bytes): Promise<vo
     await renderTargets(photo, source, [target], { modules, maxPixels: 100_000_000 });
     if (w !== 299) engine.push(performance.now() - started);
   }
+  // The same renders 100 ms apart: the previous render's background work (storing, reporting) has finished, which
+  // back to back it has not (locally it runs on the thread that answers the next request).
+  const spaced: number[] = [];
+  for (const w of widths) {
+    await sleep(100);
+    const started = performance.now();
+    // fit=contain: the same output as the default fit for a width alone, under another fingerprint (so not cached).
+    const response = await fetch(deliveryUrl(platform, upload.id!, `w=${w},fit=contain,f=webp`), { headers: { "cf-connecting-ip": `192.0.2.${w % 250}` } });
+    await response.arrayBuffer();
+    if (response.headers.get("x-image-source") !== "RENDERED") throw new Error(`w=${w},fit=contain answered ${response.status} ${response.headers.get("x-image-source")}`);
+    spaced.push(performance.now() - started);
+  }
   // The floor every delivery pays here (loopback HTTP, wrangler's dev proxy, routing): the same URLs, now cached.
   const hits: number[] = [];
   for (const w of widths) {
@@ -193,7 +205,8 @@ async function renderOverhead(platform: LocalPlatform, photo: Bytes): Promise<vo
     ratio: `+${ms(overhead)}`,
     target: overhead <= 5 ? "≤ 5 ms met" : "≤ 5 ms MISSED",
     note:
-      `each a fresh render (distinct w); engine alone = the same kernels and target in this Node process; ` +
+      `each a fresh render (distinct w), back to back; 100 ms apart they take ${ms(median(spaced))} p50 (+${ms(median(spaced) - median(engine))}); ` +
+      `engine alone = the same kernels and target in this Node process; ` +
       `a cached hit of the same URLs takes ${ms(median(hits))} p50 (the local HTTP path, part of the overhead); ` +
       `the platform's Server-Timing, p50: engine ${ms(inPlatform)} in workerd (delivery minus that: +${ms(median(delivered) - inPlatform)}), ` +
       `lookups (edge, cache, R2, limiter) ${ms(lookups)}, coordinator and processor hops ${ms(hops)}, original read ${ms(original)}`,
