@@ -60,8 +60,8 @@ const PER_UPLOAD = {
   gatewayCpuMs: 5,
   /** Original put, and one put per eager output. */
   r2ClassA: 1 + EAGER_OUTPUTS,
-  /** The processor's get of the original. */
-  r2ClassB: 1,
+  /** The processor's gets of the original: a ranged one for its header, then the whole object. */
+  r2ClassB: 2,
   /** images insert (+3 index entries), counter, each rendition row (+1 index entry), 2 status mirrors, a pipeline sample (+1). */
   d1RowsWritten: 4 + 1 + EAGER_OUTPUTS * 2 + 2 + 2,
   /** counter check, the inserted row, the job's record and the variants. */
