@@ -2,6 +2,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CONTENT_TYPES, FORMATS, IMAGE_FORMATS, sniffFormat } from "../../wasm/src/formats/index.ts";
 import { readJpegMarkers } from "../../wasm/src/formats/jpeg-markers.ts";
+import { insertAfterIhdr, pngChunk } from "../../wasm/src/codecs/png-chunks.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
 import { readJpegHeader } from "../../wasm/src/jpeg.ts";
 import { renderTargets, type EngineModules } from "../../wasm/src/engine.ts";
@@ -80,25 +81,9 @@ describe("a JPEG is walked once, and every reader of the walk agrees", () => {
   });
 });
 
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** `png` with an eXIf chunk holding `payload`, right after IHDR. */
 function withExifChunk(png: Uint8Array, payload: Uint8Array): Uint8Array {
-  const chunk = new Uint8Array(12 + payload.length);
-  const view = new DataView(chunk.buffer);
-  view.setUint32(0, payload.length);
-  chunk.set([0x65, 0x58, 0x49, 0x66], 4); // "eXIf"
-  chunk.set(payload, 8);
-  view.setUint32(8 + payload.length, crc32(chunk.subarray(4, 8 + payload.length)));
-  const ihdrEnd = 8 + 12 + 13;
-  return new Uint8Array(Buffer.concat([png.subarray(0, ihdrEnd), chunk, png.subarray(ihdrEnd)]));
+  return insertAfterIhdr(png, pngChunk("eXIf", payload));
 }
 
 describe("one EXIF reader for every format", () => {

@@ -15,7 +15,7 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  */
 const PIXEL_ANCILLARY = new Set(["tRNS"]);
 
-/** The CRC-32 table (ISO 3309, as PNG uses it); built per call, since it is only needed on the error path. */
+/** The CRC-32 table (ISO 3309, as PNG uses it); built per call, since it is only needed off the hot path. */
 function crcTable(): Uint32Array {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -30,6 +30,27 @@ function crc32(table: Uint32Array, b: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < b.length; i++) c = table[(c ^ b[i]) & 255] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/** One PNG chunk: length, type, `data`, and the CRC of type and data. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const chunk = new Uint8Array(12 + data.length);
+  const v = new DataView(chunk.buffer);
+  v.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) chunk[4 + i] = type.charCodeAt(i);
+  chunk.set(data, 8);
+  v.setUint32(8 + data.length, crc32(crcTable(), chunk.subarray(4, 8 + data.length)));
+  return chunk;
+}
+
+/** `png` with `chunk` inserted right after IHDR, where ancillary chunks that must precede PLTE and IDAT go. */
+export function insertAfterIhdr(png: Uint8Array, chunk: Uint8Array): Uint8Array {
+  const at = SIGNATURE.length + 12 + 13;
+  const out = new Uint8Array(png.length + chunk.length);
+  out.set(png.subarray(0, at));
+  out.set(chunk, at);
+  out.set(png.subarray(at), at + chunk.length);
+  return out;
 }
 
 const type = (b: Uint8Array, at: number) => String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);

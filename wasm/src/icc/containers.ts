@@ -9,6 +9,7 @@ import { Unzlib, zlibSync } from "fflate";
 import { MAX_ICC_PROFILE_BYTES } from "./profile.ts";
 import { withWebpChunk } from "../metadata.ts";
 import { VP8X_ICC } from "../codecs/webp-animation.ts";
+import { insertAfterIhdr, pngChunk } from "../codecs/png-chunks.ts";
 
 const ICC_PREFIX = "ICC_PROFILE\0";
 /** An APP2 segment holds 65533 bytes after its length; 14 of them are the prefix and the chunk numbers. */
@@ -126,27 +127,7 @@ export function embedIccInPng(png: Uint8Array, profile: Uint8Array): Uint8Array 
   const body = new Uint8Array(name.length + 2 + compressed.length);
   for (let i = 0; i < name.length; i++) body[i] = name.charCodeAt(i);
   body.set(compressed, name.length + 2);
-  const chunk = new Uint8Array(12 + body.length);
-  const v = new DataView(chunk.buffer);
-  v.setUint32(0, body.length);
-  chunk.set([0x69, 0x43, 0x43, 0x50], 4); // "iCCP"
-  chunk.set(body, 8);
-  v.setUint32(8 + body.length, crc32(chunk.subarray(4, 8 + body.length)));
-  const at = 8 + 12 + 13; // signature, IHDR
-  const out = new Uint8Array(png.length + chunk.length);
-  out.set(png.subarray(0, at));
-  out.set(chunk, at);
-  out.set(png.subarray(at), at + chunk.length);
-  return out;
-}
-
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) {
-    c ^= b[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
+  return insertAfterIhdr(png, pngChunk("iCCP", body));
 }
 
 /** Adds an ICCP chunk right after VP8X (converting a simple VP8/VP8L file to the extended layout) and sets its ICC flag. */
