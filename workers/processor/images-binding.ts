@@ -30,6 +30,7 @@ import { parseFlexibleOptions, type Transform } from "../shared/transform.ts";
 import { checkAnimationLimits, checkImageLimits, probeUpload } from "../shared/upload-checks.ts";
 import type { ProcessorEnv } from "./env.ts";
 import { withRenderSlot } from "./render-slots.ts";
+import { concatBytes } from "../../wasm/src/bytes.ts";
 
 /** Cloudflare's Images error codes: 9412 the input is not an image, 9413 a limit, 9422 bad options. */
 const NOT_AN_IMAGE = 9412;
@@ -276,12 +277,7 @@ async function readInput(stream: ReadableStream<Uint8Array>, options: { encoding
     }
     chunks.push(value);
   }
-  let bytes: Uint8Array = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
+  let bytes = concatBytes(chunks, length);
   if (options?.encoding === "base64") bytes = fromBase64(new TextDecoder().decode(bytes));
   if (bytes.length === 0) throw imagesError(NOT_AN_IMAGE, "the image is empty");
   try {

@@ -10,6 +10,7 @@ import { MAX_ICC_PROFILE_BYTES } from "./profile.ts";
 import { withWebpChunk } from "../metadata.ts";
 import { VP8X_ICC } from "../codecs/webp-animation.ts";
 import { insertAfterIhdr, pngChunk } from "../codecs/png-chunks.ts";
+import { concatBytes } from "../bytes.ts";
 
 const ICC_PREFIX = "ICC_PROFILE\0";
 /** An APP2 segment holds 65533 bytes after its length; 14 of them are the prefix and the chunk numbers. */
@@ -57,13 +58,7 @@ export function pngIccProfile(body: Uint8Array): Uint8Array | undefined {
     return undefined;
   }
   if (over || size === 0) return undefined;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts, size);
 }
 
 /** The profile in an AVIF/HEIF: the first `colr` box of type prof or rICC in meta → iprp → ipco. */
