@@ -89,11 +89,14 @@ export interface TrimParts {
   border?: { color?: [number, number, number, number]; tolerance?: number; keep?: number };
 }
 
-function trimPixels(value: string, name: string): number {
+/** A count of pixels from 0 to `max`, in decimal digits. */
+function pixels(value: string, name: string, max: number): number {
   const n = parseDecimalInteger(value);
-  if (n === undefined || n > MAX_TRIM_SIDE) throw badRequest(`${name} must be an integer from 0 to ${MAX_TRIM_SIDE} pixels, got ${quote(value)}`);
+  if (n === undefined || n > max) throw badRequest(`${name} must be an integer from 0 to ${max} pixels, got ${quote(value)}`);
   return n;
 }
+
+const trimPixels = (value: string, name: string) => pixels(value, name, MAX_TRIM_SIDE);
 
 /**
  * Takes one of `trim` (`top;right;bottom;left` or `border`), `trim.top|right|bottom|left|width|height`, or a
@@ -174,11 +177,7 @@ export interface BorderParts {
   sides?: Partial<Record<(typeof BORDER_SIDES)[number], number>>;
 }
 
-function borderPixels(value: string, name: string): number {
-  const n = parseDecimalInteger(value);
-  if (n === undefined || n > MAX_BORDER_SIDE) throw badRequest(`${name} must be an integer from 0 to ${MAX_BORDER_SIDE} pixels, got ${quote(value)}`);
-  return n;
-}
+const borderPixels = (value: string, name: string) => pixels(value, name, MAX_BORDER_SIDE);
 
 /**
  * Takes one border option into `parts`; false when `name` is not one. Cloudflare has `border` only in Workers
