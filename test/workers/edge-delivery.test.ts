@@ -321,6 +321,23 @@ describe("on-demand renders", () => {
     expect((await coordinator("committed").snapshot()).life).toBe(life);
   });
 
+  it("write their index row and their stats sample together, once: the coordinator writes both, the processor neither", async () => {
+    await json(await upload("lossyWebp", { id: "sampled" }));
+    const { life } = await waitForStatus("sampled", ["ready"]);
+    const onDemandSamples = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM pipeline_samples WHERE kind = 'render' AND detail = 'on-demand'").first<{ n: number }>())!.n;
+    const before = await onDemandSamples();
+    for (const w of [61, 62]) expect((await deliver(`sampled/w=${w},f=png`)).response.headers.get("x-image-source")).toBe("RENDERED");
+    await eventually(async () => {
+      const indexed = await env.DB.prepare("SELECT count(*) AS n FROM renditions WHERE image_id = ? AND life = ? AND variant IS NULL").bind("sampled", life).first<{ n: number }>();
+      expect(indexed!.n).toBe(2);
+      expect(await onDemandSamples()).toBe(before + 2);
+    });
+    // Nothing else comes later (a second writer would add a sample per render after the commit).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await onDemandSamples()).toBe(before + 2);
+  });
+
   it("say where their time went in Server-Timing: each lookup, the render, and the processor's original read and engine", async () => {
     await json(await upload("landscapeJpeg", { id: "timed" }));
     await waitForStatus("timed", ["ready"]);

@@ -13,6 +13,7 @@ import { renditionEtag, storeRendition } from "../shared/renditions.ts";
 import { nextTurn } from "../shared/timers.ts";
 import { imageStorageId, incomingKey } from "../shared/storage.ts";
 import type { ImageStatus } from "../shared/schema.ts";
+import { recordRenderSample, renderSampleMs } from "../shared/pipeline-stats.ts";
 import type { GatewayEnv } from "./env.ts";
 
 export type { CoordinatorState };
@@ -371,17 +372,20 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
       return { ok: false, ...rendered.error };
     }
     const etag = await renditionEtag(rendered.bytes);
+    // The render's stats sample (the processor writes none for an on-demand render): with the index row, or alone.
+    const sample = { trigger: "on-demand" as const, ms: renderSampleMs(rendered.timings ?? {}) };
     // The life may have ended while the processor worked: then nothing is stored, and the caller is told so.
     const gone = this.refuseRender(request.source.life);
     if (gone) {
       settled();
+      recordRenderSample(database(primary(this.env.DB)), sample.trigger, sample.ms).catch(() => {});
       return gone;
     }
     const image = { imageId: request.source.imageId, storageId: request.source.storageId, life: request.source.life };
     // The answer goes first: the store waits for the next turn of the event loop, so the bytes are on their way
     // to the client before R2 and D1 are written (locally all of it shares one thread with delivery).
     const commit = nextTurn()
-      .then(() => storeRendition(this.env, image, request, rendered, etag))
+      .then(() => storeRendition(this.env, image, request, rendered, etag, sample))
       .catch((error) => log({ event: "error", requestId: request.requestId, imageId: image.imageId, message: `storing a rendition failed: ${describeError(error)}` }))
       .finally(() => {
         this.commits.delete(commit);

@@ -3,7 +3,6 @@ import { CodecError } from "../../wasm/src/errors.ts";
 import type { RendererApi } from "../shared/bindings.ts";
 import { parseConfig, type Config } from "../shared/config.ts";
 import { ApiError, ErrorCode, describeError, fromCodecError } from "../shared/errors.ts";
-import { database, primary } from "../shared/db.ts";
 import { carriedRequestId, log, since } from "../shared/log.ts";
 import { nextTurn } from "../shared/timers.ts";
 import { isVariantBackfillBatch, parseProcessJob, type ProcessJob } from "../shared/messages.ts";
@@ -38,13 +37,14 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
 
   async render(request: RenderRequest): Promise<RenderedRendition | { error: { status: number; code: number; message: string; retryAfter?: number } }> {
     const trace = newRenderTrace();
-    // Reported on the next turn of the event loop: the answer goes back to the coordinator first (locally the D1
-    // insert and the log line share the thread with it, and cost the delivery 2 ms when they went first).
+    // Reported on the next turn of the event loop: the answer goes back to the coordinator first (locally the log
+    // line and the data point share the thread with it). No D1 write here: the coordinator writes the render's
+    // sample in one batch with the rendition's index row.
     const report = (outcome: string, message?: string) =>
       this.ctx.waitUntil(
         nextTurn()
           .then(() =>
-            reportRender(this.env, database(primary(this.env.DB)), trace, {
+            reportRender(this.env, undefined, trace, {
               trigger: "on-demand",
               requestId: carriedRequestId(request.requestId),
               imageId: request.source.imageId,

@@ -1,7 +1,7 @@
 import type { Db } from "../shared/db.ts";
 import { clockTurn, log, since, type PhaseTimings, type RenderTrigger } from "../shared/log.ts";
 import { recordRender, type MetricsEnv } from "../shared/metrics.ts";
-import { recordRenderSample } from "../shared/pipeline-stats.ts";
+import { recordRenderSample, renderSampleMs } from "../shared/pipeline-stats.ts";
 import type { RenderFacts } from "../shared/render.ts";
 
 /** What one render went through: filled in by the steps as they run, reported once at the end. */
@@ -45,12 +45,13 @@ export interface RenderReport {
 }
 
 /**
- * One render's log line and data point, and (for one that succeeded) its sample for the stats percentiles. The
- * render's time is the sum of its phases: reading the original, rendering, storing.
+ * One render's log line and data point, and (for one that succeeded) its sample for the stats percentiles, written
+ * to `db`; without one, whoever stores the output writes the sample (renditions.ts, with the rendition's index
+ * row). The render's time is the sum of its phases: reading the original, rendering, storing.
  */
-export async function reportRender(env: MetricsEnv, db: Db, trace: RenderTrace, report: RenderReport): Promise<void> {
+export async function reportRender(env: MetricsEnv, db: Db | undefined, trace: RenderTrace, report: RenderReport): Promise<void> {
   const phases = tracedPhases(trace);
-  const ms = round((phases.fetchOriginal ?? 0) + (phases.render ?? 0) + (phases.store ?? 0));
+  const ms = round(renderSampleMs(phases));
   const f = trace.facts;
   log({
     event: "render",
@@ -67,5 +68,5 @@ export async function reportRender(env: MetricsEnv, db: Db, trace: RenderTrace, 
     outputs: report.outputs,
   });
   recordRender(env, { trigger: report.trigger, decoder: f?.decoder ?? "", outcome: report.outcome, ms, scale: f?.scale ?? 0, peakMb: f?.peakMb ?? 0, outputs: report.outputs });
-  if (report.outcome === "ok") await recordRenderSample(db, report.trigger, ms);
+  if (report.outcome === "ok" && db) await recordRenderSample(db, report.trigger, ms);
 }

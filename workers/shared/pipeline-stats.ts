@@ -1,6 +1,6 @@
 import { and, count, eq, gte, inArray, lt, min } from "drizzle-orm";
 import type { Db } from "./db.ts";
-import type { RenderTrigger } from "./log.ts";
+import type { PhaseTimings, RenderTrigger } from "./log.ts";
 import { IMAGE_STATUSES, images, pipelineSamples, webhookDeliveries, type ImageStatus, type PipelineSampleKind } from "./schema.ts";
 
 // The live pipeline state behind our extension of `GET /images/v1/stats`. It lives in D1 because it must be the
@@ -35,9 +35,19 @@ export interface PipelineStats {
   };
 }
 
+/** A render's time as its sample counts it: reading the original, rendering, storing. */
+export function renderSampleMs(phases: PhaseTimings): number {
+  return (phases.fetchOriginal ?? 0) + (phases.render ?? 0) + (phases.store ?? 0);
+}
+
+/** The insert that records a finished render, for a caller that batches it with its own writes. */
+export function renderSampleInsert(db: Db, trigger: RenderTrigger, ms: number) {
+  return db.insert(pipelineSamples).values({ kind: "render", at: new Date().toISOString(), ms: Math.round(ms), detail: trigger });
+}
+
 /** Records a finished render for the percentiles. */
 export async function recordRenderSample(db: Db, trigger: RenderTrigger, ms: number): Promise<void> {
-  await db.insert(pipelineSamples).values({ kind: "render", at: new Date().toISOString(), ms: Math.round(ms), detail: trigger });
+  await renderSampleInsert(db, trigger, ms);
 }
 
 /** Records a queue message that exhausted its retries. */

@@ -1,6 +1,8 @@
 import { and, eq } from "drizzle-orm";
 import { toHex } from "./crypto.ts";
 import { database, nowIso } from "./db.ts";
+import type { RenderTrigger } from "./log.ts";
+import { renderSampleInsert } from "./pipeline-stats.ts";
 import type { OutputRequest, RenderedRendition } from "./render.ts";
 import { renditions } from "./schema.ts";
 import { deletePrefix, lifePrefixes, renditionKey, type StoredImage } from "./storage.ts";
@@ -10,13 +12,17 @@ export async function renditionEtag(bytes: Uint8Array): Promise<string> {
   return `"${toHex(await crypto.subtle.digest("SHA-256", bytes)).slice(0, 32)}"`;
 }
 
-/** Writes one rendition to R2 and indexes it in D1 (the index is what purges and the expiry sweep walk). */
+/**
+ * Writes one rendition to R2 and indexes it in D1 (the index is what purges and the expiry sweep walk). With
+ * `sample`, the render's stats sample goes in the same D1 batch as the index row: one round trip for both.
+ */
 export async function storeRendition(
   env: { BUCKET: R2Bucket; DB: D1Database },
   image: StoredImage & { imageId: string },
   request: OutputRequest,
   output: RenderedRendition,
   etag: string,
+  sample?: { trigger: RenderTrigger; ms: number },
 ): Promise<void> {
   const key = renditionKey(image, request.fingerprint, request.format, request.variant === null);
   await env.BUCKET.put(key, output.bytes, { httpMetadata: { contentType: output.contentType }, customMetadata: { etag } });
@@ -33,10 +39,13 @@ export async function storeRendition(
     etag,
     createdAt: nowIso(),
   };
-  await database(env.DB)
+  const db = database(env.DB);
+  const index = db
     .insert(renditions)
     .values(row)
     .onConflictDoUpdate({ target: [renditions.imageId, renditions.fingerprint, renditions.format], set: row });
+  if (sample) await db.batch([index, renderSampleInsert(db, sample.trigger, sample.ms)]);
+  else await index;
 }
 
 /** Removes what one life of an image rendered (a job or render that finished after its image was deleted). */
