@@ -5,8 +5,8 @@ import { IMAGE_STATUSES, images, pipelineSamples, webhookDeliveries, type ImageS
 
 // The live pipeline state behind our extension of `GET /images/v1/stats`. It lives in D1 because it must be the
 // same whichever isolate answers and survive isolate restarts, and D1 already holds the images it counts; the
-// processor adds one small row per render and per dead letter (a render already writes a renditions row), which
-// no single Durable Object would have to serialise.
+// processor adds one small row per job render and per dead letter, and an image's coordinator one per on-demand
+// render, in the batch that writes its renditions row. No single Durable Object has to serialise them.
 
 /** How far back "recent" reaches: failures, dead letters and render percentiles of the last hour. */
 export const RECENT_MS = 60 * 60 * 1000;
