@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
 import { database } from "../../workers/shared/db.ts";
-import { renditions } from "../../workers/shared/schema.ts";
+import { images, renditions } from "../../workers/shared/schema.ts";
 import processor from "../../workers/processor/index.ts";
 import { processJob } from "../../workers/processor/jobs.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
@@ -35,6 +35,50 @@ describe("processor", () => {
     await json(await upload("alphaPng", { id: "eager-alpha" }));
     await waitForStatus("eager-alpha", ["ready"]);
     expect((await renditionRows("eager-alpha")).map((r) => r.format).sort()).toEqual(["png", "webp"]);
+  });
+
+  it("writes a job's outputs to D1 in one round trip: its rendition rows, placeholder and stats sample in one batch", async () => {
+    await json(await upload("landscapeJpeg", { id: "one-batch" }));
+    const settled = await waitForStatus("one-batch", ["ready"]);
+    const db = database(env.DB);
+    const samples = async () => (await env.DB.prepare("SELECT count(*) AS n FROM pipeline_samples WHERE kind = 'render' AND detail = 'job'").first<{ n: number }>())!.n;
+    await db.delete(renditions).where(eq(renditions.imageId, "one-batch"));
+    await db.update(images).set({ thumbhash: null }).where(eq(images.id, "one-batch"));
+    const before = await samples();
+    // The job runs again (the coordinator put back to queued), with a D1 that records how it is called.
+    await runInDurableObject(coordinator("one-batch") as unknown as DurableObjectStub<ImageCoordinator>, async (instance: ImageCoordinator) => {
+      Object.assign((instance as any).state, { status: "queued", leaseUntil: undefined });
+    });
+    const calls: string[] = [];
+    const recording = <T extends D1Database | D1DatabaseSession>(target: T): T =>
+      new Proxy(target, {
+        get(t, name) {
+          if (name === "batch") return (statements: D1PreparedStatement[]) => (calls.push(`batch of ${statements.length}`), t.batch(statements));
+          if (name === "withSession") return (constraint?: string) => recording((t as D1Database).withSession(constraint));
+          if (name !== "prepare") return (Reflect.get(t, name) as Function).bind(t);
+          return (sql: string) => {
+            const verb = sql.trimStart().split(/\s/)[0].toLowerCase();
+            const wrap = (s: D1PreparedStatement): D1PreparedStatement =>
+              new Proxy(s, {
+                get: (st, m) =>
+                  m === "bind"
+                    ? (...values: unknown[]) => wrap(st.bind(...values))
+                    : ["run", "all", "raw", "first"].includes(m as string)
+                      ? (...args: unknown[]) => (calls.push(verb), (st as any)[m](...args))
+                      : Reflect.get(st, m),
+              });
+            return wrap(t.prepare(sql));
+          };
+        },
+      });
+    const counted = recording(env.DB);
+    const job = { type: "process" as const, imageId: "one-batch", life: settled.life, originalKey: settled.originalKey!, generation: settled.generation };
+    expect(await processJob({ ...env, DB: counted }, job)).toBe("ready");
+    // Reads of the record and the variants, then the one batch: 2 rendition rows, the placeholder, the sample.
+    expect(calls).toEqual(["select", "select", "batch of 4"]);
+    expect((await renditionRows("one-batch")).map((r) => `${r.variant}:${r.format}`).sort()).toEqual(["public:jpeg", "public:webp"]);
+    expect((await db.select().from(images).where(eq(images.id, "one-batch")))[0].thumbhash).toEqual(expect.any(String));
+    expect(await samples()).toBe(before + 1);
   });
 
   it("does no duplicate work for a duplicate delivery of a finished job", async () => {

@@ -385,7 +385,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     // The answer goes first: the store waits for the next turn of the event loop, so the bytes are on their way
     // to the client before R2 and D1 are written (locally all of it shares one thread with delivery).
     const commit = nextTurn()
-      .then(() => storeRendition(this.env, image, request, rendered, etag, sample))
+      .then(() => storeRendition(this.env, image, { request, output: rendered, etag }, sample))
       .catch((error) => log({ event: "error", requestId: request.requestId, imageId: image.imageId, message: `storing a rendition failed: ${describeError(error)}` }))
       .finally(() => {
         this.commits.delete(commit);

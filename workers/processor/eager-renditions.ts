@@ -2,7 +2,8 @@ import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import type { SourceStream } from "../../wasm/src/source-stream.ts";
 import type { Config } from "../shared/config.ts";
 import type { OutputRequest, RenderFacts, RenderSource } from "../shared/render.ts";
-import { renditionEtag, storeRendition } from "../shared/renditions.ts";
+import type { Db } from "../shared/db.ts";
+import { renditionEtag, storeRenditions, type D1Write } from "../shared/renditions.ts";
 import type { StoredImage } from "../shared/storage.ts";
 import { engineProcess, type EngineProcessEnv } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
@@ -14,8 +15,9 @@ import { timed, type RenderTrace } from "./render-trace.ts";
 export { eagerFormats, eagerRequests } from "../shared/eager-set.ts";
 
 /**
- * Renders the outputs from one decode of the original, in a render slot, and stores each under the image's life;
- * answers the image's placeholder, made on the way (undefined where the engine made none: no still target).
+ * Renders the outputs from one decode of the original, in a render slot, and stores each under the image's life,
+ * their index rows in one D1 batch with what `also` adds once the render is done (given its placeholder); answers
+ * the image's placeholder, made on the way (undefined where the engine made none: no still target).
  * Whether that life is still current is the caller's to check afterwards (and to discard what was stored if not).
  * A request whose variant draws an image no longer stored is left out (the image is not failed for another
  * image's absence); its delivery answers the error naming it.
@@ -28,6 +30,7 @@ export async function renderAndStore(
   header: Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">,
   requests: OutputRequest[],
   trace?: RenderTrace,
+  also?: (placeholder: Placeholder | undefined, db: Db) => D1Write[],
 ): Promise<Placeholder | undefined> {
   const observe = trace && ((facts: RenderFacts) => (trace.facts = facts));
   const drawn = drawsLayers(requests) ? await loadDrawOriginals(env.BUCKET, requests) : undefined;
@@ -39,8 +42,7 @@ export async function renderAndStore(
   let placeholder: Placeholder | undefined;
   const outputs = await timed(trace, "render", () =>
     withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe, (p) => (placeholder = p), drawn)), true);
-  await timed(trace, "store", () =>
-    Promise.all(outputs.map(async (output, i) => storeRendition(env, image, requests[i], output, await renditionEtag(output.bytes)))),
-  );
+  const stored = await Promise.all(outputs.map(async (output, i) => ({ request: requests[i], output, etag: await renditionEtag(output.bytes) })));
+  await timed(trace, "store", () => storeRenditions(env, image, stored, also && ((db) => also(placeholder, db))));
   return placeholder;
 }

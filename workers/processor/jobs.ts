@@ -6,14 +6,14 @@ import { database, primary } from "../shared/db.ts";
 import { describeError } from "../shared/errors.ts";
 import type { ProcessJob } from "../shared/messages.ts";
 import { discardLife } from "../shared/renditions.ts";
-import { findImageLife, placeholderColumns, updateImageLife } from "../shared/image-records.ts";
+import { findImageLife, imageLifeUpdate, placeholderColumns } from "../shared/image-records.ts";
 import { variants } from "../shared/schema.ts";
 import { imageStorageId } from "../shared/storage.ts";
 import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import { eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
-import { newRenderTrace, reportRender, timed, type RenderTrace } from "./render-trace.ts";
-import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
+import { newRenderTrace, reportRender, timed, tracedPhases, type RenderTrace } from "./render-trace.ts";
+import { recordDeadLetterSample, renderSampleInsert, renderSampleMs } from "../shared/pipeline-stats.ts";
 
 export type JobOutcome = "ready" | "skipped" | "failed";
 
@@ -47,10 +47,13 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
     const named = await db.select().from(variants).orderBy(asc(variants.id));
     const requests = await eagerRequests(named, header);
     outputs = requests.length;
-    const placeholder = await renderAndStore(env, config, image, original, header, requests, trace);
-    // Written before the coordinator's ready makes the record visible as such; a retried job writes it again.
-    if (placeholder) await updateImageLife(db, job.imageId, claim.life, placeholderColumns(placeholder));
-    await reportRender(env, db, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
+    // The placeholder and the render's stats sample go in the D1 batch that indexes the renditions: written before
+    // the coordinator's ready makes the record visible as such (a retried job writes them again).
+    await renderAndStore(env, config, image, original, header, requests, trace, (placeholder, batch) => [
+      ...(placeholder ? [imageLifeUpdate(batch, job.imageId, claim.life, placeholderColumns(placeholder))] : []),
+      renderSampleInsert(batch, "job", renderSampleMs(tracedPhases(trace))),
+    ]);
+    await reportRender(env, undefined, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
     const status = await coordinator.complete(claim.life, requestId);
     if (status === "deleted") await discardLife(env, image);
     return status === "ready" ? "ready" : "skipped";

@@ -90,8 +90,13 @@ export async function findImageLife(db: Db, id: string, life: string): Promise<I
 
 /** Updates one life's record only, so a late write for an old life never touches the id's next upload. */
 export async function updateImageLife(db: Db, id: string, life: string, patch: Partial<typeof images.$inferInsert>): Promise<ImageRow | undefined> {
-  const [row] = await db.update(images).set(patch).where(and(eq(images.id, id), eq(images.life, life))).returning();
+  const [row] = await imageLifeUpdate(db, id, life, patch).returning();
   return row;
+}
+
+/** The same update, not run yet: for a caller that batches it with other writes. */
+export function imageLifeUpdate(db: Db, id: string, life: string, patch: Partial<typeof images.$inferInsert>) {
+  return db.update(images).set(patch).where(and(eq(images.id, id), eq(images.life, life)));
 }
 
 /** The original's facts, recorded in its D1 record once its bytes are stored (every upload path writes these). */

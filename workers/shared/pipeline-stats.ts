@@ -35,7 +35,10 @@ export interface PipelineStats {
   };
 }
 
-/** A render's time as its sample counts it: reading the original, rendering, storing. */
+/**
+ * A render's time as its sample counts it: reading the original, rendering, storing. A sample written in the D1
+ * batch that stores the render's outputs (a job's, an on-demand render's) counts what came before that batch.
+ */
 export function renderSampleMs(phases: PhaseTimings): number {
   return (phases.fetchOriginal ?? 0) + (phases.render ?? 0) + (phases.store ?? 0);
 }

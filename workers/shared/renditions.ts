@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { toHex } from "./crypto.ts";
-import { database, nowIso } from "./db.ts";
+import type { BatchItem } from "drizzle-orm/batch";
+import { database, nowIso, type Db } from "./db.ts";
 import type { RenderTrigger } from "./log.ts";
 import { renderSampleInsert } from "./pipeline-stats.ts";
 import type { OutputRequest, RenderedRendition } from "./render.ts";
@@ -12,21 +13,49 @@ export async function renditionEtag(bytes: Uint8Array): Promise<string> {
   return `"${toHex(await crypto.subtle.digest("SHA-256", bytes)).slice(0, 32)}"`;
 }
 
+/** A D1 write that can go in a batch with others (drizzle's query builders before they run). */
+export type D1Write = BatchItem<"sqlite">;
+
+/** One output to store: what was asked, what was rendered, its ETag. */
+export interface StoredOutput {
+  request: OutputRequest;
+  output: RenderedRendition;
+  etag: string;
+}
+
 /**
- * Writes one rendition to R2 and indexes it in D1 (the index is what purges and the expiry sweep walk). With
- * `sample`, the render's stats sample goes in the same D1 batch as the index row: one round trip for both.
+ * Writes renditions to R2 and indexes them in D1 (the index is what purges and the expiry sweep walk): the R2 puts
+ * at once, then every index row and whatever `also` adds (a placeholder, a render's stats sample) in one D1
+ * batch, so storing a render's outputs costs one D1 round trip and lands all of it or none. `also` is read after
+ * the puts.
  */
+export async function storeRenditions(
+  env: { BUCKET: R2Bucket; DB: D1Database },
+  image: StoredImage & { imageId: string },
+  outputs: StoredOutput[],
+  also: (db: Db) => D1Write[] = () => [],
+): Promise<void> {
+  const rows = await Promise.all(outputs.map((o) => putRendition(env.BUCKET, image, o)));
+  const db = database(env.DB);
+  const writes = [...rows.map((row) => indexRendition(db, row)), ...also(db)];
+  if (writes.length > 0) await db.batch(writes as [D1Write, ...D1Write[]]);
+}
+
+/** One rendition, indexed with the render's stats sample (an on-demand render's store). */
 export async function storeRendition(
   env: { BUCKET: R2Bucket; DB: D1Database },
   image: StoredImage & { imageId: string },
-  request: OutputRequest,
-  output: RenderedRendition,
-  etag: string,
-  sample?: { trigger: RenderTrigger; ms: number },
+  stored: StoredOutput,
+  sample: { trigger: RenderTrigger; ms: number },
 ): Promise<void> {
+  await storeRenditions(env, image, [stored], (db) => [renderSampleInsert(db, sample.trigger, sample.ms)]);
+}
+
+/** Puts one rendition in R2; answers its index row. */
+async function putRendition(bucket: R2Bucket, image: StoredImage & { imageId: string }, { request, output, etag }: StoredOutput) {
   const key = renditionKey(image, request.fingerprint, request.format, request.variant === null);
-  await env.BUCKET.put(key, output.bytes, { httpMetadata: { contentType: output.contentType }, customMetadata: { etag } });
-  const row = {
+  await bucket.put(key, output.bytes, { httpMetadata: { contentType: output.contentType }, customMetadata: { etag } });
+  return {
     imageId: image.imageId,
     life: image.life,
     fingerprint: request.fingerprint,
@@ -39,13 +68,13 @@ export async function storeRendition(
     etag,
     createdAt: nowIso(),
   };
-  const db = database(env.DB);
-  const index = db
+}
+
+function indexRendition(db: Db, row: typeof renditions.$inferInsert): D1Write {
+  return db
     .insert(renditions)
     .values(row)
     .onConflictDoUpdate({ target: [renditions.imageId, renditions.fingerprint, renditions.format], set: row });
-  if (sample) await db.batch([index, renderSampleInsert(db, sample.trigger, sample.ms)]);
-  else await index;
 }
 
 /** Removes what one life of an image rendered (a job or render that finished after its image was deleted). */
