@@ -103,6 +103,21 @@ describe("variant backfill", () => {
     expect(list["bf-all"].backfill).toMatchObject({ status: "complete", total: 7, done: 7 });
   });
 
+  it("gives an image processed before placeholders existed its placeholder, and counts each render, with the renditions' rows", async () => {
+    const [older, newer] = await readyImages("bf-placeholder", 2);
+    await env.DB.prepare("UPDATE images SET thumbhash = NULL, dominant_color = NULL WHERE id = ?").bind(older.id).run();
+    const samples = async () => (await env.DB.prepare("SELECT count(*) AS n FROM pipeline_samples WHERE kind = 'render' AND detail = 'backfill'").first<{ n: number }>())!.n;
+    const before = await samples();
+    await json(await api("/v1/variants", { method: "POST", ...jsonBody({ id: "bf-placeholder", options: options(24) }) }));
+    await eventually(async () => expect((await backfillOf("bf-placeholder")).status).toBe("complete"), 30_000);
+    const row = async (id: string) => (await findImage(database(env.DB), id))!;
+    expect((await row(older.id)).thumbhash).toEqual(expect.any(String));
+    expect((await row(older.id)).dominantColor).toMatch(/^#[0-9a-f]{6}$/);
+    // An image that has one keeps it as it was.
+    expect((await row(newer.id)).thumbhash).toBe(newer.thumbhash);
+    expect(await samples()).toBe(before + 2);
+  });
+
   it("stops a running backfill when the variant is redefined, and backfills the new definition instead", async () => {
     const ready = await readyImages("bf-redefine", 5);
     const jobs = capturingQueue<JobMessage>();

@@ -7,10 +7,10 @@ import { ApiError, describeError } from "../shared/errors.ts";
 import { flushOwedEvents } from "../shared/event-outbox.ts";
 import { log, since } from "../shared/log.ts";
 import { recordJob } from "../shared/metrics.ts";
-import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
+import { recordDeadLetterSample, renderSampleInsert, renderSampleMs } from "../shared/pipeline-stats.ts";
 import { parseVariantBackfillBatch, type VariantBackfillBatch } from "../shared/messages.ts";
 import { discardLife } from "../shared/renditions.ts";
-import { placeholderColumns, updateImageLife } from "../shared/image-records.ts";
+import { imageLifeUpdate, placeholderColumns } from "../shared/image-records.ts";
 import { variants, type ImageRow, type VariantBackfillRow, type VariantRow } from "../shared/schema.ts";
 import { imageStorageId, originalKey } from "../shared/storage.ts";
 import {
@@ -29,7 +29,7 @@ import {
 import { eagerFormats, eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import type { ProcessorEnv } from "./env.ts";
-import { newRenderTrace, reportRender, timed } from "./render-trace.ts";
+import { newRenderTrace, reportRender, timed, tracedPhases } from "./render-trace.ts";
 
 /**
  * A batch stops taking further images once it has rendered for this long, and commits what it did: renders are
@@ -152,9 +152,12 @@ export async function backfillImage(
     const stored = await timed(trace, "fetchOriginal", () => readStoredOriginal(env.BUCKET, originalKey(target)));
     if (!stored) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage", requestId) : "skipped";
     const { header, source: original } = stored;
-    const placeholder = await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace);
-    // An image processed before placeholders existed gets one when a backfill renders it again (only its own life's record).
-    if (placeholder && !image.thumbhash) await updateImageLife(db, image.id, image.life, placeholderColumns(placeholder));
+    // In the D1 batch that indexes the renditions: the render's stats sample, and a placeholder for an image
+    // processed before placeholders existed (only its own life's record).
+    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace, (placeholder, batch) => [
+      ...(placeholder && !image.thumbhash ? [imageLifeUpdate(batch, image.id, image.life, placeholderColumns(placeholder))] : []),
+      renderSampleInsert(batch, "backfill", renderSampleMs(tracedPhases(trace))),
+    ]);
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {
       await reportRender(env, db, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });
@@ -162,7 +165,7 @@ export async function backfillImage(
     }
     throw error;
   }
-  await reportRender(env, db, trace, { ...report, outcome: "ok" });
+  await reportRender(env, undefined, trace, { ...report, outcome: "ok" });
   if (await lifeIsCurrent(env, image)) return "done";
   await discardLife(env, target);
   return "skipped";
