@@ -44,7 +44,7 @@ export class RenderService extends WorkerEntrypoint<ProcessorEnv> implements Ren
       this.ctx.waitUntil(
         nextTurn()
           .then(() =>
-            reportRender(this.env, undefined, trace, {
+            reportRender(this.env, trace, {
               trigger: "on-demand",
               requestId: carriedRequestId(request.requestId),
               imageId: request.source.imageId,

@@ -53,13 +53,13 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
       ...(placeholder ? [imageLifeUpdate(batch, job.imageId, claim.life, placeholderColumns(placeholder))] : []),
       renderSampleInsert(batch, "job", renderSampleMs(tracedPhases(trace))),
     ]);
-    await reportRender(env, undefined, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
+    reportRender(env, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
     const status = await coordinator.complete(claim.life, requestId);
     if (status === "deleted") await discardLife(env, image);
     return status === "ready" ? "ready" : "skipped";
   } catch (error) {
     if (error instanceof CodecError) {
-      await reportRender(env, db, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: error.kind, message: error.message });
+      reportRender(env, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: error.kind, message: error.message });
       await coordinator.fail(error.message, requestId);
       return "failed";
     }

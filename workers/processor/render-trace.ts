@@ -1,7 +1,6 @@
-import type { Db } from "../shared/db.ts";
 import { clockTurn, log, since, type PhaseTimings, type RenderTrigger } from "../shared/log.ts";
 import { recordRender, type MetricsEnv } from "../shared/metrics.ts";
-import { recordRenderSample, renderSampleMs } from "../shared/pipeline-stats.ts";
+import { renderSampleMs } from "../shared/pipeline-stats.ts";
 import type { RenderFacts } from "../shared/render.ts";
 
 /** What one render went through: filled in by the steps as they run, reported once at the end. */
@@ -45,11 +44,11 @@ export interface RenderReport {
 }
 
 /**
- * One render's log line and data point, and (for one that succeeded) its sample for the stats percentiles, written
- * to `db`; without one, whoever stores the output writes the sample (renditions.ts, with the rendition's index
- * row). The render's time is the sum of its phases: reading the original, rendering, storing.
+ * One render's log line and data point. The render's time is the sum of its phases: reading the original,
+ * rendering, storing. Its sample for the stats percentiles is written by whoever stores its outputs, in the D1
+ * batch that indexes them (renditions.ts storeRenditions).
  */
-export async function reportRender(env: MetricsEnv, db: Db | undefined, trace: RenderTrace, report: RenderReport): Promise<void> {
+export function reportRender(env: MetricsEnv, trace: RenderTrace, report: RenderReport): void {
   const phases = tracedPhases(trace);
   const ms = round(renderSampleMs(phases));
   const f = trace.facts;
@@ -68,5 +67,4 @@ export async function reportRender(env: MetricsEnv, db: Db | undefined, trace: R
     outputs: report.outputs,
   });
   recordRender(env, { trigger: report.trigger, decoder: f?.decoder ?? "", outcome: report.outcome, ms, scale: f?.scale ?? 0, peakMb: f?.peakMb ?? 0, outputs: report.outputs });
-  if (report.outcome === "ok" && db) await recordRenderSample(db, report.trigger, ms);
 }

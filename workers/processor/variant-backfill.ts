@@ -160,12 +160,12 @@ export async function backfillImage(
     ]);
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {
-      await reportRender(env, db, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });
+      reportRender(env, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });
       return failed(image, error.message, requestId);
     }
     throw error;
   }
-  await reportRender(env, undefined, trace, { ...report, outcome: "ok" });
+  reportRender(env, trace, { ...report, outcome: "ok" });
   if (await lifeIsCurrent(env, image)) return "done";
   await discardLife(env, target);
   return "skipped";
