@@ -64,8 +64,8 @@ const PER_UPLOAD = {
   r2ClassB: 2,
   /** images insert (+3 index entries), counter, each rendition row (+1 index entry), 2 status mirrors, a pipeline sample (+1). */
   d1RowsWritten: 4 + 1 + EAGER_OUTPUTS * 2 + 2 + 2,
-  /** counter check, the inserted row, the job's record and the variants. */
-  d1RowsRead: 6,
+  /** counter check, the job's record and the variants (the inserted row comes back from the INSERT itself). */
+  d1RowsRead: 5,
   /** image-jobs (write, read, delete) and the terminal event on image-events. */
   queueOperations: 3 + 3,
   /** reserveUpload, accept, claim, complete, and the reservation's alarm. */

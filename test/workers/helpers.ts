@@ -122,3 +122,30 @@ export function captureLogLines(): Record<string, any>[] {
   afterEach(() => vi.restoreAllMocks());
   return lines;
 }
+
+/**
+ * A D1 (and the sessions it opens) that records how it is called: the first word of each statement run alone
+ * ("select", "insert", …), and "batch of N" for each batch, in order.
+ */
+export function recordingD1(d1: D1Database): { d1: D1Database; calls: string[] } {
+  const calls: string[] = [];
+  const statement = (s: D1PreparedStatement, verb: string): D1PreparedStatement =>
+    new Proxy(s, {
+      get: (target, name) =>
+        name === "bind"
+          ? (...values: unknown[]) => statement(target.bind(...values), verb)
+          : ["run", "all", "raw", "first"].includes(name as string)
+            ? (...args: unknown[]) => (calls.push(verb), (target as any)[name](...args))
+            : Reflect.get(target, name),
+    });
+  const recording = <T extends D1Database | D1DatabaseSession>(target: T): T =>
+    new Proxy(target, {
+      get(t, name) {
+        if (name === "batch") return (statements: D1PreparedStatement[]) => (calls.push(`batch of ${statements.length}`), t.batch(statements));
+        if (name === "withSession") return (constraint?: string) => recording((t as D1Database).withSession(constraint));
+        if (name === "prepare") return (sql: string) => statement(t.prepare(sql), sql.trimStart().split(/\s/)[0].toLowerCase());
+        return (Reflect.get(t, name) as Function).bind(t);
+      },
+    });
+  return { d1: recording(d1), calls };
+}

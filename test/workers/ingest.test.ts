@@ -1,8 +1,10 @@
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import Cloudflare from "cloudflare";
 import { describe, expect, it } from "vitest";
 import { parseImageId, parseMetadata } from "../../workers/gateway/ingest.ts";
-import { api, fixture, json, refusal, upload } from "./helpers.ts";
+import { database } from "../../workers/shared/db.ts";
+import { findImage, insertImageRecord } from "../../workers/shared/image-records.ts";
+import { api, fixture, json, recordingD1, refusal, upload } from "./helpers.ts";
 
 /** The official SDK, talking to the gateway inside this workerd. */
 const client = new Cloudflare({
@@ -196,5 +198,20 @@ describe("metadata from the SDK's form fields", () => {
     expect(body.errors[0].message).toContain("metadata[grid][][]");
     const deep = await json(await upload("gif", { metadata: `{"a":${"[".repeat(50_000)}${"]".repeat(50_000)}}` }), 400);
     expect(deep.errors[0].message).toBe("metadata is over 1024 bytes; the limit is 1024 bytes");
+  });
+});
+
+describe("the image record", () => {
+  it("is inserted and answered in one D1 round trip, exactly as a select reads it back", async () => {
+    const { d1, calls } = recordingD1(env.DB);
+    const row = { id: "one-trip", life: "life-one-trip", uploaded: "2026-01-01T00:00:00.000Z", status: "queued" as const, meta: { a: [1, "b"] }, requireSignedUrls: true, hasAlpha: false, width: 640, height: 480 };
+    const outcome = await insertImageRecord(database(d1), row, 1_000_000);
+    expect(calls).toEqual(["batch of 2"]);
+    const stored = await findImage(database(env.DB), "one-trip");
+    expect(outcome).toEqual({ inserted: stored });
+    expect(stored).toMatchObject({ ...row, animated: null, thumbhash: null, updatedAt: expect.stringMatching(/^2\d{3}-/) });
+    // Taken: refused, and nothing else changed.
+    expect(await insertImageRecord(database(env.DB), { ...row, life: "another" }, 1_000_000)).toEqual({ refused: "taken" });
+    expect(await findImage(database(env.DB), "one-trip")).toEqual(stored);
   });
 });

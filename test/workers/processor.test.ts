@@ -7,7 +7,7 @@ import { images, renditions } from "../../workers/shared/schema.ts";
 import processor from "../../workers/processor/index.ts";
 import { processJob } from "../../workers/processor/jobs.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
-import { api, coordinator, json, upload, waitForStatus } from "./helpers.ts";
+import { api, coordinator, json, recordingD1, upload, waitForStatus } from "./helpers.ts";
 
 /** The consumer as the runtime calls it (the handler ignores its execution context, the test helpers need one). */
 const consume = processor.queue as unknown as (batch: MessageBatch, env: unknown, ctx: ExecutionContext) => Promise<void>;
@@ -49,29 +49,7 @@ describe("processor", () => {
     await runInDurableObject(coordinator("one-batch") as unknown as DurableObjectStub<ImageCoordinator>, async (instance: ImageCoordinator) => {
       Object.assign((instance as any).state, { status: "queued", leaseUntil: undefined });
     });
-    const calls: string[] = [];
-    const recording = <T extends D1Database | D1DatabaseSession>(target: T): T =>
-      new Proxy(target, {
-        get(t, name) {
-          if (name === "batch") return (statements: D1PreparedStatement[]) => (calls.push(`batch of ${statements.length}`), t.batch(statements));
-          if (name === "withSession") return (constraint?: string) => recording((t as D1Database).withSession(constraint));
-          if (name !== "prepare") return (Reflect.get(t, name) as Function).bind(t);
-          return (sql: string) => {
-            const verb = sql.trimStart().split(/\s/)[0].toLowerCase();
-            const wrap = (s: D1PreparedStatement): D1PreparedStatement =>
-              new Proxy(s, {
-                get: (st, m) =>
-                  m === "bind"
-                    ? (...values: unknown[]) => wrap(st.bind(...values))
-                    : ["run", "all", "raw", "first"].includes(m as string)
-                      ? (...args: unknown[]) => (calls.push(verb), (st as any)[m](...args))
-                      : Reflect.get(st, m),
-              });
-            return wrap(t.prepare(sql));
-          };
-        },
-      });
-    const counted = recording(env.DB);
+    const { d1: counted, calls } = recordingD1(env.DB);
     const job = { type: "process" as const, imageId: "one-batch", life: settled.life, originalKey: settled.originalKey!, generation: settled.generation };
     expect(await processJob({ ...env, DB: counted }, job)).toBe("ready");
     // Reads of the record and the variants, then the one batch: 2 rendition rows, the placeholder, the sample.

@@ -18,7 +18,7 @@ export type InsertOutcome = { inserted: ImageRow } | { refused: "taken" | "full"
 /**
  * Inserts an image record unless the id is taken or the account already holds `maxImages` images. The limit is
  * checked by the INSERT itself, in the same transaction as the counter update, so concurrent uploads cannot
- * overshoot it.
+ * overshoot it; the INSERT returns the stored row, so an accepted upload costs one D1 round trip.
  */
 export async function insertImageRecord(db: Db, row: typeof images.$inferInsert, maxImages: number): Promise<InsertOutcome> {
   const columns = getTableColumns(images);
@@ -32,17 +32,25 @@ export async function insertImageRecord(db: Db, row: typeof images.$inferInsert,
       .prepare(
         `INSERT INTO "images" (${names}) SELECT ${values.map(() => "?").join(", ")}
          WHERE (SELECT "value" FROM "counters" WHERE "name" = 'images') < ?
-         ON CONFLICT DO NOTHING RETURNING "id"`,
+         ON CONFLICT DO NOTHING RETURNING *`,
       )
       .bind(...values, maxImages),
     d1.prepare(`UPDATE "counters" SET "value" = "value" + changes() WHERE "name" = 'images'`),
   ]);
-  if (inserted.results.length > 0) {
-    const [stored] = await db.select().from(images).where(eq(images.id, row.id));
-    return { inserted: stored };
-  }
+  const stored = inserted.results[0] as Record<string, unknown> | undefined;
+  if (stored) return { inserted: imageRowOf(stored) };
   const [taken] = await db.select({ id: images.id }).from(images).where(eq(images.id, row.id));
   return { refused: taken ? "taken" : "full" };
+}
+
+/** A row as D1 returned it (column names, driver values) as drizzle's select gives it (property names, mapped values). */
+function imageRowOf(stored: Record<string, unknown>): ImageRow {
+  const row: Record<string, unknown> = {};
+  for (const [name, column] of Object.entries(getTableColumns(images))) {
+    const value = stored[column.name];
+    row[name] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as ImageRow;
 }
 
 /** Deletes an image record (only that life's, when given) and its renditions' records. */
