@@ -77,6 +77,13 @@ describe("a crash of the whole platform during uploads", () => {
       ids.map((id) => [id, `${acknowledged.has(id) ? "acked" : "unacked"} → ${settled.get(id) ?? `NOT SETTLED (${lastSeen.get(id)})`} at ${Math.round((settledAfter.get(id) ?? NaN) / 1000)} s`]),
     );
     console.log(`restarted ${Math.round(restartedAfter / 1000)} s after the crash; settled:`, report);
+    const unsettled = [...acknowledged].filter((id) => !settled.has(id));
+    if (unsettled.length > 0) {
+      // What the restarted platform logged about them (its job, render and error lines), to tell why.
+      const lines = platform.process.output(65_536).split("\n");
+      const told = lines.filter((line) => line.includes('"event"') && (unsettled.some((id) => line.includes(id)) || /"event":"(error|warning|job\.dead_letter)"/.test(line)));
+      console.log(`log lines about ${unsettled.join(", ")}:\n${told.slice(-40).join("\n")}`);
+    }
     for (const id of acknowledged) expect(["ready", "failed"], JSON.stringify(report)).toContain(settled.get(id));
     expect(settled.size, JSON.stringify(report)).toBe(BATCH);
 
