@@ -9,7 +9,7 @@ import { carriedRequestId, log } from "../shared/log.ts";
 import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
 import type { RenderRequest, RenderResponse } from "../shared/render.ts";
-import { renditionEtag, storeRendition } from "../shared/renditions.ts";
+import { renditionEtag, storeRenditions } from "../shared/renditions.ts";
 import { nextTurn } from "../shared/timers.ts";
 import { imageStorageId, incomingKey } from "../shared/storage.ts";
 import type { ImageStatus } from "../shared/schema.ts";
@@ -385,7 +385,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     // The answer goes first: the store waits for the next turn of the event loop, so the bytes are on their way
     // to the client before R2 and D1 are written (locally all of it shares one thread with delivery).
     const commit = nextTurn()
-      .then(() => storeRendition(this.env, image, { request, output: rendered, etag }, sample))
+      .then(() => storeRenditions(this.env, image, [{ request, output: rendered, etag }], sample))
       .catch((error) => log({ event: "error", requestId: request.requestId, imageId: image.imageId, message: `storing a rendition failed: ${describeError(error)}` }))
       .finally(() => {
         this.commits.delete(commit);

@@ -3,6 +3,8 @@ import type { SourceStream } from "../../wasm/src/source-stream.ts";
 import type { Config } from "../shared/config.ts";
 import type { OutputRequest, RenderFacts, RenderSource } from "../shared/render.ts";
 import type { Db } from "../shared/db.ts";
+import type { RenderTrigger } from "../shared/log.ts";
+import { renderSampleMs } from "../shared/pipeline-stats.ts";
 import { renditionEtag, storeRenditions, type D1Write } from "../shared/renditions.ts";
 import type { StoredImage } from "../shared/storage.ts";
 import { engineProcess, type EngineProcessEnv } from "./pipeline/engine-process.ts";
@@ -16,8 +18,9 @@ export { eagerFormats, eagerRequests } from "../shared/eager-set.ts";
 
 /**
  * Renders the outputs from one decode of the original, in a render slot, and stores each under the image's life,
- * their index rows in one D1 batch with what `also` adds once the render is done (given its placeholder); answers
- * the image's placeholder, made on the way (undefined where the engine made none: no still target).
+ * their index rows in one D1 batch with the render's stats sample (as `trigger`) and what `also` adds once the
+ * render is done (given its placeholder); answers the image's placeholder, made on the way (undefined where the
+ * engine made none: no still target).
  * Whether that life is still current is the caller's to check afterwards (and to discard what was stored if not).
  * A request whose variant draws an image no longer stored is left out (the image is not failed for another
  * image's absence); its delivery answers the error naming it.
@@ -29,10 +32,11 @@ export async function renderAndStore(
   original: Uint8Array | SourceStream,
   header: Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">,
   requests: OutputRequest[],
-  trace?: RenderTrace,
+  trace: RenderTrace,
+  trigger: RenderTrigger,
   also?: (placeholder: Placeholder | undefined, db: Db) => D1Write[],
 ): Promise<Placeholder | undefined> {
-  const observe = trace && ((facts: RenderFacts) => (trace.facts = facts));
+  const observe = (facts: RenderFacts) => (trace.facts = facts);
   const drawn = drawsLayers(requests) ? await loadDrawOriginals(env.BUCKET, requests) : undefined;
   if (drawn) {
     const missing = requests.filter((r) => missingLayer(r, drawn));
@@ -42,7 +46,11 @@ export async function renderAndStore(
   let placeholder: Placeholder | undefined;
   const outputs = await timed(trace, "render", () =>
     withRenderSlot(() => renderOutputs(config, original, header, requests, engineProcess(env), observe, (p) => (placeholder = p), drawn)), true);
-  const stored = await Promise.all(outputs.map(async (output, i) => ({ request: requests[i], output, etag: await renditionEtag(output.bytes) })));
-  await timed(trace, "store", () => storeRenditions(env, image, stored, also && ((db) => also(placeholder, db))));
+  // The sample counts the phases before the store (the store is timed around the batch that writes it).
+  const sample = { trigger, ms: renderSampleMs(trace.phases) };
+  await timed(trace, "store", async () => {
+    const stored = await Promise.all(outputs.map(async (output, i) => ({ request: requests[i], output, etag: await renditionEtag(output.bytes) })));
+    await storeRenditions(env, image, stored, sample, also && ((db) => also(placeholder, db)));
+  });
   return placeholder;
 }

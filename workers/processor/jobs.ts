@@ -12,8 +12,8 @@ import { imageStorageId } from "../shared/storage.ts";
 import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import { eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import type { ProcessorEnv } from "./env.ts";
-import { newRenderTrace, reportRender, timed, tracedPhases, type RenderTrace } from "./render-trace.ts";
-import { recordDeadLetterSample, renderSampleInsert, renderSampleMs } from "../shared/pipeline-stats.ts";
+import { newRenderTrace, reportRender, timed, type RenderTrace } from "./render-trace.ts";
+import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
 
 export type JobOutcome = "ready" | "skipped" | "failed";
 
@@ -49,10 +49,9 @@ export async function processJob(env: ProcessorEnv, job: ProcessJob, trace: Rend
     outputs = requests.length;
     // The placeholder and the render's stats sample go in the D1 batch that indexes the renditions: written before
     // the coordinator's ready makes the record visible as such (a retried job writes them again).
-    await renderAndStore(env, config, image, original, header, requests, trace, (placeholder, batch) => [
-      ...(placeholder ? [imageLifeUpdate(batch, job.imageId, claim.life, placeholderColumns(placeholder))] : []),
-      renderSampleInsert(batch, "job", renderSampleMs(tracedPhases(trace))),
-    ]);
+    await renderAndStore(env, config, image, original, header, requests, trace, "job", (placeholder, batch) =>
+      placeholder ? [imageLifeUpdate(batch, job.imageId, claim.life, placeholderColumns(placeholder))] : [],
+    );
     reportRender(env, trace, { trigger: "job", requestId, imageId: job.imageId, outputs, outcome: "ok" });
     const status = await coordinator.complete(claim.life, requestId);
     if (status === "deleted") await discardLife(env, image);

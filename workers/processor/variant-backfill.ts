@@ -7,7 +7,7 @@ import { ApiError, describeError } from "../shared/errors.ts";
 import { flushOwedEvents } from "../shared/event-outbox.ts";
 import { log, since } from "../shared/log.ts";
 import { recordJob } from "../shared/metrics.ts";
-import { recordDeadLetterSample, renderSampleInsert, renderSampleMs } from "../shared/pipeline-stats.ts";
+import { recordDeadLetterSample } from "../shared/pipeline-stats.ts";
 import { parseVariantBackfillBatch, type VariantBackfillBatch } from "../shared/messages.ts";
 import { discardLife } from "../shared/renditions.ts";
 import { imageLifeUpdate, placeholderColumns } from "../shared/image-records.ts";
@@ -29,7 +29,7 @@ import {
 import { eagerFormats, eagerRequests, renderAndStore } from "./eager-renditions.ts";
 import { readStoredOriginal } from "./pipeline/stored-original.ts";
 import type { ProcessorEnv } from "./env.ts";
-import { newRenderTrace, reportRender, timed, tracedPhases } from "./render-trace.ts";
+import { newRenderTrace, reportRender, timed } from "./render-trace.ts";
 
 /**
  * A batch stops taking further images once it has rendered for this long, and commits what it did: renders are
@@ -146,18 +146,16 @@ export async function backfillImage(
   if (formats.length === 0) return "done";
   const target = { imageId: image.id, life: image.life, storageId: await imageStorageId(image.id) };
   const trace = newRenderTrace();
-  const db = database(primary(env.DB));
   const report = { trigger: "backfill" as const, requestId, imageId: image.id, outputs: formats.length };
   try {
     const stored = await timed(trace, "fetchOriginal", () => readStoredOriginal(env.BUCKET, originalKey(target)));
     if (!stored) return (await lifeIsCurrent(env, image)) ? failed(image, "the original is missing from storage", requestId) : "skipped";
     const { header, source: original } = stored;
-    // In the D1 batch that indexes the renditions: the render's stats sample, and a placeholder for an image
+    // In the D1 batch that indexes the renditions (with the stats sample): a placeholder for an image
     // processed before placeholders existed (only its own life's record).
-    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace, (placeholder, batch) => [
-      ...(placeholder && !image.thumbhash ? [imageLifeUpdate(batch, image.id, image.life, placeholderColumns(placeholder))] : []),
-      renderSampleInsert(batch, "backfill", renderSampleMs(tracedPhases(trace))),
-    ]);
+    await renderAndStore(env, config, target, original, header, await eagerRequests([variant], header, formats), trace, "backfill", (placeholder, batch) =>
+      placeholder && !image.thumbhash ? [imageLifeUpdate(batch, image.id, image.life, placeholderColumns(placeholder))] : [],
+    );
   } catch (error) {
     if (error instanceof CodecError || (error instanceof ApiError && error.permanent)) {
       reportRender(env, trace, { ...report, outcome: error instanceof CodecError ? error.kind : "refused", message: error.message });

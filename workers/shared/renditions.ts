@@ -24,31 +24,20 @@ export interface StoredOutput {
 }
 
 /**
- * Writes renditions to R2 and indexes them in D1 (the index is what purges and the expiry sweep walk): the R2 puts
- * at once, then every index row and whatever `also` adds (a placeholder, a render's stats sample) in one D1
- * batch, so storing a render's outputs costs one D1 round trip and lands all of it or none. `also` is read after
- * the puts.
+ * Writes a render's outputs to R2 and indexes them in D1 (the index is what purges and the expiry sweep walk): the
+ * R2 puts at once, then every index row, the render's stats sample and whatever `also` adds (a placeholder) in
+ * one D1 batch, so storing a render costs one D1 round trip and lands all of it or none.
  */
 export async function storeRenditions(
   env: { BUCKET: R2Bucket; DB: D1Database },
   image: StoredImage & { imageId: string },
   outputs: StoredOutput[],
+  sample: { trigger: RenderTrigger; ms: number },
   also: (db: Db) => D1Write[] = () => [],
 ): Promise<void> {
   const rows = await Promise.all(outputs.map((o) => putRendition(env.BUCKET, image, o)));
   const db = database(env.DB);
-  const writes = [...rows.map((row) => indexRendition(db, row)), ...also(db)];
-  if (writes.length > 0) await db.batch(writes as [D1Write, ...D1Write[]]);
-}
-
-/** One rendition, indexed with the render's stats sample (an on-demand render's store). */
-export async function storeRendition(
-  env: { BUCKET: R2Bucket; DB: D1Database },
-  image: StoredImage & { imageId: string },
-  stored: StoredOutput,
-  sample: { trigger: RenderTrigger; ms: number },
-): Promise<void> {
-  await storeRenditions(env, image, [stored], (db) => [renderSampleInsert(db, sample.trigger, sample.ms)]);
+  await db.batch([renderSampleInsert(db, sample.trigger, sample.ms), ...rows.map((row) => indexRendition(db, row)), ...also(db)]);
 }
 
 /** Puts one rendition in R2; answers its index row. */
