@@ -1,4 +1,5 @@
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
+import type { ImageCoordinator } from "../../workers/gateway/coordinator.ts";
 import { describe, expect, it } from "vitest";
 import { signUrl } from "../../workers/gateway/delivery/signing.ts";
 import { snapWidth } from "../../workers/gateway/delivery/routes.ts";
@@ -6,7 +7,9 @@ import { AFTERTHOUGHT_MS } from "../../workers/gateway/invalidate.ts";
 import { renditionKeyPrefix } from "../../workers/gateway/delivery/cache.ts";
 import { forgetRenditionsOf, keepInMemory, memoryRendition, memoryTierKeys, memoryTierUsage } from "../../workers/gateway/delivery/memory-tier.ts";
 import { imageStorageId, renditionKey } from "../../workers/shared/storage.ts";
-import { parseFlexibleOptions } from "../../workers/shared/transform.ts";
+import { parseFlexibleOptions, transformFingerprint, type Transform } from "../../workers/shared/transform.ts";
+import type { RenderRequest } from "../../workers/shared/render.ts";
+import { probeImage } from "../../wasm/src/probe.ts";
 import { DELIVERY, api, coordinator, deliver, eventually, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
 
 /** Bindings whose D1 and Durable Objects fail loudly on any use, and record that they were touched. */
@@ -349,6 +352,86 @@ describe("on-demand renders", () => {
     await eventually(async () => expect((await deliver("timed/w=91,f=webp", webp)).response.headers.get("x-image-source")).toBe("HIT"));
     // Served from the cache twice: the isolate's memory tier answers without a lookup.
     expect(steps((await deliver("timed/w=91,f=webp", webp)).response)).toEqual(["edge", "memory"]);
+  });
+});
+
+describe("on-demand renders of one image, asked for together", () => {
+  const onDemandSamples = async () =>
+    (await env.DB.prepare("SELECT count(*) AS n FROM pipeline_samples WHERE kind = 'render' AND detail = 'on-demand'").first<{ n: number }>())!.n;
+
+  /** What the gateway sends the coordinator for `w=<width>,f=webp` (and any other options) of an uploaded image. */
+  async function renderRequest(id: string, options: string, change: Partial<Transform> = {}): Promise<RenderRequest> {
+    const row = await env.DB.prepare("SELECT life, format, width, height, orientation, has_alpha AS hasAlpha FROM images WHERE id = ?").bind(id).first<any>();
+    const transform = { ...parseFlexibleOptions(options), ...change };
+    return {
+      source: { imageId: id, life: row.life, storageId: await imageStorageId(id), format: row.format, width: row.width, height: row.height, orientation: row.orientation, hasAlpha: !!row.hasAlpha },
+      transform,
+      format: "webp",
+      fingerprint: await transformFingerprint(transform),
+      variant: null,
+      requestId: `test-${options.replace(/[^0-9a-z]/g, "")}`,
+    };
+  }
+
+  /** Asks the image's coordinator for every request in the same turn of its event loop, as a burst arriving at once. */
+  const renderTogether = (id: string, requests: RenderRequest[]) =>
+    runInDurableObject(coordinator(id), (instance: ImageCoordinator) => Promise.all(requests.map((r) => instance.render(r))));
+
+  it("go to the processor together while one renders: one read and decode of the original for all, each answered its own output", async () => {
+    await json(await upload("landscapeJpeg", { id: "batched" }));
+    await waitForStatus("batched", ["ready"]);
+    const before = await onDemandSamples();
+    const widths = [121, 122, 123, 124, 125, 126, 127, 128];
+    const requests = await Promise.all(widths.map((w) => renderRequest("batched", `w=${w}`)));
+    // Asked for in one turn: the first goes alone, the seven that come while it renders go in the processor's next call.
+    const answers = await renderTogether("batched", requests);
+    answers.forEach((answer, i) => {
+      expect(answer.ok, JSON.stringify(answer).slice(0, 200)).toBe(true);
+      if (!answer.ok) return;
+      expect(probeImage(answer.bytes)).toMatchObject({ format: "webp", width: widths[i] });
+    });
+    await eventually(async () => {
+      const indexed = await env.DB.prepare("SELECT count(*) AS n FROM renditions WHERE image_id = 'batched' AND variant IS NULL").first<{ n: number }>();
+      expect(indexed!.n).toBe(widths.length);
+    });
+    // One stats sample per call to the processor: two calls for eight outputs.
+    expect(await onDemandSamples()).toBe(before + 2);
+    // Stored, each is delivered as rendered.
+    for (const [i, w] of widths.entries()) {
+      const { response, bytes } = await deliver(`batched/w=${w},f=webp`, webp);
+      expect(response.headers.get("x-image-source")).not.toBe("RENDERED");
+      expect(bytes).toEqual(answers[i].ok && answers[i].bytes);
+    }
+  });
+
+  it("answer an output over a limit with its error, and the others of its call with their bytes", async () => {
+    await json(await upload("landscapeJpeg", { id: "batched-limit" }));
+    await waitForStatus("batched-limit", ["ready"]);
+    const requests = [
+      await renderRequest("batched-limit", "w=131"),
+      await renderRequest("batched-limit", "w=132"),
+      await renderRequest("batched-limit", "w=133", { quality: 0 }), // the engine refuses it: quality must be 1..100
+      await renderRequest("batched-limit", "w=134"),
+    ];
+    const answers = await renderTogether("batched-limit", requests);
+    expect(answers.map((a) => a.ok)).toEqual([true, true, false, true]);
+    const refused = answers[2];
+    expect(refused.ok === false && refused.message).toContain("quality must be 1..100");
+    expect(refused.ok === false && refused.status).toBeGreaterThanOrEqual(400);
+    expect(refused.ok === false && refused.status).toBeLessThan(500);
+    answers.forEach((a, i) => a.ok && expect(probeImage(a.bytes)).toMatchObject({ width: 131 + i }));
+  });
+
+  it("are refused with 503 and Retry-After, not queued without end, past 64 waiting for one image", async () => {
+    await json(await upload("landscapeJpeg", { id: "batched-flood" }));
+    await waitForStatus("batched-flood", ["ready"]);
+    const requests = await Promise.all(Array.from({ length: 70 }, (_, i) => renderRequest("batched-flood", `w=${200 + i}`)));
+    const answers = await renderTogether("batched-flood", requests);
+    // The first is with the processor, 64 wait behind it; the last five find the queue full.
+    const refused = answers.filter((a) => !a.ok);
+    expect(refused).toHaveLength(5);
+    for (const a of refused) expect(a).toMatchObject({ status: 503, retryAfter: 2 });
+    expect(answers.slice(0, 65).every((a) => a.ok)).toBe(true);
   });
 });
 

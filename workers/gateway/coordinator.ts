@@ -14,6 +14,8 @@ import { nextTurn } from "../shared/timers.ts";
 import { imageStorageId, incomingKey } from "../shared/storage.ts";
 import type { ImageStatus } from "../shared/schema.ts";
 import { recordRenderSample, renderSampleMs } from "../shared/pipeline-stats.ts";
+import { planGeometry } from "../shared/geometry.ts";
+import { orientedSize } from "../../wasm/src/pixels.ts";
 import type { GatewayEnv } from "./env.ts";
 
 export type { CoordinatorState };
@@ -44,7 +46,11 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   private state!: CoordinatorState;
   private readonly config: Config;
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  /** On-demand renders asked for and not yet stored, by output: a second request for one joins the first. */
   private readonly renders = new Map<string, Promise<RenderResponse>>();
+  /** Outputs asked for while a render is with the processor: its next call takes them together. */
+  private readonly waiting: WaitingRender[] = [];
+  private rendering = false;
   /** Renditions being written; a delete waits for them so nothing lands after it. */
   private readonly commits = new Set<Promise<void>>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -175,10 +181,12 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
   }
 
   /**
-   * Renders an output on demand through the processor, coalescing concurrent requests for the same output
-   * into one render: a burst of first requests for a new variant costs one decode, not one per request. The
-   * bytes are answered at once and stored in the background, unless the image's life ended meanwhile; until
-   * they are stored, later requests for the output are answered the same bytes rather than rendering again.
+   * Renders an output on demand through the processor. Concurrent requests for the same output share one render,
+   * and distinct outputs asked for while a render is with the processor go to it together in its next call, one
+   * read and one decode of the original for all (takeBatch): a burst of first requests for an image's widths
+   * costs a decode or two, not one per width, and a render alone waits for nothing. The bytes are answered at
+   * once and stored in the background, unless the image's life ended meanwhile; until they are stored, later
+   * requests for an output are answered the same bytes rather than rendering again.
    */
   async render(request: RenderRequest): Promise<RenderResponse> {
     const gone = this.refuseRender(request.source.life);
@@ -186,8 +194,12 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     const key = `${request.fingerprint}.${request.format}`;
     let pending = this.renders.get(key);
     if (!pending) {
-      pending = this.renderAndCommit(request, () => this.renders.delete(key));
+      if (this.waiting.length >= RENDER_QUEUE_LIMIT) {
+        return { ok: false, status: 503, code: ErrorCode.unavailable, message: `${RENDER_QUEUE_LIMIT} renders of this image are waiting already; try again shortly`, retryAfter: 2 };
+      }
+      pending = new Promise((resolve) => this.waiting.push({ request, answer: resolve, settled: () => this.renders.delete(key) }));
       this.renders.set(key, pending);
+      if (!this.rendering) void this.renderWaiting();
     }
     return pending;
   }
@@ -358,41 +370,93 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     return undefined;
   }
 
-  /** Renders, answers, then stores; `settled` runs once nothing more will be stored for this request. */
-  private async renderAndCommit(request: RenderRequest, settled: () => void): Promise<RenderResponse> {
-    let rendered;
+  /** One call to the processor at a time; each takes what waits, until nothing does. */
+  private async renderWaiting(): Promise<void> {
+    this.rendering = true;
     try {
-      rendered = await this.env.RENDERER.render(request);
+      while (this.waiting.length > 0) {
+        const batch = this.takeBatch();
+        await this.renderBatch(batch).catch((error) => answerAll(batch, renderFailed(error)));
+      }
+    } finally {
+      this.rendering = false;
+    }
+  }
+
+  /**
+   * The next call's outputs: those waiting for the first one's life, in the order asked, up to RENDER_BATCH_OUTPUTS
+   * and RENDER_BATCH_PIXELS of output in all (the first always goes). Each output's answer waits for the whole
+   * call, so large outputs, whose encoding costs more than the shared decode saves, go few at a time. Requests
+   * whose life has ended are answered now.
+   */
+  private takeBatch(): WaitingRender[] {
+    const batch: WaitingRender[] = [];
+    const later: WaitingRender[] = [];
+    let pixels = 0;
+    for (const entry of this.waiting.splice(0)) {
+      const gone = this.refuseRender(entry.request.source.life);
+      if (gone) {
+        entry.settled();
+        entry.answer(gone);
+        continue;
+      }
+      const size = outputPixelsOf(entry.request);
+      const fits = batch.length === 0 || (batch.length < RENDER_BATCH_OUTPUTS && pixels + size <= RENDER_BATCH_PIXELS && sameOriginal(batch[0].request, entry.request));
+      if (fits) {
+        batch.push(entry);
+        pixels += size;
+      } else {
+        later.push(entry);
+      }
+    }
+    this.waiting.push(...later);
+    return batch;
+  }
+
+  /** Renders a batch, answers each of its requests, then stores what was rendered (in the background, in one D1 batch). */
+  private async renderBatch(batch: WaitingRender[]): Promise<void> {
+    if (batch.length === 0) return;
+    const source = batch[0].request.source;
+    let results;
+    try {
+      results = await this.env.RENDERER.render({ source, outputs: batch.map(({ request: { source: _, ...output } }) => output) });
     } catch (error) {
-      settled();
-      return { ok: false, status: 503, code: ErrorCode.unavailable, message: `rendering failed, try again: ${describeError(error)}` };
+      answerAll(batch, renderFailed(error));
+      return;
     }
-    if ("error" in rendered) {
-      settled();
-      return { ok: false, ...rendered.error };
-    }
-    const etag = await renditionEtag(rendered.bytes);
-    // The render's stats sample (the processor writes none for an on-demand render): with the index row, or alone.
-    const sample = { trigger: "on-demand" as const, ms: renderSampleMs(rendered.timings ?? {}) };
-    // The life may have ended while the processor worked: then nothing is stored, and the caller is told so.
-    const gone = this.refuseRender(request.source.life);
+    const answers: RenderResponse[] = await Promise.all(
+      results.map(async (result) => ("error" in result ? { ok: false as const, ...result.error } : { ok: true as const, etag: await renditionEtag(result.bytes), ...result })),
+    );
+    const rendered = batch.flatMap((entry, i) => {
+      const answer = answers[i];
+      return answer.ok ? [{ entry, stored: { request: entry.request, output: answer, etag: answer.etag } }] : [];
+    });
+    // The render's stats sample, one per call to the processor (the processor writes none for an on-demand render).
+    const timings = rendered[0]?.stored.output.timings;
+    const sample = { trigger: "on-demand" as const, ms: renderSampleMs(timings ?? {}) };
+    // The life may have ended while the processor worked: then nothing is stored, and the callers are told so.
+    const gone = this.refuseRender(source.life);
     if (gone) {
-      settled();
-      recordRenderSample(database(primary(this.env.DB)), sample.trigger, sample.ms).catch(() => {});
-      return gone;
+      answerAll(batch, gone);
+      if (rendered.length > 0) recordRenderSample(database(primary(this.env.DB)), sample.trigger, sample.ms).catch(() => {});
+      return;
     }
-    const image = { imageId: request.source.imageId, storageId: request.source.storageId, life: request.source.life };
-    // The answer goes first: the store waits for the next turn of the event loop, so the bytes are on their way
-    // to the client before R2 and D1 are written (locally all of it shares one thread with delivery).
+    batch.forEach((entry, i) => {
+      if (!answers[i].ok) entry.settled();
+      entry.answer(answers[i]);
+    });
+    if (rendered.length === 0) return;
+    const image = { imageId: source.imageId, storageId: source.storageId, life: source.life };
+    // The answers go first: the store waits for the next turn of the event loop, so the bytes are on their way
+    // to the clients before R2 and D1 are written (locally all of it shares one thread with delivery).
     const commit = nextTurn()
-      .then(() => storeRenditions(this.env, image, [{ request, output: rendered, etag }], sample))
-      .catch((error) => log({ event: "error", requestId: request.requestId, imageId: image.imageId, message: `storing a rendition failed: ${describeError(error)}` }))
+      .then(() => storeRenditions(this.env, image, rendered.map((r) => r.stored), sample))
+      .catch((error) => log({ event: "error", requestId: batch[0].request.requestId, imageId: image.imageId, message: `storing a rendition failed: ${describeError(error)}` }))
       .finally(() => {
         this.commits.delete(commit);
-        settled();
+        rendered.forEach((r) => r.entry.settled());
       });
     this.commits.add(commit);
-    return { ok: true, etag, ...rendered };
   }
 
   /** Server-Sent Events of every state change; the stream ends at a terminal state. */
@@ -528,4 +592,42 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
       this.subscribers.delete(writer);
     });
   }
+}
+
+/** An on-demand render asked for and not answered yet. */
+interface WaitingRender {
+  request: RenderRequest;
+  answer: (response: RenderResponse) => void;
+  /** Runs once nothing more will be stored for the request (its output may then be asked for anew). */
+  settled: () => void;
+}
+
+/** Answers every request of a batch alike, nothing of it to be stored. */
+function answerAll(batch: WaitingRender[], response: RenderResponse): void {
+  for (const entry of batch) {
+    entry.settled();
+    entry.answer(response);
+  }
+}
+
+function renderFailed(error: unknown): RenderResponse {
+  return { ok: false, status: 503, code: ErrorCode.unavailable, message: `rendering failed, try again: ${describeError(error)}` };
+}
+
+/** Distinct outputs of one image that may wait for the processor; past that a request is refused with 503 at once. */
+const RENDER_QUEUE_LIMIT = 64;
+/** At most this many outputs go to the processor in one call. */
+const RENDER_BATCH_OUTPUTS = 16;
+/** And at most this many output pixels in all (4 MP: twelve 640×480 renditions, or one 2560×1440 alone). */
+const RENDER_BATCH_PIXELS = 4_000_000;
+
+function outputPixelsOf(request: RenderRequest): number {
+  const { width, height, orientation } = request.source;
+  const { output } = planGeometry(orientedSize(width, height, orientation), request.transform);
+  return output.width * output.height;
+}
+
+/** Outputs of the same stored original (a request may carry an earlier life's, if its edge state was behind). */
+function sameOriginal(a: RenderRequest, b: RenderRequest): boolean {
+  return a.source.life === b.source.life && a.source.storageId === b.source.storageId;
 }

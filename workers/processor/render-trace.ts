@@ -36,6 +36,8 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 export interface RenderReport {
   trigger: RenderTrigger;
   requestId?: string;
+  /** The request ids of the other deliveries whose outputs this render made (an on-demand batch). */
+  batchedWith?: string[];
   imageId: string;
   outputs: number;
   /** "ok", or why it failed (a CodecError's kind, "error"). */
@@ -55,6 +57,7 @@ export function reportRender(env: MetricsEnv, trace: RenderTrace, report: Render
   log({
     event: "render",
     requestId: report.requestId,
+    batchedWith: report.batchedWith,
     imageId: report.imageId,
     trigger: report.trigger,
     outcome: report.outcome,

@@ -1,7 +1,7 @@
 // The Workers reach each other through these interfaces only: neither Worker's code imports the other's classes.
 import type { ImageFormat } from "../../wasm/src/probe.ts";
 import type { ImageStatus, StatusEvent } from "./messages.ts";
-import type { RenderedRendition, RenderRequest, RenderResponse } from "./render.ts";
+import type { RenderBatch, RenderRequest, RenderResponse, RenderResult } from "./render.ts";
 
 /** What the coordinator knows about one image. Persisted under a single storage key. */
 export interface CoordinatorState {
@@ -91,7 +91,8 @@ export interface CoordinatorApi extends Rpc.DurableObjectBranded {
 
 /** The processor's RenderService entrypoint (service binding RPC). */
 export interface RendererApi extends Rpc.WorkerEntrypointBranded {
-  render(request: RenderRequest): Promise<RenderedRendition | { error: { status: number; code: number; message: string; retryAfter?: number } }>;
+  /** One result per output, in the batch's order. */
+  render(batch: RenderBatch): Promise<RenderResult[]>;
 }
 
 export type CoordinatorNamespace = DurableObjectNamespace<CoordinatorApi>;

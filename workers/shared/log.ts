@@ -69,6 +69,8 @@ export interface LogLine {
   /** Measured peak memory of the render (the engine's own account). */
   peakMb?: number;
   outputs?: number;
+  /** Render: the request ids of the other deliveries whose outputs it made with `requestId`'s (one decode for all). */
+  batchedWith?: string[];
   /** Transition: the status before and after. */
   from?: string;
   to?: string;

@@ -31,6 +31,26 @@ export interface RenderRequest extends OutputRequest {
   requestId?: string;
 }
 
+/**
+ * Outputs of one original that the coordinator sends the processor in one call: the original is read once and
+ * decoded once for all of them (the engine's cascade). Each output keeps its delivery's request id for the log.
+ */
+export interface RenderBatch {
+  source: RenderSource;
+  outputs: (OutputRequest & { requestId?: string })[];
+}
+
+/** Why an output could not be rendered, as data (RPC carries no error classes). */
+export interface RenderError {
+  status: number;
+  code: number;
+  message: string;
+  retryAfter?: number;
+}
+
+/** The processor's answer for one output of a batch, in the batch's order. */
+export type RenderResult = RenderedRendition | { error: RenderError };
+
 /** What the engine tells about one render, for its log line and data point. */
 export interface RenderFacts {
   decoder: string;
@@ -57,4 +77,4 @@ export interface RenderedRendition {
 /** An on-demand render's result. Errors travel as data; `stale` says the request named a life that is over. */
 export type RenderResponse =
   | ({ ok: true; etag: string } & RenderedRendition)
-  | { ok: false; status: number; code: number; message: string; stale?: boolean; retryAfter?: number };
+  | ({ ok: false; stale?: boolean } & RenderError);
