@@ -232,7 +232,7 @@ async function renderOverhead(platform: LocalPlatform, bareOrigin: string, photo
       `engine alone = the same kernels and target in this Node process; ` +
       `a cached hit of the same URLs takes ${ms(median(hits))} p50 (the local HTTP path, part of the overhead); ` +
       `the platform's Server-Timing, p50: engine ${ms(inPlatform)} in workerd (delivery minus that: +${ms(median(delivered) - inPlatform)}), ` +
-      `lookups (edge, cache, R2, limiter) ${ms(lookups)}, coordinator and processor hops ${ms(hops)}, original read ${ms(original)}`,
+      `lookups (edge, cache, R2, limiter) ${ms(lookups)}, coordinator and processor hops ${ms(hops)}, opening the original ${ms(original)} (its body streams into the engine)`,
   });
   const floor = median(bare) - median(engine);
   row({

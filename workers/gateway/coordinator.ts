@@ -401,7 +401,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
         continue;
       }
       const size = outputPixelsOf(entry.request);
-      const fits = batch.length === 0 || (batch.length < RENDER_BATCH_OUTPUTS && pixels + size <= RENDER_BATCH_PIXELS && sameOriginal(batch[0].request, entry.request));
+      const fits = batch.length === 0 || (batch.length < RENDER_BATCH_OUTPUTS && pixels + size <= RENDER_BATCH_PIXELS && batchesWith(batch[0].request, entry.request));
       if (fits) {
         batch.push(entry);
         pixels += size;
@@ -627,7 +627,12 @@ function outputPixelsOf(request: RenderRequest): number {
   return output.width * output.height;
 }
 
-/** Outputs of the same stored original (a request may carry an earlier life's, if its edge state was behind). */
-function sameOriginal(a: RenderRequest, b: RenderRequest): boolean {
-  return a.source.life === b.source.life && a.source.storageId === b.source.storageId;
+/**
+ * Whether two outputs may share a call: of the same stored original (a request may carry an earlier life's, if its
+ * edge state was behind), and both drawing layers or neither (a call that draws stays in the processor's isolate
+ * locally, where the render process takes no layers: the others should not stay with it).
+ */
+function batchesWith(a: RenderRequest, b: RenderRequest): boolean {
+  const draws = (r: RenderRequest) => !!r.transform.draw?.length;
+  return a.source.life === b.source.life && a.source.storageId === b.source.storageId && draws(a) === draws(b);
 }
