@@ -10,6 +10,8 @@ import { imageStorageId, renditionKey } from "../../workers/shared/storage.ts";
 import { parseFlexibleOptions, transformFingerprint, type Transform } from "../../workers/shared/transform.ts";
 import type { RenderRequest } from "../../workers/shared/render.ts";
 import { probeImage } from "../../wasm/src/probe.ts";
+import { listVariantTransforms } from "../../workers/gateway/account.ts";
+import { database } from "../../workers/shared/db.ts";
 import { DELIVERY, api, coordinator, deliver, eventually, gatewayWith, json, jsonBody, upload, waitForStatus } from "./helpers.ts";
 
 /** Bindings whose D1 and Durable Objects fail loudly on any use, and record that they were touched. */
@@ -402,6 +404,23 @@ describe("on-demand renders of one image, asked for together", () => {
       expect(response.headers.get("x-image-source")).not.toBe("RENDERED");
       expect(bytes).toEqual(answers[i].ok && answers[i].bytes);
     }
+  });
+
+  it("keep an output that draws layers out of a call with outputs that do not", async () => {
+    await json(await upload("alphaPng", { id: "batched-logo" }));
+    await waitForStatus("batched-logo", ["ready"]);
+    await json(await upload("landscapeJpeg", { id: "batched-marked" }));
+    await waitForStatus("batched-marked", ["ready"]);
+    const options = { fit: "scale-down", width: 200, height: 150, metadata: "none", format: "png", draw: [{ image: "batched-logo", width: 0.5 }] };
+    await json(await api("/v1/variants", { method: "POST", ...jsonBody({ id: "batched-mark", options }) }));
+    const named = (await listVariantTransforms(database(env.DB)))["batched-mark"];
+    const plain = await renderRequest("batched-marked", "w=141");
+    const marked: RenderRequest = { ...plain, transform: named.transform, fingerprint: named.fingerprint, variant: "batched-mark", format: "png" };
+    const before = await onDemandSamples();
+    // The first goes alone; of the three that wait, the drawn one goes alone too, then the two plain ones together.
+    const answers = await renderTogether("batched-marked", [plain, marked, await renderRequest("batched-marked", "w=142"), await renderRequest("batched-marked", "w=143")]);
+    expect(answers.map((a) => a.ok)).toEqual([true, true, true, true]);
+    await eventually(async () => expect(await onDemandSamples()).toBe(before + 3));
   });
 
   it("answer an output over a limit with its error, and the others of its call with their bytes", async () => {
