@@ -8,14 +8,13 @@ import { emitImageEvent } from "../shared/events.ts";
 import { carriedRequestId, log } from "../shared/log.ts";
 import { deleteImageRecords, findImageLife, updateImageLife } from "../shared/image-records.ts";
 import type { ProcessJob, StatusEvent } from "../shared/messages.ts";
-import type { RenderRequest, RenderResponse } from "../shared/render.ts";
+import { drawsLayers, RENDER_RETRY_AFTER_SECONDS, type RenderRequest, type RenderResponse } from "../shared/render.ts";
 import { renditionEtag, storeRenditions } from "../shared/renditions.ts";
 import { nextTurn } from "../shared/timers.ts";
 import { imageStorageId, incomingKey } from "../shared/storage.ts";
 import type { ImageStatus } from "../shared/schema.ts";
 import { recordRenderSample, renderSampleMs } from "../shared/pipeline-stats.ts";
-import { planGeometry } from "../shared/geometry.ts";
-import { orientedSize } from "../../wasm/src/pixels.ts";
+import { outputSizeOf } from "../shared/geometry.ts";
 import type { GatewayEnv } from "./env.ts";
 
 export type { CoordinatorState };
@@ -195,7 +194,7 @@ export class ImageCoordinator extends DurableObject<GatewayEnv> implements Coord
     let pending = this.renders.get(key);
     if (!pending) {
       if (this.waiting.length >= RENDER_QUEUE_LIMIT) {
-        return { ok: false, status: 503, code: ErrorCode.unavailable, message: `${RENDER_QUEUE_LIMIT} renders of this image are waiting already; try again shortly`, retryAfter: 2 };
+        return { ok: false, status: 503, code: ErrorCode.unavailable, message: `${RENDER_QUEUE_LIMIT} renders of this image are waiting already; try again shortly`, retryAfter: RENDER_RETRY_AFTER_SECONDS };
       }
       pending = new Promise((resolve) => this.waiting.push({ request, answer: resolve, settled: () => this.renders.delete(key) }));
       this.renders.set(key, pending);
@@ -622,9 +621,8 @@ const RENDER_BATCH_OUTPUTS = 16;
 const RENDER_BATCH_PIXELS = 4_000_000;
 
 function outputPixelsOf(request: RenderRequest): number {
-  const { width, height, orientation } = request.source;
-  const { output } = planGeometry(orientedSize(width, height, orientation), request.transform);
-  return output.width * output.height;
+  const { width, height } = outputSizeOf(request.source, request.transform);
+  return width * height;
 }
 
 /**
@@ -633,6 +631,5 @@ function outputPixelsOf(request: RenderRequest): number {
  * locally, where the render process takes no layers: the others should not stay with it).
  */
 function batchesWith(a: RenderRequest, b: RenderRequest): boolean {
-  const draws = (r: RenderRequest) => !!r.transform.draw?.length;
-  return a.source.life === b.source.life && a.source.storageId === b.source.storageId && draws(a) === draws(b);
+  return a.source.life === b.source.life && a.source.storageId === b.source.storageId && drawsLayers([a]) === drawsLayers([b]);
 }

@@ -1,7 +1,7 @@
 import type { Placeholder } from "../../wasm/src/placeholder.ts";
 import type { SourceStream } from "../../wasm/src/source-stream.ts";
 import type { Config } from "../shared/config.ts";
-import type { OutputRequest, RenderFacts, RenderSource } from "../shared/render.ts";
+import { drawsLayers, type OutputRequest, type RenderFacts, type RenderSource } from "../shared/render.ts";
 import type { Db } from "../shared/db.ts";
 import type { RenderTrigger } from "../shared/log.ts";
 import { renderSampleMs } from "../shared/pipeline-stats.ts";
@@ -9,7 +9,7 @@ import { renditionEtag, storeRenditions, type D1Write } from "../shared/renditio
 import type { StoredImage } from "../shared/storage.ts";
 import { engineProcess, type EngineProcessEnv } from "./pipeline/engine-process.ts";
 import { renderOutputs } from "./pipeline/render.ts";
-import { drawsLayers, loadDrawOriginals, missingLayer } from "./pipeline/draw-layers.ts";
+import { loadDrawOriginals, missingLayer } from "./pipeline/draw-layers.ts";
 import { log } from "../shared/log.ts";
 import { withRenderSlot } from "./render-slots.ts";
 import { timed, type RenderTrace } from "./render-trace.ts";

@@ -15,5 +15,3 @@ export const withRenderSlot = slotGate({
   busy: () => new ApiError(503, ErrorCode.unavailable, "rendering capacity is busy; try again shortly"),
 });
 
-/** Seconds a client refused by a full render queue should wait. */
-export const RENDER_RETRY_AFTER_SECONDS = 2;

@@ -1,5 +1,7 @@
 import type { Rect } from "../../wasm/src/raster.ts";
 import { storedRectToOriented } from "../../wasm/src/orient.ts";
+import { orientedSize } from "../../wasm/src/pixels.ts";
+import type { Orientation } from "../../wasm/src/raster.ts";
 import { viewOrientation, viewSwapsAxes } from "../../wasm/src/steps/rotate-and-flip.ts";
 import type { CropPlacement } from "../../wasm/src/targets.ts";
 import { badRequest } from "./errors.ts";
@@ -19,6 +21,11 @@ export interface Geometry {
   canvas?: { width: number; height: number };
   /** The output's size once every step ran: the canvas (or the content) plus the border. */
   output: { width: number; height: number };
+}
+
+/** The size of a transform's output for a stored original of this size and EXIF orientation. */
+export function outputSizeOf(source: { width: number; height: number; orientation: Orientation }, t: Transform): { width: number; height: number } {
+  return planGeometry(orientedSize(source.width, source.height, source.orientation), t).output;
 }
 
 /**

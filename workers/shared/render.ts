@@ -24,6 +24,12 @@ export interface OutputRequest {
   variant: string | null;
 }
 
+/** Whether any request draws layers (such renders stay in the processor's isolate: the render process takes no layers). */
+export const drawsLayers = (requests: OutputRequest[]): boolean => requests.some((r) => !!r.transform.draw?.length);
+
+/** Seconds a render refused for want of capacity (the processor's render slot, an image's render queue) should wait. */
+export const RENDER_RETRY_AFTER_SECONDS = 2;
+
 /** Asks for one output on demand: through the image's coordinator, which commits it, to the processor's RenderService. */
 export interface RenderRequest extends OutputRequest {
   source: RenderSource;

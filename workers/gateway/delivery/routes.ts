@@ -1,10 +1,9 @@
 import type { Context } from "hono";
-import { orientedSize } from "../../../wasm/src/pixels.ts";
 import { CONTENT_TYPES } from "../../../wasm/src/probe.ts";
 import type { Config } from "../../shared/config.ts";
 import { coordinatorOf } from "../../shared/coordinators.ts";
 import { ApiError, ErrorCode, badRequest, notFound } from "../../shared/errors.ts";
-import { planGeometry } from "../../shared/geometry.ts";
+import { outputSizeOf } from "../../shared/geometry.ts";
 import { renditionEtag } from "../../shared/renditions.ts";
 import { renditionKey } from "../../shared/storage.ts";
 import { imageInfo } from "./info.ts";
@@ -222,7 +221,7 @@ export function snapWidth(transform: Transform, widths: number[] | undefined): T
 }
 
 function outputSize(image: ImageEdgeState, transform: Transform): { outputWidth: number; outputHeight: number } {
-  const { output } = planGeometry(orientedSize(image.width, image.height, image.orientation), transform);
+  const output = outputSizeOf(image, transform);
   return { outputWidth: output.width, outputHeight: output.height };
 }
 

@@ -20,8 +20,6 @@ export type DrawOriginals = Map<string, { bytes: Uint8Array; header: ImageHeader
 
 const layerKey = (layer: Pick<DrawLayer, "image" | "life">) => `${layer.image}\n${layer.life}`;
 
-/** Whether any request draws layers (such renders stay in this isolate: the render process takes no layers). */
-export const drawsLayers = (requests: OutputRequest[]) => requests.some((r) => r.transform.draw?.length);
 
 /** Reads, once each, the originals the requests' layers draw. */
 export async function loadDrawOriginals(bucket: R2Bucket, requests: OutputRequest[]): Promise<DrawOriginals> {

@@ -5,9 +5,9 @@ import { outputPixels } from "../../../wasm/src/steps/step.ts";
 import type { Config } from "../../shared/config.ts";
 import { log } from "../../shared/log.ts";
 import { renderTargetsOf } from "../../shared/eager-set.ts";
-import type { OutputRequest, RenderedRendition, RenderFacts, RenderSource } from "../../shared/render.ts";
+import { drawsLayers, type OutputRequest, type RenderedRendition, type RenderFacts, type RenderSource } from "../../shared/render.ts";
 import { EngineUnreachable, renderInEngineProcess, type EngineProcess } from "./engine-process.ts";
-import { drawsLayers, renderDrawLayers, type DrawOriginals } from "./draw-layers.ts";
+import { renderDrawLayers, type DrawOriginals } from "./draw-layers.ts";
 
 /** What a render needs to know about the original besides its bytes. */
 export type SourceFacts = Pick<RenderSource, "format" | "width" | "height" | "orientation" | "hasAlpha">;
